@@ -1,0 +1,81 @@
+"""Environment files (`environments/<name>.yaml`): where a job points and what it may do there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rxsuite.errors import ConfigError
+from sandbox.config import SandboxConfig, parse_sandbox_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KINDS = ("sandbox", "staging", "production", "preview")
+_KNOWN_FIELDS = {"name", "kind", "base_url", "anon_key_env", "allowed_jobs", "caps", "chaos", "sandbox",
+                 "credentials_csv_env", "users", "journeys"}
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    kind: str
+    file: Path
+    base_url: str
+    anon_key_env: str | None = None
+    allowed_jobs: tuple[str, ...] = ()
+    caps: dict[str, Any] = field(default_factory=dict)
+    chaos: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    sandbox: SandboxConfig | None = None
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.kind == "sandbox"
+
+
+def environment_path(name_or_path: str, root: Path = PROJECT_ROOT) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml"):
+        return candidate
+    return root / "environments" / f"{name_or_path}.yaml"
+
+
+def load_environment(name_or_path: str = "sandbox", root: Path = PROJECT_ROOT) -> Environment:
+    path = environment_path(name_or_path, root)
+    if not path.is_file():
+        known = sorted(p.stem for p in (root / "environments").glob("*.yaml"))
+        raise ConfigError(str(path), "--env", "no such environment file",
+                          f"known environments: {', '.join(known) or 'none'}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(str(path), "(file)", f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                          "fix the YAML syntax", line=mark.line + 1 if mark else None) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), "(file)", "expected a mapping at the top level", "write key: value pairs")
+    for key in raw:
+        if key not in _KNOWN_FIELDS:
+            raise ConfigError(str(path), key, "unknown field", f"allowed: {', '.join(sorted(_KNOWN_FIELDS))}")
+    kind = raw.get("kind", "staging")
+    if kind not in KINDS:
+        raise ConfigError(str(path), "kind", f"{kind!r} is not an environment kind", f"use one of {', '.join(KINDS)}")
+    base_url = raw.get("base_url")
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ConfigError(str(path), "base_url", f"{base_url!r} is not an http(s) URL",
+                          "set base_url: https://host")
+    sandbox = parse_sandbox_config(raw.get("sandbox"), str(path), root) if kind == "sandbox" else None
+    return Environment(
+        name=str(raw.get("name", path.stem)),
+        kind=kind,
+        file=path,
+        base_url=base_url.rstrip("/"),
+        anon_key_env=raw.get("anon_key_env"),
+        allowed_jobs=tuple(raw.get("allowed_jobs") or ()),
+        caps=dict(raw.get("caps") or {}),
+        chaos=dict(raw.get("chaos") or {}),
+        raw=raw,
+        sandbox=sandbox,
+    )
