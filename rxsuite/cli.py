@@ -9,7 +9,9 @@ from collections.abc import Sequence
 
 # Each module exposes `register(subparsers)`, which adds its sub-command and sets `func(args) -> int`.
 _COMMAND_MODULES = (
+    "rxsuite.cmd_drill",
     "rxsuite.cmd_sandbox",
+    "rxsuite.cmd_load",
     "rxsuite.cmd_slo",
 )
 

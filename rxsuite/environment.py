@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,13 @@ def load_environment(name_or_path: str = "sandbox", root: Path = PROJECT_ROOT) -
         raw=raw,
         sandbox=sandbox,
     )
+
+
+def sandbox_variant(port_offset: int, state_name: str, env_name: str = "sandbox", **changes: Any) -> SandboxConfig:
+    """An environment's sandbox moved to other ports and state folder, so tests and benchmarks can run beside a
+    sandbox someone is using."""
+    base = load_environment(env_name).sandbox
+    if base is None:
+        raise ConfigError(env_name, "kind", "not a sandbox environment", "use kind: sandbox")
+    config = base.with_port_offset(port_offset, PROJECT_ROOT / ".rxsuite" / state_name)
+    return dataclasses.replace(config, **changes) if changes else config

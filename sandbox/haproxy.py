@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -21,12 +22,17 @@ def find_haproxy() -> str:
     return found
 
 
+def admin_socket(config: SandboxConfig) -> Path:
+    return config.state_dir.resolve() / "haproxy.sock"
+
+
 def render_config(config: SandboxConfig) -> str:
     ports = config.ports
     edge = config.edge
     return f"""\
 global
     maxconn 4096
+    stats socket {admin_socket(config)} mode 600 level admin
 
 defaults
     mode http
@@ -78,3 +84,15 @@ def server_states(stats_url: str, timeout_s: float = 1.0) -> dict[str, str]:
     reader = csv.DictReader(io.StringIO(response.text.lstrip("# ")))
     return {row["svname"]: row["status"] for row in reader
             if row["pxname"] == "regions" and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def set_server_enabled(config: SandboxConfig, region: str, enabled: bool) -> None:
+    """Put a region's server in or out of maintenance through HAProxy's runtime API (no reload, no restart)."""
+    command = f"{'enable' if enabled else 'disable'} server regions/{region}\n"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        sock.connect(str(admin_socket(config)))
+        sock.sendall(command.encode())
+        reply = sock.recv(4096).decode().strip()
+    if reply:
+        raise SandboxError("edge", f"HAProxy refused {command.strip()!r}: {reply}", "check the region name")

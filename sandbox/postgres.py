@@ -7,6 +7,7 @@ and postgres refuse to run as root.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -51,7 +52,8 @@ class PgLayout:
 
     @property
     def root(self) -> Path:
-        return self.state_dir / "pg"
+        """Resolved, because it may be a link to a folder the postgres user can reach (see prepare_dirs)."""
+        return (self.state_dir / "pg").resolve()
 
     @property
     def archive_dir(self) -> Path:
@@ -65,7 +67,7 @@ class PgLayout:
         return self.root / node
 
     def log_path(self, node: str) -> Path:
-        return self.state_dir / "logs" / f"{node}.log"
+        return self.root / "logs" / f"{node}.log"
 
     def conninfo(self, node: str, user: str = APP_USER, dbname: str = DATABASE, timeout_s: int = 2) -> str:
         return (f"host=127.0.0.1 port={self.ports[node]} dbname={dbname} user={user} "
@@ -106,16 +108,47 @@ def _run(layout: PgLayout, argv: list[str], part: str, env: dict[str, str] | Non
 
 
 def prepare_dirs(layout: PgLayout) -> None:
-    """Create the folders the postgres user writes to, and check it can reach them."""
-    for path in (layout.root, layout.archive_dir, layout.backups_dir, layout.state_dir / "logs"):
+    """Create the folders the postgres user writes to.
+
+    When that user cannot reach the state folder (a project under /root, say), the PostgreSQL files go to a
+    folder under /var/tmp instead, linked from the state folder, so the layout stays the same for everyone else.
+    """
+    link = layout.state_dir / "pg"
+    link.mkdir(parents=True, exist_ok=True)
+    _give_to_postgres(link)
+    if not _postgres_can_write(link):
+        link.rmdir()
+        digest = hashlib.sha256(str(layout.state_dir).encode()).hexdigest()[:12]
+        fallback = Path("/var/tmp") / f"rxsuite-pg-{digest}"
+        if fallback.exists():
+            shutil.rmtree(fallback)
+        fallback.mkdir(mode=0o755)
+        link.symlink_to(fallback)
+        _give_to_postgres(fallback)
+        if not _postgres_can_write(fallback):
+            raise SandboxError("postgresql", f"the postgres user cannot write to {link} nor {fallback}",
+                               "set sandbox.state_dir to a folder every user can traverse")
+    for path in (layout.archive_dir, layout.backups_dir, layout.root / "logs"):
         path.mkdir(parents=True, exist_ok=True)
         _give_to_postgres(path)
-    if _runs_as_root():
-        probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(layout.root)],
-                               capture_output=True)
-        if probe.returncode != 0:
-            raise SandboxError("postgresql", f"the postgres user cannot write to {layout.root}",
-                               "put the project (or sandbox.state_dir) under a folder all users can traverse")
+
+
+def _postgres_can_write(path: Path) -> bool:
+    if not _runs_as_root():
+        return os.access(path, os.W_OK)
+    probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(path.resolve())],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+def remove_dirs(layout: PgLayout) -> None:
+    """Delete the PostgreSQL files, including a fallback folder outside the state folder."""
+    link = layout.state_dir / "pg"
+    if link.is_symlink():
+        shutil.rmtree(link.resolve(), ignore_errors=True)
+        link.unlink()
+    elif link.exists():
+        shutil.rmtree(link)
 
 
 def init_primary(layout: PgLayout, node: str) -> None:

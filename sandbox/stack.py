@@ -191,8 +191,7 @@ class Sandbox:
                                    f"stop what listens there or change sandbox.ports.{name} in the environment file")
 
     def _start_all(self, on_step: StepCallback) -> None:
-        if self.state_dir.exists():
-            shutil.rmtree(self.state_dir)
+        self._remove_state_dir()
         self.logs_dir.mkdir(parents=True)
         self.state_dir.chmod(0o755)
         state: dict[str, Any] = {"status": "starting", "started_at": datetime.now(UTC).isoformat(),
@@ -251,6 +250,13 @@ class Sandbox:
         state["up_after_s"] = round(time.monotonic() - started, 2)
         self._save_state(state)
         on_step("sandbox", "up", f"all parts healthy after {state['up_after_s']:.1f} s")
+
+    def _remove_state_dir(self) -> None:
+        if not self.state_dir.exists():
+            return
+        if (self.state_dir / "pg").is_symlink():
+            postgres.remove_dirs(self._layout({}, Path()))
+        shutil.rmtree(self.state_dir)
 
     def _seed(self, layout: PgLayout) -> None:
         from sandbox.app.db import apply_schema
@@ -462,7 +468,8 @@ class Sandbox:
         return result
 
     def log_files(self) -> dict[str, Path]:
-        return {p.stem: p for p in sorted(self.logs_dir.glob("*.log"))}
+        pg_logs = (self.state_dir / "pg" / "logs").glob("*.log")
+        return {p.stem: p for p in sorted([*self.logs_dir.glob("*.log"), *pg_logs])}
 
     # ----- fault primitives used by tests and the sandbox chaos driver ------------------------------------------
     def _part_ref(self, part: str) -> ProcessRef:
@@ -494,6 +501,10 @@ class Sandbox:
                          _quiet)
         self._wait_http(region, f"{self.region_urls[region]}/health")
 
+    def set_edge_server(self, region: str, enabled: bool) -> None:
+        """Take a region out of (or back into) HAProxy's rotation, e.g. to drill an outage with no backup."""
+        haproxy.set_server_enabled(self.config, region, enabled)
+
     def stop_node(self, node: str, mode: str = "immediate") -> None:
         postgres.stop(self.layout(), node, mode=mode)
 
@@ -507,9 +518,9 @@ class Sandbox:
         return response.json()
 
     def iter_log(self, part: str) -> Iterator[str]:
-        path = self.logs_dir / f"{part}.log"
-        if not path.exists():
-            raise SandboxError(part, f"no log at {path}", f"parts with logs: {', '.join(self.log_files())}")
+        path = self.log_files().get(part)
+        if path is None:
+            raise SandboxError(part, "no such log", f"parts with logs: {', '.join(self.log_files()) or 'none'}")
         with open(path, errors="replace") as src:
             yield from src
 

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from rxsuite.environment import PROJECT_ROOT, load_environment
+from rxsuite.environment import PROJECT_ROOT, sandbox_variant
 from sandbox.config import SandboxConfig
 from sandbox.stack import Sandbox
 
-_TEST_PORT_OFFSET = 1000
-
-
-def sandbox_config(offset: int, name: str, **changes: object) -> SandboxConfig:
-    """The sandbox.yaml settings moved to other ports and another state folder."""
-    import dataclasses
-
-    base = load_environment("sandbox").sandbox
-    assert base is not None
-    config = base.with_port_offset(offset, PROJECT_ROOT / ".rxsuite" / name)
-    return dataclasses.replace(config, **changes) if changes else config
+# Developers running several test sessions at once give each its own offset (and so its own ports and folder).
+_TEST_PORT_OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "1000"))
 
 
 def running_sandbox(config: SandboxConfig) -> Iterator[Sandbox]:
@@ -36,7 +28,7 @@ def running_sandbox(config: SandboxConfig) -> Iterator[Sandbox]:
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """The shared sandbox for tests that leave it as they found it (contract tests, load, journeys)."""
-    yield from running_sandbox(sandbox_config(_TEST_PORT_OFFSET, "test-sandbox"))
+    yield from running_sandbox(sandbox_variant(_TEST_PORT_OFFSET, f"test-sandbox-{_TEST_PORT_OFFSET}"))
 
 
 @pytest.fixture(scope="session")

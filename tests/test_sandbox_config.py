@@ -43,7 +43,8 @@ def test_two_parts_on_one_port_are_refused(tmp_path: Path) -> None:
 
 def test_bad_replication_mode_names_the_choices(tmp_path: Path) -> None:
     path = _write(tmp_path, "kind: sandbox\nbase_url: http://127.0.0.1:1\nsandbox:\n  replication: semi\n")
-    with pytest.raises(ConfigError, match=r"sandbox\.replication: 'semi' is not a replication mode \(use async or sync\)"):
+    expected = r"sandbox\.replication: 'semi' is not a replication mode \(use async or sync\)"
+    with pytest.raises(ConfigError, match=expected):
         load_environment(str(path))
 
 

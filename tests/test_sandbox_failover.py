@@ -10,17 +10,18 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
-
 from chaos.toxiproxy import ToxiproxyClient
+
+from rxsuite.environment import sandbox_variant
 from sandbox.stack import Sandbox
-from tests.conftest import running_sandbox, sandbox_config
+from tests.conftest import running_sandbox
 
 _OFFSET = 2000
 
 
 @pytest.fixture(scope="module")
 def failover_sandbox() -> Iterator[Sandbox]:
-    yield from running_sandbox(sandbox_config(_OFFSET, "test-failover"))
+    yield from running_sandbox(sandbox_variant(_OFFSET, "test-failover"))
 
 
 def _service_headers(sandbox: Sandbox) -> dict[str, str]:

@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rxsuite.environment import PROJECT_ROOT
+from rxsuite.environment import PROJECT_ROOT, sandbox_variant
 from sandbox import postgres
 from sandbox.errors import SandboxError
 from sandbox.processes import ProcessRef, is_running
 from sandbox.stack import PART_ORDER, Sandbox
-from tests.conftest import sandbox_config
 
 _OFFSET = 3000
 
@@ -42,7 +41,7 @@ def _nothing_running(sandbox: Sandbox) -> bool:
 
 @pytest.fixture(scope="module")
 def lifecycle_sandbox() -> Iterator[Sandbox]:
-    sandbox = Sandbox(sandbox_config(_OFFSET, "test-lifecycle"))
+    sandbox = Sandbox(sandbox_variant(_OFFSET, "test-lifecycle"))
     try:
         sandbox.up()
         yield sandbox
@@ -80,7 +79,7 @@ def test_stale_state_after_a_crash_is_cleaned_and_restarted(lifecycle_sandbox: S
 
 
 def test_taken_port_is_named_and_nothing_is_started(lifecycle_sandbox: Sandbox) -> None:
-    other = Sandbox(sandbox_config(_OFFSET + 500, "test-lifecycle-port"))
+    other = Sandbox(sandbox_variant(_OFFSET + 500, "test-lifecycle-port"))
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", other.config.ports["payments"]))
     blocker.listen()
@@ -100,7 +99,7 @@ def test_down_leaves_no_process(lifecycle_sandbox: Sandbox) -> None:
 
 
 def _env_file(tmp_path: Path, offset: int, state_name: str) -> Path:
-    config = sandbox_config(offset, state_name)
+    config = sandbox_variant(offset, state_name)
     path = tmp_path / "interrupted.yaml"
     path.write_text(yaml.safe_dump({
         "kind": "sandbox", "base_url": config.url("edge"),
@@ -111,7 +110,7 @@ def _env_file(tmp_path: Path, offset: int, state_name: str) -> Path:
 
 def test_ctrl_c_during_up_leaves_nothing_running(tmp_path: Path) -> None:
     env_file = _env_file(tmp_path, _OFFSET + 700, "test-lifecycle-interrupt")
-    sandbox = Sandbox(sandbox_config(_OFFSET + 700, "test-lifecycle-interrupt"))
+    sandbox = Sandbox(sandbox_variant(_OFFSET + 700, "test-lifecycle-interrupt"))
     proc = subprocess.Popen([sys.executable, "-m", "rxsuite.cli", "sandbox", "up", "--env", str(env_file)],
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

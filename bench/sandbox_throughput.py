@@ -1,0 +1,177 @@
+"""Sandbox throughput: mixed read/write traffic through the edge (HAProxy) vs straight at region-a.
+
+Two measurements per target, in the same run so the ratio compares like with like:
+  - capacity: closed loop, fixed concurrency, as fast as it goes (requests/s);
+  - latency at the target rate: open loop at --rate requests/s, latency measured from each request's intended start
+    time (so a stall is not hidden), p50/p95/p99.
+Target (issue 2): at least 300 req/s through the edge with p95 under 100 ms on a 2-core machine.
+
+    .venv/bin/python bench/sandbox_throughput.py [--duration 15] [--rate 300] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+import httpx
+import numpy as np
+
+from rxsuite.environment import sandbox_variant
+from sandbox.stack import Sandbox
+
+_OFFSET = 4000
+_READ_SHARE = 0.8
+
+
+@dataclass
+class Users:
+    tokens: list[str]
+    medication_ids: list[str]
+    anon_key: str
+
+
+@dataclass
+class Outcome:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+async def _sign_in(client: httpx.AsyncClient, base: str, sandbox: Sandbox, count: int) -> Users:
+    patients = [c for c in sandbox.credentials if c["role"] == "patient"][:count]
+    headers = {"apikey": sandbox.anon_key}
+    tokens = []
+    for patient in patients:
+        response = await client.post(f"{base}/auth/v1/token?grant_type=password", headers=headers,
+                                     json={"email": patient["email"], "password": patient["password"]})
+        response.raise_for_status()
+        tokens.append(response.json()["access_token"])
+    meds = await client.get(f"{base}/rest/v1/medications?select=id&limit=50",
+                            headers={**headers, "Authorization": f"Bearer {tokens[0]}"})
+    meds.raise_for_status()
+    return Users(tokens, [m["id"] for m in meds.json()], sandbox.anon_key)
+
+
+async def _one_request(client: httpx.AsyncClient, base: str, users: Users, rng: random.Random) -> int:
+    headers = {"apikey": users.anon_key, "Authorization": f"Bearer {rng.choice(users.tokens)}"}
+    roll = rng.random()
+    if roll < _READ_SHARE / 2:
+        letter = rng.choice("abcdefghilmnoprst")
+        response = await client.get(f"{base}/rest/v1/medications?select=id,name,price_cents&name=ilike.*{letter}*"
+                                    "&limit=20", headers=headers)
+    elif roll < _READ_SHARE:
+        response = await client.get(f"{base}/rest/v1/prescriptions?select=*&order=created_at.desc&limit=20",
+                                    headers=headers)
+    else:
+        response = await client.post(f"{base}/rest/v1/prescriptions", headers=headers,
+                                     json={"medication_id": rng.choice(users.medication_ids), "quantity": 1})
+    return response.status_code
+
+
+def _count(outcome: Outcome, status: int | None, latency_ms: float) -> None:
+    if status is None or status >= 400:
+        outcome.errors += 1
+    if status is not None:
+        outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
+    outcome.latencies_ms.append(latency_ms)
+
+
+async def _closed_loop(base: str, users: Users, duration_s: float, concurrency: int) -> tuple[float, Outcome]:
+    outcome = Outcome()
+    deadline = time.perf_counter() + duration_s
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+        async def worker(seed: int) -> None:
+            rng = random.Random(seed)
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    status: int | None = await _one_request(client, base, users, rng)
+                except httpx.HTTPError:
+                    status = None
+                _count(outcome, status, (time.perf_counter() - started) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return len(outcome.latencies_ms) / elapsed, outcome
+
+
+async def _open_loop(base: str, users: Users, duration_s: float, rate: float) -> tuple[float, Outcome]:
+    outcome = Outcome()
+    total = int(duration_s * rate)
+    rng = random.Random(7)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+        started = time.perf_counter()
+
+        async def one(intended: float) -> None:
+            try:
+                status: int | None = await _one_request(client, base, users, rng)
+            except httpx.HTTPError:
+                status = None
+            _count(outcome, status, (time.perf_counter() - intended) * 1000)
+
+        tasks = []
+        for i in range(total):
+            intended = started + i / rate
+            delay = intended - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(intended)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    return len(outcome.latencies_ms) / elapsed, outcome
+
+
+def _percentiles(outcome: Outcome) -> tuple[float, float, float]:
+    values = np.asarray(outcome.latencies_ms)
+    p50, p95, p99 = np.percentile(values, [50, 95, 99], method="inverted_cdf")
+    return float(p50), float(p95), float(p99)
+
+
+async def _measure(sandbox: Sandbox, args: argparse.Namespace) -> None:
+    targets = {"edge": sandbox.edge_url, "region-a": sandbox.region_urls["region-a"]}
+    async with httpx.AsyncClient(timeout=10) as client:
+        users = await _sign_in(client, sandbox.edge_url, sandbox, args.users)
+    results: dict[str, dict[str, float]] = {}
+    for name, base in targets.items():
+        await _closed_loop(base, users, 2, args.concurrency)  # warm-up: connections, caches
+        capacity, closed = await _closed_loop(base, users, args.duration, args.concurrency)
+        achieved, opened = await _open_loop(base, users, args.duration, args.rate)
+        p50, p95, p99 = _percentiles(opened)
+        results[name] = {"capacity": capacity, "achieved": achieved, "p50": p50, "p95": p95, "p99": p99,
+                         "errors": closed.errors + opened.errors, "requests": len(closed.latencies_ms)
+                         + len(opened.latencies_ms)}
+        print(f"{name:9s} capacity {capacity:7.1f} req/s (closed loop, {args.concurrency} in flight) | "
+              f"at {args.rate:.0f} req/s offered: achieved {achieved:6.1f} req/s, p50 {p50:6.1f} ms, "
+              f"p95 {p95:6.1f} ms, p99 {p99:6.1f} ms | errors {results[name]['errors']:.0f} of "
+              f"{results[name]['requests']:.0f}", flush=True)
+    edge, direct = results["edge"], results["region-a"]
+    print(f"edge/direct capacity ratio {edge['capacity'] / direct['capacity']:.3f}; "
+          f"edge/direct p95 ratio at {args.rate:.0f} req/s {edge['p95'] / direct['p95']:.3f}")
+    verdict = "met" if edge["achieved"] >= 0.98 * args.rate and edge["p95"] < 100 and edge["errors"] == 0 else "NOT met"
+    print(f"target (>= {args.rate:.0f} req/s through the edge, p95 < 100 ms, no errors): {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--rate", type=float, default=300.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--users", type=int, default=40)
+    args = parser.parse_args()
+    sandbox = Sandbox(sandbox_variant(_OFFSET, "bench-sandbox"))
+    try:
+        sandbox.up()
+        asyncio.run(_measure(sandbox, args))
+    finally:
+        sandbox.down()
+
+
+if __name__ == "__main__":
+    main()
