@@ -1,0 +1,297 @@
+"""Realtime: Phoenix-channel websocket delivering ``postgres_changes`` for prescriptions.
+
+One LISTEN connection per process (reconnecting, so it follows a failover) receives the trigger's
+notifications and fans them out to the subscribed channels whose filter matches and whose caller may see
+the row before or after the change (the REST rules; so a pharmacist also hears a prescription leave the
+queue). Changes committed while the listener is reconnecting are not replayed, as with a real Realtime server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from sandbox.app.context import caller, services
+from sandbox.app.errors import ApiError
+from sandbox.app.identity import Caller, caller_from_token
+from sandbox.app.policies import row_visible
+from sandbox.app.rest_query import Filter, parse_filter
+from sandbox.app.routing import Routes
+from sandbox.app.settings import Settings
+from sandbox.app.tables import TABLES
+
+router = Routes()
+_log = logging.getLogger("sandbox.app.realtime")
+
+CHANNEL = "rx_changes"
+QUEUE_LIMIT = 1000
+IDLE_CHECK_S = 5.0
+_EVENTS = ("*", "INSERT", "UPDATE", "DELETE")
+_binding_ids = itertools.count(10_000_001)
+
+
+@dataclass(frozen=True)
+class Binding:
+    id: int
+    event: str
+    table: str
+    filter: Filter | None
+    raw_filter: str | None
+
+    def matches(self, change_type: str, row: dict[str, Any]) -> bool:
+        if self.event not in ("*", change_type):
+            return False
+        if self.filter is None:
+            return True
+        value = str(row.get(self.filter.column))
+        if self.filter.operator == "eq":
+            return value == str(self.filter.value)
+        return value in {str(v) for v in self.filter.value}
+
+
+@dataclass
+class Channel:
+    topic: str
+    caller: Caller
+    bindings: list[Binding]
+
+
+@dataclass(eq=False)
+class Client:
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    channels: dict[str, Channel] = field(default_factory=dict)
+    overflowed: bool = False
+
+    def push(self, frame: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(json.dumps(frame, separators=(",", ":")))
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+class RealtimeHub:
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._clients: set[Client] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.listening = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def add(self, client: Client) -> None:
+        self._clients.add(client)
+
+    def remove(self, client: Client) -> None:
+        self._clients.discard(client)
+
+    async def _listen_forever(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._listen()
+            except (psycopg.Error, OSError, TimeoutError) as exc:
+                if self.listening:
+                    _log.warning("realtime listener lost its connection (%s); reconnecting", type(exc).__name__)
+            self.listening = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _listen(self) -> None:
+        async with asyncio.timeout(5.0):
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        async with conn:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            self.listening = True
+            _log.info("realtime listener connected to %s:%s", conn.info.host, conn.info.port)
+            while True:
+                async for notify in conn.notifies(timeout=IDLE_CHECK_S):
+                    self.dispatch(notify.payload)
+                async with asyncio.timeout(3.0):
+                    await conn.execute("SELECT 1")
+
+    def dispatch(self, payload: str) -> None:
+        try:
+            change = json.loads(payload)
+            change_type, table = change["type"], change["table"]
+        except (ValueError, KeyError, TypeError):
+            _log.warning("ignoring malformed change notification")
+            return
+        new, old = change.get("new") or {}, change.get("old") or {}
+        row = new or old
+        now = time.time()
+        data = {
+            "schema": change.get("schema", "public"),
+            "table": table,
+            "commit_timestamp": change.get("commit_timestamp"),
+            "eventType": change_type,
+            "type": change_type,
+            "new": new,
+            "old": old,
+            "columns": [{"name": name, "type": kind.name} for name, kind in TABLES[table].columns.items()]
+            if table in TABLES
+            else [],
+            "errors": None,
+        }
+        for client in list(self._clients):
+            for channel in list(client.channels.values()):
+                if channel.caller.expires_at is not None and channel.caller.expires_at < now:
+                    client.channels.pop(channel.topic, None)
+                    client.push(_system(channel.topic, "error", "access token has expired; rejoin with a new one"))
+                    continue
+                if not (row_visible(channel.caller, new) or (old and row_visible(channel.caller, old))):
+                    continue
+                ids = [b.id for b in channel.bindings if b.table == table and b.matches(change_type, row)]
+                if ids:
+                    frame = {
+                        "topic": channel.topic,
+                        "event": "postgres_changes",
+                        "payload": {"data": data, "ids": ids},
+                        "ref": None,
+                    }
+                    client.push(frame)
+
+
+def _reply(topic: str, ref: Any, status: str, response: dict[str, Any]) -> dict[str, Any]:
+    return {"topic": topic, "event": "phx_reply", "payload": {"status": status, "response": response}, "ref": ref}
+
+
+def _system(topic: str, status: str, message: str) -> dict[str, Any]:
+    return {
+        "topic": topic,
+        "event": "system",
+        "payload": {"status": status, "message": message, "extension": "postgres_changes", "channel": topic},
+        "ref": None,
+    }
+
+
+def _parse_bindings(config: Any) -> list[Binding]:
+    if not isinstance(config, dict):
+        raise ValueError("payload.config must be an object")
+    bindings = []
+    for item in config.get("postgres_changes") or []:
+        if not isinstance(item, dict):
+            raise ValueError("each postgres_changes entry must be an object")
+        event, schema, table = item.get("event", "*"), item.get("schema", "public"), item.get("table")
+        if event not in _EVENTS:
+            raise ValueError(f"event must be one of {', '.join(_EVENTS)}")
+        if schema != "public" or table != "prescriptions":
+            raise ValueError("only schema 'public', table 'prescriptions' has change notifications")
+        raw_filter = item.get("filter")
+        parsed = None
+        if raw_filter:
+            column, _, expression = str(raw_filter).partition("=")
+            try:
+                parsed = parse_filter(TABLES[table], column, expression)
+            except ApiError as exc:
+                raise ValueError(exc.message) from None
+            if parsed.operator not in ("eq", "in"):
+                raise ValueError("realtime filters support eq and in only")
+        bindings.append(Binding(next(_binding_ids), event, table, parsed, raw_filter))
+    return bindings
+
+
+def _handle(client: Client, message: dict[str, Any], socket_caller: Caller, jwt_settings: Settings) -> None:
+    topic, event, ref = message.get("topic"), message.get("event"), message.get("ref")
+    payload = message.get("payload") if isinstance(message.get("payload"), dict) else {}
+    if topic == "phoenix" and event == "heartbeat":
+        client.push(_reply("phoenix", ref, "ok", {}))
+        return
+    if not isinstance(topic, str) or not topic.startswith("realtime:"):
+        client.push(_reply(str(topic), ref, "error", {"reason": "topic must start with 'realtime:'"}))
+        return
+    if event == "phx_join":
+        token = payload.get("access_token")
+        who = caller_from_token(jwt_settings, token, api_key_ok=True) if isinstance(token, str) else socket_caller
+        if who.error:
+            client.push(_reply(topic, ref, "error", {"reason": who.error}))
+            return
+        try:
+            bindings = _parse_bindings(payload.get("config", {}))
+        except ValueError as exc:
+            client.push(_reply(topic, ref, "error", {"reason": str(exc)}))
+            return
+        client.channels[topic] = Channel(topic, who, bindings)
+        described = [
+            {"id": b.id, "event": b.event, "schema": "public", "table": b.table}
+            | ({"filter": b.raw_filter} if b.raw_filter else {})
+            for b in bindings
+        ]
+        client.push(_reply(topic, ref, "ok", {"postgres_changes": described}))
+        if bindings:
+            client.push(_system(topic, "ok", "Subscribed to PostgreSQL"))
+    elif event == "access_token":
+        channel = client.channels.get(topic)
+        token = payload.get("access_token")
+        if channel is not None and isinstance(token, str):
+            who = caller_from_token(jwt_settings, token, api_key_ok=True)
+            if who.error:
+                client.push(_system(topic, "error", who.error))
+            else:
+                channel.caller = who
+    elif event == "phx_leave":
+        client.channels.pop(topic, None)
+        client.push(_reply(topic, ref, "ok", {}))
+        client.push({"topic": topic, "event": "phx_close", "payload": {}, "ref": ref})
+    else:
+        client.push(_reply(topic, ref, "error", {"reason": f"unknown event {event!r}"}))
+
+
+@router.websocket("/realtime/v1/websocket")
+async def realtime_socket(websocket: WebSocket) -> None:
+    who = caller(websocket)
+    if not who.api_key_ok:
+        body = {"code": "no_api_key", "message": "missing or invalid apikey query parameter", "details": None,
+                "hint": "connect to /realtime/v1/websocket?apikey=<anon key>&vsn=1.0.0"}
+        try:
+            await websocket.send_denial_response(JSONResponse(body, status_code=401))
+        except RuntimeError:
+            await websocket.close(code=1008)
+        return
+    svc = services(websocket)
+    await websocket.accept()
+    client = Client()
+    svc.realtime.add(client)
+    writer = asyncio.create_task(_write(websocket, client))
+    try:
+        while True:
+            text = await websocket.receive_text()
+            try:
+                message = json.loads(text)
+            except ValueError:
+                client.push(_reply("phoenix", None, "error", {"reason": "frame is not JSON"}))
+                continue
+            if isinstance(message, dict):
+                _handle(client, message, who, svc.settings)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        svc.realtime.remove(client)
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+
+
+async def _write(websocket: WebSocket, client: Client) -> None:
+    while True:
+        frame = await client.queue.get()
+        if client.overflowed:
+            await websocket.close(code=1011, reason="client too slow: change queue overflowed")
+            return
+        await websocket.send_text(frame)

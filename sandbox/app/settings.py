@@ -1,0 +1,78 @@
+"""The app's settings, read once from ``RX_*`` environment variables so every module sees the same values."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A required variable is missing or a value does not parse; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    version: str
+    database_url: str
+    jwt_secret: str
+    anon_key: str
+    service_key: str
+    payment_url: str
+    payment_secret_key: str
+    webhook_secret: str
+    access_token_ttl_s: int = 3600
+    rate_per_user_rps: float = 50.0
+    rate_per_user_burst: float = 100.0
+    rate_per_address_rps: float = 5000.0
+    rate_per_address_burst: float = 10000.0
+    access_log: Path | None = None
+
+
+_REQUIRED = {
+    "region": "RX_REGION",
+    "database_url": "RX_DATABASE_URL",
+    "jwt_secret": "RX_JWT_SECRET",
+    "anon_key": "RX_ANON_KEY",
+    "service_key": "RX_SERVICE_KEY",
+    "payment_url": "RX_PAYMENT_URL",
+    "payment_secret_key": "RX_PAYMENT_SECRET_KEY",
+    "webhook_secret": "RX_WEBHOOK_SECRET",
+}
+
+_NUMBERS = {
+    "access_token_ttl_s": ("RX_ACCESS_TOKEN_TTL_S", int),
+    "rate_per_user_rps": ("RX_RATE_PER_USER_RPS", float),
+    "rate_per_user_burst": ("RX_RATE_PER_USER_BURST", float),
+    "rate_per_address_rps": ("RX_RATE_PER_ADDRESS_RPS", float),
+    "rate_per_address_burst": ("RX_RATE_PER_ADDRESS_BURST", float),
+}
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from ``env`` (default: the process environment); raise SettingsError on bad input."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    for field_name, var in _REQUIRED.items():
+        value = env.get(var, "").strip()
+        if not value:
+            raise SettingsError(f"missing required setting {var}: set it in the environment")
+        values[field_name] = value
+    values["payment_url"] = str(values["payment_url"]).rstrip("/")
+    values["version"] = env.get("RX_VERSION", "").strip() or "1.0.0"
+    for field_name, (var, kind) in _NUMBERS.items():
+        raw = env.get(var, "").strip()
+        if not raw:
+            continue
+        try:
+            number = kind(raw)
+        except ValueError:
+            raise SettingsError(f"{var}={raw!r} is not a valid {kind.__name__}: give a positive number") from None
+        if number <= 0:
+            raise SettingsError(f"{var}={raw!r} must be positive")
+        values[field_name] = number
+    log_path = env.get("RX_ACCESS_LOG", "").strip()
+    values["access_log"] = Path(log_path) if log_path else None
+    return Settings(**values)  # type: ignore[arg-type]
