@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -56,20 +58,51 @@ async def _sign_in(client: httpx.AsyncClient, base: str, sandbox: Sandbox, count
     return Users(tokens, [m["id"] for m in meds.json()], sandbox.anon_key)
 
 
-async def _one_request(client: httpx.AsyncClient, base: str, users: Users, rng: random.Random) -> int:
-    headers = {"apikey": users.anon_key, "Authorization": f"Bearer {rng.choice(users.tokens)}"}
+class _Connection:
+    """A bare HTTP/1.1 keep-alive connection: a load generator light enough not to starve the system under test
+    on a 2-core machine (a full-featured client costs several times the app's own CPU per request)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, base: str) -> _Connection:
+        url = urlsplit(base)
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        return cls(reader, writer)
+
+    async def request(self, method: str, target: str, headers: bytes, body: bytes = b"") -> int:
+        head = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + headers + b"\r\n" + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _auth_headers(users: Users, token: str) -> bytes:
+    return (f"apikey: {users.anon_key}\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\n").encode()
+
+
+async def _one_request(conn: _Connection, users: Users, rng: random.Random) -> int:
+    headers = _auth_headers(users, rng.choice(users.tokens))
     roll = rng.random()
     if roll < _READ_SHARE / 2:
         letter = rng.choice("abcdefghilmnoprst")
-        response = await client.get(f"{base}/rest/v1/medications?select=id,name,price_cents&name=ilike.*{letter}*"
-                                    "&limit=20", headers=headers)
-    elif roll < _READ_SHARE:
-        response = await client.get(f"{base}/rest/v1/prescriptions?select=*&order=created_at.desc&limit=20",
-                                    headers=headers)
-    else:
-        response = await client.post(f"{base}/rest/v1/prescriptions", headers=headers,
-                                     json={"medication_id": rng.choice(users.medication_ids), "quantity": 1})
-    return response.status_code
+        return await conn.request("GET", f"/rest/v1/medications?select=id,name,price_cents&name=ilike.*{letter}*"
+                                  "&limit=20", headers)
+    if roll < _READ_SHARE:
+        return await conn.request("GET", "/rest/v1/prescriptions?select=*&order=created_at.desc&limit=20", headers)
+    body = json.dumps({"medication_id": rng.choice(users.medication_ids), "quantity": 1}).encode()
+    return await conn.request("POST", "/rest/v1/prescriptions", headers, body)
 
 
 def _count(outcome: Outcome, status: int | None, latency_ms: float) -> None:
@@ -80,52 +113,70 @@ def _count(outcome: Outcome, status: int | None, latency_ms: float) -> None:
     outcome.latencies_ms.append(latency_ms)
 
 
+async def _timed(conn: _Connection, users: Users, rng: random.Random, outcome: Outcome, start: float) -> bool:
+    """One request; False when the connection broke and must be replaced."""
+    try:
+        status: int | None = await _one_request(conn, users, rng)
+    except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+        status = None
+    _count(outcome, status, (time.perf_counter() - start) * 1000)
+    return status is not None
+
+
 async def _closed_loop(base: str, users: Users, duration_s: float, concurrency: int) -> tuple[float, Outcome]:
     outcome = Outcome()
     deadline = time.perf_counter() + duration_s
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
-        async def worker(seed: int) -> None:
-            rng = random.Random(seed)
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                try:
-                    status: int | None = await _one_request(client, base, users, rng)
-                except httpx.HTTPError:
-                    status = None
-                _count(outcome, status, (time.perf_counter() - started) * 1000)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    async def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        conn = await _Connection.open(base)
+        while time.perf_counter() < deadline:
+            if not await _timed(conn, users, rng, outcome, time.perf_counter()):
+                conn.close()
+                conn = await _Connection.open(base)
+        conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    elapsed = time.perf_counter() - started
     return len(outcome.latencies_ms) / elapsed, outcome
 
 
 async def _open_loop(base: str, users: Users, duration_s: float, rate: float) -> tuple[float, Outcome]:
+    """Requests start on a fixed schedule; latency counts from the scheduled start (no coordinated omission)."""
     outcome = Outcome()
     total = int(duration_s * rate)
     rng = random.Random(7)
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
-        started = time.perf_counter()
+    idle: list[_Connection] = []
 
-        async def one(intended: float) -> None:
-            try:
-                status: int | None = await _one_request(client, base, users, rng)
-            except httpx.HTTPError:
-                status = None
-            _count(outcome, status, (time.perf_counter() - intended) * 1000)
+    async def one(intended: float) -> None:
+        conn = idle.pop() if idle else await _Connection.open(base)
+        if await _timed(conn, users, rng, outcome, intended):
+            idle.append(conn)
+        else:
+            conn.close()
 
-        tasks = []
-        for i in range(total):
-            intended = started + i / rate
-            delay = intended - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(intended)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    tasks = []
+    for i in range(total):
+        intended = started + i / rate
+        delay = intended - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(intended)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    for conn in idle:
+        conn.close()
     return len(outcome.latencies_ms) / elapsed, outcome
+
+
+def _status_summary(*outcomes: Outcome) -> str:
+    merged: dict[int, int] = {}
+    for outcome in outcomes:
+        for status, count in outcome.statuses.items():
+            merged[status] = merged.get(status, 0) + count
+    return "(" + ", ".join(f"{status}: {count}" for status, count in sorted(merged.items())) + ")"
 
 
 def _percentiles(outcome: Outcome) -> tuple[float, float, float]:
@@ -150,7 +201,7 @@ async def _measure(sandbox: Sandbox, args: argparse.Namespace) -> None:
         print(f"{name:9s} capacity {capacity:7.1f} req/s (closed loop, {args.concurrency} in flight) | "
               f"at {args.rate:.0f} req/s offered: achieved {achieved:6.1f} req/s, p50 {p50:6.1f} ms, "
               f"p95 {p95:6.1f} ms, p99 {p99:6.1f} ms | errors {results[name]['errors']:.0f} of "
-              f"{results[name]['requests']:.0f}", flush=True)
+              f"{results[name]['requests']:.0f} {_status_summary(closed, opened)}", flush=True)
     edge, direct = results["edge"], results["region-a"]
     print(f"edge/direct capacity ratio {edge['capacity'] / direct['capacity']:.3f}; "
           f"edge/direct p95 ratio at {args.rate:.0f} req/s {edge['p95'] / direct['p95']:.3f}")

@@ -242,6 +242,8 @@ def create_roles(layout: PgLayout, node: str) -> None:
         conn.execute(f"CREATE ROLE {REPLICATION_USER} LOGIN REPLICATION PASSWORD "
                      f"{_literal(layout.passwords[REPLICATION_USER])}")
         conn.execute(f"CREATE DATABASE {DATABASE} OWNER {APP_USER}")
+        # Lets the app's /health report replication lag from pg_stat_replication.
+        conn.execute(f"GRANT pg_monitor TO {APP_USER}")
 
 
 def _literal(value: str) -> str:

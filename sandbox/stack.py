@@ -133,6 +133,10 @@ class Sandbox:
         return self._secrets()["service_key"]
 
     @property
+    def webhook_secret(self) -> str:
+        return self._secrets()["webhook_secret"]
+
+    @property
     def jwt_secret(self) -> str:
         return self._secrets()["jwt_secret"]
 

@@ -1,0 +1,466 @@
+"""Evaluate a spec against one run folder or several (a period): verdicts that say how sure they are.
+
+Verdicts: `pass` when the confidence bound proves the target, `fail` when it refutes it, `insufficient-data`
+when the data cannot tell (with how many more samples would), `not-applicable` when the run has no data of that
+kind (a load run has no drill.json). Each bound is one-sided at the spec's confidence.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from slo import artifacts
+from slo.aggregate import LatencyQuery, StepData, aggregate
+from slo.budget import burn_rates, error_budget, step_series, sufficiency
+from slo.durations import format_duration
+from slo.histogram import Histogram
+from slo.records import OUTCOMES, load_table, record_files
+from slo.spec import Objective, Spec, SpecError, load_spec
+from slo.stats import clopper_pearson, order_statistic_ranks
+
+SLO_FILE = "slo.json"
+FORMAT = "rxsuite-slo-result/1"
+EXIT_CODES = {"pass": 0, "fail": 1, "insufficient-data": 3}
+_RECORD_KINDS = ("availability", "latency")  # objectives read from latency.jsonl
+
+
+class EvaluationError(ValueError):
+    """Input that cannot be evaluated (empty or missing run folder, unreadable record)."""
+
+
+@dataclass
+class ObjectiveResult:
+    name: str
+    kind: str
+    verdict: str
+    objective: str  # human form, e.g. "p95 < 3s" or ">= 99.9%"
+    measured: float | None = None
+    target: float | None = None
+    unit: str = ""
+    request: str | None = None
+    samples: int = 0
+    ci: dict[str, Any] | None = None
+    sufficiency: dict[str, Any] | None = None
+    error_budget: dict[str, Any] | None = None
+    burn_rates: list[dict[str, Any]] = field(default_factory=list)
+    series: dict[str, Any] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass
+class Evaluation:
+    spec_name: str
+    spec_path: str | None
+    runs: list[str]
+    confidence: float
+    rate_limited: str
+    start: float | None
+    end: float | None
+    objectives: list[ObjectiveResult]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {o.verdict for o in self.objectives}
+        for verdict in ("fail", "insufficient-data", "pass"):
+            if verdict in verdicts:
+                return verdict
+        return "insufficient-data"  # nothing applicable: nothing was shown
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "spec": {"name": self.spec_name, "path": self.spec_path},
+            "runs": self.runs,
+            "confidence": self.confidence,
+            "rate_limited": self.rate_limited,
+            "start": self.start,
+            "end": self.end,
+            "notes": self.notes,
+            "objectives": [_clean(asdict(o)) for o in self.objectives],
+        }
+
+
+def evaluate_run(run_dir: Path | str, spec: Spec | Path | str | None = None) -> Evaluation:
+    """Evaluate one run folder (the end-of-run call of every job; then write_slo_json)."""
+    return evaluate_runs([Path(run_dir)], spec)
+
+
+def evaluate_runs(run_dirs: Sequence[Path | str], spec: Spec | Path | str | None = None) -> Evaluation:
+    """Evaluate several run folders as one period: records merge, journey samples and drill scenarios pool."""
+    spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    dirs = [Path(d) for d in run_dirs]
+    if not dirs:
+        raise EvaluationError("no run folder given")
+    for run_dir in dirs:
+        _check_run_dir(run_dir)
+    files = [f for d in dirs for f in record_files(d)]
+    try:
+        table = load_table(files) if files else None
+        journeys = artifacts.load_journeys(dirs)
+        drills = artifacts.load_drills(dirs)
+    except (ValueError, OSError) as exc:
+        raise EvaluationError(str(exc)) from None
+    plan = _plan(spec, table)
+    try:
+        steps = None if table is None else aggregate(table, spec.series_step_s, [p.query for p in plan if p.query])
+    except (ValueError, TypeError) as exc:
+        raise EvaluationError(f"{', '.join(map(str, files))}: unreadable histogram payload ({exc})") from None
+    results: list[ObjectiveResult] = []
+    query_index = 0
+    for item in plan:
+        if item.skip_reason is not None:
+            results.append(_not_applicable(item.objective, item.skip_reason, item.request))
+            continue
+        if item.query is not None:
+            assert steps is not None and table is not None
+            results.append(_latency(spec, item, steps, query_index, table))
+            query_index += 1
+        elif item.objective.kind == "availability":
+            assert steps is not None
+            results.append(_availability(spec, item, steps))
+        else:
+            results.append(_from_artifacts(spec, item.objective, journeys, drills))
+    notes = []
+    if table is not None and table.torn_lines:
+        notes.append(f"skipped {table.torn_lines} torn last line(s) in the latency record (crash mid-write)")
+    return Evaluation(
+        spec_name=spec.name,
+        spec_path=str(spec.path) if spec.path else None,
+        runs=[str(d) for d in dirs],
+        confidence=spec.confidence,
+        rate_limited=spec.rate_limited,
+        start=steps.data_start if steps is not None and len(table or []) else None,
+        end=steps.data_end if steps is not None and len(table or []) else None,
+        objectives=results,
+        notes=notes,
+    )
+
+
+def write_slo_json(evaluation: Evaluation, target: Path | str) -> Path:
+    """Write the evaluation atomically to `target` (a run folder gets `slo.json`); returns the file path."""
+    path = Path(target)
+    if path.is_dir():
+        path = path / SLO_FILE
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(evaluation.to_dict(), out, indent=1, allow_nan=False)
+        out.write("\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+# --- planning: which objective reads which data ------------------------------------------------------------
+
+@dataclass
+class _Item:
+    objective: Objective
+    request: str | None = None
+    name_ids: tuple[int, ...] = ()
+    query: LatencyQuery | None = None
+    skip_reason: str | None = None
+
+
+def _plan(spec: Spec, table: Any) -> list[_Item]:
+    items: list[_Item] = []
+    for i, objective in enumerate(spec.objectives):
+        if objective.kind not in _RECORD_KINDS:
+            items.append(_Item(objective))
+            continue
+        if table is None:
+            items.append(_Item(objective, skip_reason="the run has no latency record (latency.jsonl)"))
+            continue
+        ids = _select_names(spec, i, objective, table.names)
+        if ids is None:
+            wanted = list(objective.requests or [])
+            items.append(_Item(objective, skip_reason=f"no request in the run matches {wanted}"))
+            continue
+        groups = [(table.names[n], (n,)) for n in ids] if objective.per_request else [(None, ids)]
+        if not groups:
+            items.append(_Item(objective, skip_reason="the latency record holds no request name"))
+        for request, group in groups:
+            query = None
+            if objective.kind == "latency":
+                assert objective.percentile is not None and objective.threshold is not None
+                query = LatencyQuery(group, objective.percentile, objective.threshold * 1e6, objective.op == "lte")
+            items.append(_Item(objective, request, group, query))
+    return items
+
+
+def _select_names(spec: Spec, index: int, objective: Objective, names: list[str]) -> tuple[int, ...] | None:
+    if objective.requests is None:
+        return tuple(range(len(names)))
+    chosen: set[int] = set()
+    for pattern in objective.requests:
+        hits = [i for i, n in enumerate(names) if n == pattern or fnmatch.fnmatchcase(n, pattern)]
+        if not hits:
+            if not objective.required:
+                return None
+            known = ", ".join(repr(n) for n in sorted(names)[:20]) + (" ..." if len(names) > 20 else "")
+            raise SpecError(spec.path, objective.requests_line, f"objectives[{index}].requests",
+                            f"{pattern!r} matches no request name in the run; known names: {known or 'none'} "
+                            "(or set `required: false` to treat it as not applicable)")
+        chosen.update(hits)
+    return tuple(sorted(chosen))
+
+
+# --- ratio and latency objectives over the record ------------------------------------------------------------
+
+def _availability(spec: Spec, item: _Item, steps: StepData) -> ObjectiveResult:
+    obj = item.objective
+    cols = list(item.name_ids)
+    per_step = steps.outcomes[:, cols, :].sum(axis=1)
+    valid = per_step[:, [OUTCOMES.index(o) for o in obj.valid_outcomes]].sum(axis=1)
+    good = per_step[:, [OUTCOMES.index(o) for o in obj.good_outcomes]].sum(axis=1)
+    totals = per_step.sum(axis=0)
+    details = {"outcomes": {o: int(totals[i]) for i, o in enumerate(OUTCOMES)},
+               "test_errors_4xx": int(totals[OUTCOMES.index("http_4xx")]),
+               "rate_limited_429": int(totals[OUTCOMES.index("http_429")]),
+               "valid_outcomes": list(obj.valid_outcomes), "good_outcomes": list(obj.good_outcomes)}
+    series = step_series(steps, valid, valid - good)
+    result = ObjectiveResult(name=_result_name(obj, item.request), kind=obj.kind, verdict="insufficient-data",
+                             objective=f">= {_pct(obj.target)}", request=item.request, unit="ratio",
+                             details=details, series=series)
+    if obj.budgeting == "timeslices":
+        assert obj.slice_target is not None and obj.slice_s is not None
+        result.objective = (f">= {_pct(obj.target)} of {format_duration(obj.slice_s)} slices with "
+                            f">= {_pct(obj.slice_target)} good")
+        slice_good, slice_total = _slices(spec, steps, obj, valid, valid - good, 1.0 - obj.slice_target)
+        return _ratio_verdict(spec, result, obj.target, slice_good, slice_total, "slices", steps=None)
+    return _ratio_verdict(spec, result, obj.target, int(good.sum()), int(valid.sum()), "requests",
+                          steps=(steps, valid, valid - good))
+
+
+def _latency(spec: Spec, item: _Item, steps: StepData, qi: int, table: Any) -> ObjectiveResult:
+    obj = item.objective
+    assert obj.percentile is not None and obj.threshold is not None
+    counts = steps.name_hist[list(item.name_ids)].sum(axis=0)
+    in_names = np.isin(table.name_id, item.name_ids) & (table.outcomes[:, 0] > 0)
+    hist = Histogram.from_counts(
+        counts,
+        minimum=int(table.hist_min[in_names].min()) if in_names.any() else None,
+        maximum=int(table.hist_max[in_names].max()) if in_names.any() else None,
+    )
+    total, bad = steps.q_total[qi], steps.q_bad[qi]
+    series = step_series(steps, total, bad)
+    series["value_s"] = [None if math.isnan(v) else v / 1e6 for v in steps.q_value_us[qi]]
+    op = "<" if obj.op == "lt" else "<="
+    result = ObjectiveResult(
+        name=_result_name(obj, item.request), kind=obj.kind, verdict="insufficient-data",
+        objective=f"p{obj.percentile:g} {op} {format_duration(obj.threshold)}", request=item.request, unit="s",
+        target=obj.threshold, series=series,
+        details={"p50_s": _seconds(hist.value_at_percentile(50)), "p95_s": _seconds(hist.value_at_percentile(95)),
+                 "p99_s": _seconds(hist.value_at_percentile(99)), "max_s": _seconds(hist.max),
+                 "mean_s": _seconds(hist.mean), "beyond_threshold": int(bad.sum())},
+    )
+    if obj.budgeting == "timeslices":
+        assert obj.slice_s is not None
+        result.objective = f">= {_pct(obj.target)} of {format_duration(obj.slice_s)} slices with {result.objective}"
+        result.unit = "ratio"
+        result.details[f"p{obj.percentile:g}_s"] = _seconds(hist.value_at_percentile(obj.percentile))
+        slice_good, slice_total = _slices(spec, steps, obj, total, bad, 1.0 - obj.percentile / 100.0)
+        return _ratio_verdict(spec, result, obj.target, slice_good, slice_total, "slices", steps=None)
+    n = hist.count
+    result.samples = n
+    result.measured = _seconds(hist.value_at_percentile(obj.percentile)) if n else None
+    lower_rank, upper_rank = order_statistic_ranks(n, obj.percentile, spec.confidence)
+    lower = _seconds(hist.value_at_rank(lower_rank, lowest=True)) if lower_rank else None
+    upper = _seconds(hist.value_at_rank(upper_rank)) if upper_rank else None
+    return _percentile_verdict(spec, result, obj, n, int(bad.sum()), lower, upper,
+                               burn=(steps, total, bad))
+
+
+def _percentile_verdict(spec: Spec, result: ObjectiveResult, obj: Objective, n: int, bad: int,
+                        lower: float | None, upper: float | None,
+                        burn: tuple[StepData, npt.NDArray[Any], npt.NDArray[Any]] | None) -> ObjectiveResult:
+    """Shared by record latencies (from histograms) and journey/web-vital samples (exact)."""
+    assert obj.threshold is not None and obj.percentile is not None
+
+    def good(value: float) -> bool:
+        return value < obj.threshold if obj.op == "lt" else value <= obj.threshold  # type: ignore[operator]
+
+    result.ci = {"lower": lower, "upper": upper, "confidence": spec.confidence,
+                 "method": "order statistics (distribution-free), one-sided bounds"}
+    if upper is not None and good(upper):
+        result.verdict = "pass"
+    elif lower is not None and not good(lower):
+        result.verdict = "fail"
+    else:
+        result.verdict = "insufficient-data"
+        result.reason = "too few samples to bound the percentile" if n else "no samples"
+    share = obj.percentile / 100.0
+    result.sufficiency = sufficiency(bad / n if n else 0.0, share, spec.confidence, n)
+    result.error_budget = error_budget(share, n, bad)
+    if burn is not None:
+        steps, total, bad_steps = burn
+        result.burn_rates = burn_rates(spec, steps, total, bad_steps, 1.0 - share)
+    return result
+
+
+def _ratio_verdict(spec: Spec, result: ObjectiveResult, target: float, good: int, total: int, unit: str,
+                   steps: tuple[StepData, npt.NDArray[Any], npt.NDArray[Any]] | None) -> ObjectiveResult:
+    bounds = clopper_pearson(good, total, spec.confidence)
+    result.samples = total
+    result.measured = good / total if total else None
+    result.target = target
+    result.ci = {"lower": bounds.lower, "upper": bounds.upper, "confidence": spec.confidence,
+                 "method": f"Clopper-Pearson on {unit}, one-sided bounds"}
+    if total and bounds.lower is not None and bounds.lower >= target:
+        result.verdict = "pass"
+    elif total and bounds.upper is not None and bounds.upper < target:
+        result.verdict = "fail"
+    else:
+        result.verdict = "insufficient-data"
+        result.reason = f"no valid {unit}" if not total else f"too few {unit} to tell at this confidence"
+    result.sufficiency = sufficiency((total - good) / total if total else 0.0, target, spec.confidence, total)
+    result.sufficiency["unit"] = unit
+    result.error_budget = error_budget(target, total, total - good)
+    result.error_budget["unit"] = unit
+    if steps is not None:
+        step_data, valid, bad = steps
+        result.burn_rates = burn_rates(spec, step_data, valid, bad, 1.0 - target)
+    return result
+
+
+def _slices(spec: Spec, steps: StepData, obj: Objective, events: npt.NDArray[Any], bad: npt.NDArray[Any],
+            allowed_bad_share: float) -> tuple[int, int]:
+    """(good slices, slices with events): a slice is good when its bad share stays within its allowance."""
+    assert obj.slice_s is not None
+    if obj.slice_s % steps.step_s:
+        raise SpecError(spec.path, obj.line, f"objective {obj.name}: slice",
+                        f"{format_duration(obj.slice_s)} is not a multiple of series_step "
+                        f"{format_duration(steps.step_s)}")
+    slice_id = np.floor(steps.step_start / obj.slice_s).astype(np.int64)
+    _, inverse = np.unique(slice_id, return_inverse=True)
+    events_per_slice = np.bincount(inverse, weights=events)
+    bad_per_slice = np.bincount(inverse, weights=bad)
+    has_events = events_per_slice > 0
+    ok = bad_per_slice <= allowed_bad_share * events_per_slice + 1e-9
+    return int((ok & has_events).sum()), int(has_events.sum())
+
+
+# --- journeys and drills --------------------------------------------------------------------------------------
+
+def _from_artifacts(spec: Spec, obj: Objective, journeys: artifacts.JourneySamples | None,
+                    drills: list[artifacts.DrillScenario] | None) -> ObjectiveResult:
+    if obj.kind in ("rto", "rpo"):
+        if drills is None:
+            return _not_applicable(obj, "the run has no drill.json")
+        return _drill(obj, drills)
+    if journeys is None:
+        return _not_applicable(obj, "the run has no journeys.json")
+    if obj.kind == "journey_step":
+        samples = journeys.steps
+    elif obj.kind == "page_load":
+        samples = journeys.page_loads
+    else:
+        assert obj.vital is not None
+        samples = journeys.vitals[obj.vital]
+    return _exact_percentile(spec, obj, np.asarray(samples, dtype=np.float64))
+
+
+def _exact_percentile(spec: Spec, obj: Objective, values: npt.NDArray[np.float64]) -> ObjectiveResult:
+    assert obj.percentile is not None and obj.threshold is not None
+    unit = "" if obj.vital == "cls" else "s"
+    op = "<" if obj.op == "lt" else "<="
+    shown = f"{obj.threshold:g}" if obj.vital == "cls" else format_duration(obj.threshold)
+    ordered = np.sort(values)
+    n = int(ordered.size)
+    bad = int((ordered >= obj.threshold).sum() if obj.op == "lt" else (ordered > obj.threshold).sum())
+    result = ObjectiveResult(name=obj.name, kind=obj.kind, verdict="insufficient-data",
+                             objective=f"p{obj.percentile:g} {op} {shown}", unit=unit, target=obj.threshold,
+                             samples=n, details={"beyond_threshold": bad})
+    if n:
+        result.measured = float(ordered[max(1, math.ceil(round(obj.percentile * n / 100.0, 9))) - 1])
+    lower_rank, upper_rank = order_statistic_ranks(n, obj.percentile, spec.confidence)
+    lower = float(ordered[lower_rank - 1]) if lower_rank else None
+    upper = float(ordered[upper_rank - 1]) if upper_rank else None
+    return _percentile_verdict(spec, result, obj, n, bad, lower, upper, burn=None)
+
+
+def _drill(obj: Objective, drills: list[artifacts.DrillScenario]) -> ObjectiveResult:
+    assert obj.threshold is not None
+    field_name = "rto_s" if obj.kind == "rto" else "rpo_s"
+    measuring = [s for s in drills if field_name in s.measured]
+    values = {s.name: getattr(s, field_name) for s in measuring}
+    result = ObjectiveResult(name=obj.name, kind=obj.kind, verdict="insufficient-data", unit="s",
+                             objective=f"<= {format_duration(obj.threshold)}", target=obj.threshold,
+                             samples=len(measuring), details={"scenarios": values})
+    if not measuring:
+        return _not_applicable(obj, f"no drill scenario measured {field_name}")
+    missing = [name for name, v in values.items() if v is None]
+    measured = [v for v in values.values() if v is not None]
+    result.measured = max(measured) if measured else None
+    failed = bool(missing) or (result.measured is not None and result.measured > obj.threshold)
+    if obj.kind == "rpo" and obj.max_lost_writes is not None:
+        lost = {s.name: s.rpo_count for s in measuring}
+        result.details["lost_writes"] = lost
+        result.details["max_lost_writes"] = obj.max_lost_writes
+        failed = failed or any(c is None or c > obj.max_lost_writes for c in lost.values())
+    result.verdict = "fail" if failed else "pass"
+    if missing:
+        result.reason = f"measured but unknown (never recovered?) in: {', '.join(missing)}"
+    result.details["method"] = "measured in the drill, not estimated: no confidence interval"
+    return result
+
+
+# --- shared pieces ----------------------------------------------------------------------------------------------
+
+def _not_applicable(obj: Objective, reason: str, request: str | None = None) -> ObjectiveResult:
+    return ObjectiveResult(name=_result_name(obj, request), kind=obj.kind, verdict="not-applicable",
+                           objective="", request=request, reason=reason)
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    if not run_dir.is_dir():
+        raise EvaluationError(f"{run_dir}: not a run folder (no such directory)")
+    if not record_files(run_dir) and not any((run_dir / f).is_file()
+                                             for f in (artifacts.JOURNEYS_FILE, artifacts.DRILL_FILE)):
+        raise EvaluationError(
+            f"{run_dir}: empty run folder: none of latency.jsonl, {artifacts.JOURNEYS_FILE}, "
+            f"{artifacts.DRILL_FILE} is there, so there is nothing to evaluate (see docs/run-folder.md)"
+        )
+
+
+def _result_name(obj: Objective, request: str | None) -> str:
+    return f"{obj.name}[{request}]" if request is not None else obj.name
+
+
+def _seconds(value_us: float | None) -> float | None:
+    return None if value_us is None else value_us / 1e6
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:g}%"
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf become null, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,215 @@
+"""OpenSLO `openslo/v1` documents mapped onto the rxsuite spec model.
+
+Supported: `kind: SLO` with an inline `indicator` or an `indicatorRef` to a `kind: SLI` document in the same
+file; `ratioMetric` (good or bad over total) and `thresholdMetric`; `budgetingMethod` Occurrences or
+Timeslices; objectives with `target` or `targetPercent`, `op`/`value`, `timeSliceTarget`/`timeSliceWindow`.
+Metric sources must be `type: rxsuite`, whose `spec` says what to read from the run folder (docs/run-folder.md):
+  ratioMetric:      good/bad/total: {metricSource: {type: rxsuite, spec: {outcomes: [ok], requests: [...]}}}
+  thresholdMetric:  {metricSource: {type: rxsuite, spec: {metric: latency, requests: [...]}}}, value in seconds
+Other kinds (Service, AlertPolicy, ...) are accepted and ignored; `timeWindow` is kept for information.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slo.spec import (
+    BUDGETING,
+    OUTCOMES,
+    Objective,
+    Spec,
+    YamlDoc,
+    check_unique_names,
+    duration_field,
+    parse_percentile,
+)
+
+API_VERSION = "openslo/v1"
+_METRICS = {"latency": "latency", "journey_step": "journey_step", "page_load": "page_load", "rto": "rto",
+            "rpo": "rpo", "lcp": "web_vital", "inp": "web_vital", "cls": "web_vital", "ttfb": "web_vital",
+            "fcp": "web_vital"}
+_METHODS = {"Occurrences": "occurrences", "Timeslices": "timeslices"}
+
+
+def spec_from_openslo(docs: list[YamlDoc]) -> Spec:
+    slis: dict[str, tuple[YamlDoc, tuple[Any, ...], dict[str, Any]]] = {}
+    for doc in docs:
+        _check_api(doc)
+        if doc.data.get("kind") == "SLI":
+            name = _meta_name(doc)
+            slis[name] = (doc, ("spec",), _mapping(doc, ("spec",), doc.data.get("spec")))
+    objectives: list[Objective] = []
+    wheres: list[tuple[YamlDoc, tuple[Any, ...]]] = []
+    for doc in docs:
+        if doc.data.get("kind") != "SLO":
+            continue
+        for objective, where in _slo(doc, slis):
+            objectives.append(objective)
+            wheres.append((doc, where))
+    if not objectives:
+        raise docs[0].error(("kind",), "the file holds no `kind: SLO` document")
+    check_unique_names(docs[0], objectives, [w for _, w in wheres])
+    first = docs[0]
+    return Spec(name=str(first.path.stem if first.path else "openslo"), objectives=tuple(objectives), path=first.path,
+                description="OpenSLO documents", extra={"source": API_VERSION})
+
+
+def _slo(doc: YamlDoc, slis: dict[str, Any]) -> list[tuple[Objective, tuple[Any, ...]]]:
+    name = _meta_name(doc)
+    spec = _mapping(doc, ("spec",), doc.data.get("spec"))
+    method_raw = spec.get("budgetingMethod", "Occurrences")
+    if method_raw not in _METHODS:
+        raise doc.error(("spec", "budgetingMethod"),
+                        f"{method_raw!r} is not supported; allowed: {', '.join(_METHODS)}")
+    budgeting = _METHODS[method_raw]
+    assert budgeting in BUDGETING
+    raw_objectives = spec.get("objectives")
+    if not isinstance(raw_objectives, list) or not raw_objectives:
+        raise doc.error(("spec", "objectives"), "must be a non-empty list")
+    out = []
+    for i, raw in enumerate(raw_objectives):
+        where = ("spec", "objectives", i)
+        raw = _mapping(doc, where, raw)
+        indicator = _indicator(doc, where, raw, spec, slis)
+        label = raw.get("displayName") or raw.get("name")
+        objective_name = name if len(raw_objectives) == 1 else f"{name}:{label or i}"
+        out.append((_objective(doc, where, raw, indicator, objective_name, budgeting), where))
+    return out
+
+
+def _indicator(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any], spec: dict[str, Any],
+               slis: dict[str, Any]) -> tuple[YamlDoc, tuple[Any, ...], dict[str, Any]]:
+    for owner, at in ((raw, where), (spec, ("spec",))):
+        if "indicator" in owner:
+            ind = _mapping(doc, (*at, "indicator"), owner["indicator"])
+            return doc, (*at, "indicator", "spec"), _mapping(doc, (*at, "indicator", "spec"), ind.get("spec"))
+        if "indicatorRef" in owner:
+            ref = owner["indicatorRef"]
+            if ref not in slis:
+                raise doc.error((*at, "indicatorRef"), f"{ref!r} names no `kind: SLI` document in this file; "
+                                                       f"known: {', '.join(slis) or 'none'}")
+            return slis[ref]
+    raise doc.error(("spec",), "needs `indicator` (inline SLI) or `indicatorRef`")
+
+
+def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
+               indicator: tuple[YamlDoc, tuple[Any, ...], dict[str, Any]], name: str, budgeting: str) -> Objective:
+    target = _target(doc, where, raw)
+    slice_s = None
+    slice_target = None
+    if budgeting == "timeslices":
+        slice_s = duration_field(doc, (*where, "timeSliceWindow"), raw.get("timeSliceWindow"))
+        if slice_s % 60:
+            raise doc.error((*where, "timeSliceWindow"), "timeslices must be whole minutes (e.g. 1m, 5m)")
+        if raw.get("timeSliceTarget") is None:
+            raise doc.error(where, "Timeslices needs `timeSliceTarget` (share of good events a slice needs)")
+        slice_target = _share(doc, (*where, "timeSliceTarget"), raw["timeSliceTarget"])
+    ind_doc, ind_where, ind = indicator
+    common: dict[str, Any] = {"name": name, "line": doc.line(where), "budgeting": budgeting, "slice_s": slice_s,
+                              "description": str(raw.get("displayName", ""))}
+    if "ratioMetric" in ind:
+        ratio = _mapping(ind_doc, (*ind_where, "ratioMetric"), ind["ratioMetric"])
+        at = (*ind_where, "ratioMetric")
+        total_outcomes, requests, requests_line = _source(ind_doc, (*at, "total"), ratio.get("total"), "outcomes")
+        if "good" in ratio:
+            good, _, _ = _source(ind_doc, (*at, "good"), ratio["good"], "outcomes")
+        elif "bad" in ratio:
+            bad, _, _ = _source(ind_doc, (*at, "bad"), ratio["bad"], "outcomes")
+            good = tuple(o for o in total_outcomes if o not in bad)
+        else:
+            raise ind_doc.error(at, "needs `good` or `bad` next to `total`")
+        if not set(good) <= set(total_outcomes):
+            raise ind_doc.error((*at, "good"), f"outcomes {sorted(set(good) - set(total_outcomes))} are not in total")
+        return Objective(**common, kind="availability", target=target, good_outcomes=good,
+                         valid_outcomes=total_outcomes, requests=requests, requests_line=requests_line,
+                         slice_target=slice_target)
+    if "thresholdMetric" in ind:
+        at = (*ind_where, "thresholdMetric")
+        metric, requests, requests_line = _source(ind_doc, at, ind["thresholdMetric"], "metric")
+        kind = _METRICS[metric[0]]
+        op = raw.get("op")
+        if op not in ("lt", "lte"):
+            raise doc.error((*where, "op"), f"{op!r} is not supported for {metric[0]}; allowed: lt, lte "
+                                            "(good events are those below the value)")
+        value = raw.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise doc.error((*where, "value"), f"{value!r} must be a number > 0 (seconds; CLS is unitless)")
+        if kind in ("rto", "rpo"):
+            return Objective(**common, kind=kind, threshold=float(value), op="lte", target=1.0)
+        if budgeting == "timeslices" and kind != "latency":
+            raise doc.error(where, f"Timeslices is supported for latency and ratio metrics, not {metric[0]}")
+        percentile = parse_percentile(round((slice_target if budgeting == "timeslices" else target) * 100, 9))
+        fields: dict[str, Any] = {"percentile": percentile, "threshold": float(value), "op": op,
+                                  "target": target if budgeting == "timeslices" else percentile / 100}
+        if kind == "web_vital":
+            fields["vital"] = metric[0]
+        if kind == "latency":
+            fields |= {"requests": requests, "requests_line": requests_line}
+        return Objective(**common, kind=kind, **fields)
+    raise ind_doc.error(ind_where, "needs `ratioMetric` or `thresholdMetric`")
+
+
+def _source(doc: YamlDoc, where: tuple[Any, ...], raw: Any, wanted: str
+            ) -> tuple[tuple[str, ...], tuple[str, ...] | None, int | None]:
+    """(outcomes or (metric,), requests or None, line of requests) from {metricSource: {type: rxsuite, spec}}."""
+    raw = _mapping(doc, where, raw)
+    source = _mapping(doc, (*where, "metricSource"), raw.get("metricSource"))
+    if source.get("type") != "rxsuite":
+        raise doc.error((*where, "metricSource", "type"),
+                        f"{source.get('type')!r} is not readable from a run folder; allowed: rxsuite")
+    spec = _mapping(doc, (*where, "metricSource", "spec"), source.get("spec"))
+    at = (*where, "metricSource", "spec")
+    requests = spec.get("requests")
+    if requests is not None:
+        if isinstance(requests, str):
+            requests = [requests]
+        if not isinstance(requests, list) or not all(isinstance(r, str) and r for r in requests):
+            raise doc.error((*at, "requests"), "must be a request name or a list of names / glob patterns")
+        requests = tuple(requests)
+    if wanted == "outcomes":
+        outcomes = spec.get("outcomes")
+        if not isinstance(outcomes, list) or not outcomes or not set(outcomes) <= set(OUTCOMES):
+            raise doc.error((*at, "outcomes"), f"{outcomes!r} must be a list drawn from {', '.join(OUTCOMES)}")
+        return tuple(outcomes), requests, doc.line((*at, "requests"))
+    metric = spec.get("metric")
+    if metric not in _METRICS:
+        raise doc.error((*at, "metric"), f"{metric!r} is not a metric; allowed: {', '.join(_METRICS)}")
+    return (metric,), requests, doc.line((*at, "requests"))
+
+
+def _target(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any]) -> float:
+    if raw.get("target") is not None:
+        return _share(doc, (*where, "target"), raw["target"])
+    if raw.get("targetPercent") is not None:
+        value = raw["targetPercent"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 100:
+            raise doc.error((*where, "targetPercent"), f"{value!r} must be a number in (0, 100)")
+        return round(float(value) / 100, 12)
+    raise doc.error(where, "needs `target` (0 < target < 1) or `targetPercent`")
+
+
+def _share(doc: YamlDoc, where: tuple[Any, ...], value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise doc.error(where, f"{value!r} must be a number in (0, 1), e.g. 0.999; 1 or more leaves no error budget")
+    return float(value)
+
+
+def _check_api(doc: YamlDoc) -> None:
+    data = doc.data
+    if not isinstance(data, dict) or data.get("apiVersion") != API_VERSION:
+        got = data.get("apiVersion") if isinstance(data, dict) else None
+        raise doc.error(("apiVersion",), f"{got!r} is not supported; allowed: {API_VERSION}")
+
+
+def _meta_name(doc: YamlDoc) -> str:
+    meta = _mapping(doc, ("metadata",), doc.data.get("metadata"))
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        raise doc.error(("metadata", "name"), "is required (a DNS-label style name)")
+    return name
+
+
+def _mapping(doc: YamlDoc, where: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise doc.error(where, "must be a mapping")
+    return value
