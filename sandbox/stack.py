@@ -174,8 +174,9 @@ class Sandbox:
             if state.get("status") == "up" and self._all_running(state):
                 on_step("sandbox", "up", f"already running from {self.state_dir}")
                 return False
-            on_step("sandbox", "stale", "cleaning up a sandbox left by an earlier crash")
-            self.down()
+            if state.get("status") != "down":
+                on_step("sandbox", "stale", "cleaning up a sandbox left by an earlier crash")
+                self.down()
         self._preflight()
         try:
             self._start_all(on_step)
