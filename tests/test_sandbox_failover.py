@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
-from chaos.toxiproxy import ToxiproxyClient
 
+from chaos.toxiproxy import ToxiproxyClient
 from rxsuite.environment import sandbox_variant
 from sandbox.stack import Sandbox
 from tests.conftest import running_sandbox
