@@ -122,10 +122,36 @@ class Manager:
             postgres.stop(self.layout, node, mode="immediate")
             postgres.clone_standby(self.layout, self.primary, node)
             postgres.start(self.layout, node)
+            self._wait_streaming(node)
             if self.layout.synchronous:
                 postgres.set_synchronous(self.layout, self.primary, enabled=True)
             self.standby, self.lost = node, None
             self.record("rebuilt", node=node, source=self.primary)
+
+    def _wait_streaming(self, node: str, timeout_s: float = 30.0, nudge_after_s: float = 3.0) -> None:
+        """Return once `node` streams from the primary.
+
+        Seen here: a rebuilt standby's first connection through the replication proxy sometimes hangs until the
+        walreceiver times out; closing the proxy's connections makes it reconnect at once, so do that once.
+        """
+        started = time.monotonic()
+        nudged = False
+        while time.monotonic() - started < timeout_s:
+            if node in postgres.node_status(self.layout, self.primary).streaming_to:
+                return
+            if not nudged and time.monotonic() - started > nudge_after_s:
+                self._bounce_replication_proxy()
+                nudged = True
+            time.sleep(0.1)
+        raise RuntimeError(f"{node} is not streaming from {self.primary} after {timeout_s:g} s")
+
+    def _bounce_replication_proxy(self) -> None:
+        self.record("replication_proxy_bounced")
+        for enabled in (False, True):
+            try:
+                httpx.post(f"{self.fault_api_url}/proxies/replication", json={"enabled": enabled}, timeout=2)
+            except httpx.HTTPError as exc:
+                self.record("replication_proxy_update_failed", error=str(exc))
 
     def _point_replication_at(self, node: str) -> None:
         upstream = f"127.0.0.1:{self.layout.ports[node]}"

@@ -85,13 +85,13 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if _runs_as_root() else argv
 
 
-def _give_to_postgres(path: Path) -> None:
+def give_to_postgres(path: Path) -> None:
     if _runs_as_root():
         entry = pwd.getpwnam("postgres")
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def _run(layout: PgLayout, argv: list[str], part: str, env: dict[str, str] | None = None,
+def run_as_postgres(layout: PgLayout, argv: list[str], part: str, env: dict[str, str] | None = None,
          timeout_s: float = 60) -> str:
     full_env = {**os.environ, "LC_ALL": "C.UTF-8", **(env or {})}
     try:
@@ -115,7 +115,7 @@ def prepare_dirs(layout: PgLayout) -> None:
     """
     link = layout.state_dir / "pg"
     link.mkdir(parents=True, exist_ok=True)
-    _give_to_postgres(link)
+    give_to_postgres(link)
     if not _postgres_can_write(link):
         link.rmdir()
         digest = hashlib.sha256(str(layout.state_dir).encode()).hexdigest()[:12]
@@ -124,13 +124,13 @@ def prepare_dirs(layout: PgLayout) -> None:
             shutil.rmtree(fallback)
         fallback.mkdir(mode=0o755)
         link.symlink_to(fallback)
-        _give_to_postgres(fallback)
+        give_to_postgres(fallback)
         if not _postgres_can_write(fallback):
             raise SandboxError("postgresql", f"the postgres user cannot write to {link} nor {fallback}",
                                "set sandbox.state_dir to a folder every user can traverse")
     for path in (layout.archive_dir, layout.backups_dir, layout.root / "logs"):
         path.mkdir(parents=True, exist_ok=True)
-        _give_to_postgres(path)
+        give_to_postgres(path)
 
 
 def _postgres_can_write(path: Path) -> bool:
@@ -158,10 +158,11 @@ def init_primary(layout: PgLayout, node: str) -> None:
     pwfile = layout.root / ".pwfile"
     pwfile.write_text(layout.passwords[SUPERUSER] + "\n")
     pwfile.chmod(0o600)
-    _give_to_postgres(pwfile)
+    give_to_postgres(pwfile)
     try:
-        _run(layout, [str(layout.bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--pwfile", str(pwfile),
-                      "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], node)
+        initdb = str(layout.bin_dir / "initdb")
+        run_as_postgres(layout, [initdb, "-D", str(data), "-U", SUPERUSER, "--pwfile", str(pwfile),
+                                 "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], node)
     finally:
         pwfile.unlink(missing_ok=True)
     with open(data / "postgresql.conf", "a") as conf:
@@ -171,7 +172,6 @@ def init_primary(layout: PgLayout, node: str) -> None:
 
 def _common_settings(layout: PgLayout) -> str:
     archive = layout.archive_dir
-    sync_names = "'*'" if layout.synchronous else "''"
     return f"""
 # rxsuite sandbox settings
 listen_addresses = '127.0.0.1'
@@ -187,7 +187,7 @@ wal_sender_timeout = '10s'
 wal_receiver_timeout = '10s'
 archive_mode = on
 archive_command = 'test ! -f {archive}/%f && cp %p {archive}/%f'
-synchronous_standby_names = {sync_names}
+synchronous_standby_names = ''
 log_min_messages = warning
 log_line_prefix = '%m [%p] '
 """
@@ -203,14 +203,14 @@ def _write_node_settings(layout: PgLayout, node: str, standby_of: str | None) ->
     auto = layout.data_dir(node) / "postgresql.auto.conf"
     auto.write_text("\n".join(lines) + "\n")
     auto.chmod(0o600)
-    _give_to_postgres(auto)
+    give_to_postgres(auto)
 
 
 def start(layout: PgLayout, node: str, timeout_s: int = 30) -> None:
     log = layout.log_path(node)
     log.touch()
-    _give_to_postgres(log)
-    _run(layout, [str(layout.bin_dir / "pg_ctl"), "-D", str(layout.data_dir(node)), "-l", str(log), "-w",
+    give_to_postgres(log)
+    run_as_postgres(layout, [str(layout.bin_dir / "pg_ctl"), "-D", str(layout.data_dir(node)), "-l", str(log), "-w",
                   "-t", str(timeout_s), "start"], node, timeout_s=timeout_s + 5)
 
 
@@ -218,7 +218,7 @@ def stop(layout: PgLayout, node: str, mode: str = "fast", timeout_s: int = 15) -
     """Stop a node; `immediate` is the crash-like stop used to simulate losing the primary."""
     if postmaster_pid(layout, node) is None:
         return
-    _run(layout, [str(layout.bin_dir / "pg_ctl"), "-D", str(layout.data_dir(node)), "-m", mode, "-w",
+    run_as_postgres(layout, [str(layout.bin_dir / "pg_ctl"), "-D", str(layout.data_dir(node)), "-m", mode, "-w",
                   "-t", str(timeout_s), "stop"], node, timeout_s=timeout_s + 5)
 
 
@@ -257,10 +257,11 @@ def clone_standby(layout: PgLayout, source: str, node: str) -> None:
         shutil.rmtree(data)
     source_conninfo = (f"host=127.0.0.1 port={layout.ports[source]} user={REPLICATION_USER} "
                        f"application_name={node}")
-    _run(layout, [str(layout.bin_dir / "pg_basebackup"), "-d", source_conninfo, "-D", str(data), "-X", "stream",
-                  "-c", "fast", "--no-sync"], node, env={"PGPASSWORD": layout.passwords[REPLICATION_USER]})
+    run_as_postgres(layout, [str(layout.bin_dir / "pg_basebackup"), "-d", source_conninfo, "-D", str(data),
+                             "-X", "stream", "-c", "fast", "--no-sync"], node,
+                    env={"PGPASSWORD": layout.passwords[REPLICATION_USER]})
     (data / "standby.signal").touch()
-    _give_to_postgres(data / "standby.signal")
+    give_to_postgres(data / "standby.signal")
     _write_node_settings(layout, node, standby_of=source)
 
 
@@ -269,7 +270,7 @@ def take_base_backup(layout: PgLayout, source: str, name: str) -> Path:
     target = layout.backups_dir / name
     if target.exists():
         shutil.rmtree(target)
-    _run(layout, [str(layout.bin_dir / "pg_basebackup"), "-d",
+    run_as_postgres(layout, [str(layout.bin_dir / "pg_basebackup"), "-d",
                   f"host=127.0.0.1 port={layout.ports[source]} user={REPLICATION_USER}", "-D", str(target),
                   "-X", "stream", "-c", "fast", "--no-sync"], source,
          env={"PGPASSWORD": layout.passwords[REPLICATION_USER]})

@@ -232,6 +232,9 @@ class Sandbox:
         self._record_pg(state, "pg-b")
         self._wait(lambda: "pg-b" in postgres.node_status(layout, "pg-a").streaming_to, "pg-b",
                    "standby streaming from the primary")
+        if layout.synchronous:
+            # Only now: with synchronous commit on and no standby yet, creating roles and seeding would wait forever.
+            postgres.set_synchronous(layout, "pg-a", enabled=True)
         on_step("pg-b", "up", f"standby on 127.0.0.1:{layout.ports['pg-b']}, {self.config.replication} replication")
         postgres.take_base_backup(layout, "pg-a", "base")
         on_step("pg-a", "up", "base backup taken for point-in-time restore")
@@ -239,7 +242,7 @@ class Sandbox:
         self._write_failover_files(secret)
         self._spawn_part(state, "edge", self._edge_argv(), {}, on_step)
         for region in REGIONS:
-            self._wait_http(region, f"{self.region_urls[region]}/health")
+            self._wait_region_ready(region)
             on_step(region, "up", self.region_urls[region])
         self._wait_http("payments", f"{self.payments_url}/_control")
         on_step("payments", "up", self.payments_url)
@@ -293,6 +296,13 @@ class Sandbox:
         except TimeoutError as exc:
             raise SandboxError(part, f"{what}: not reached within {timeout_s:g} s",
                                f"see {self.logs_dir / (part + '.log')}") from exc
+
+    def _wait_region_ready(self, region: str, timeout_s: float = 30) -> None:
+        """Healthy and with a working database pool: /health answering alone is not yet serving."""
+        url = f"{self.region_urls[region]}/health"
+        self._wait_http(region, url, timeout_s)
+        self._wait(lambda: httpx.get(url, timeout=1).json()["database"]["reachable"] is True, region,
+                   "database reachable from the region", timeout_s)
 
     def _wait_http(self, part: str, url: str, timeout_s: float = 30) -> None:
         state = self._load_state() or {}
@@ -504,7 +514,7 @@ class Sandbox:
             stop(ProcessRef.from_json(entry["process"]))
         self._spawn_part(state, region, self._app_argv(region), self._app_env(region, self._secrets(), version),
                          _quiet)
-        self._wait_http(region, f"{self.region_urls[region]}/health")
+        self._wait_region_ready(region)
 
     def set_edge_server(self, region: str, enabled: bool) -> None:
         """Take a region out of (or back into) HAProxy's rotation, e.g. to drill an outage with no backup."""
@@ -538,7 +548,7 @@ def _thaw(ref: ProcessRef) -> None:
 def _safe(predicate: Callable[[], bool]) -> bool:
     try:
         return predicate()
-    except (httpx.HTTPError, OSError):
+    except (httpx.HTTPError, OSError, ValueError, KeyError, TypeError):
         return False
 
 

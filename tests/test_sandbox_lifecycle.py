@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
@@ -126,3 +127,14 @@ def test_ctrl_c_during_up_leaves_nothing_running(tmp_path: Path) -> None:
         sandbox.down()
     assert proc.returncode == 130
     assert _nothing_running(sandbox)
+
+
+def test_synchronous_mode_starts_with_a_synchronous_standby() -> None:
+    sandbox = Sandbox(sandbox_variant(_OFFSET + 900, "test-lifecycle-sync", replication="sync"))
+    try:
+        sandbox.up()
+        with psycopg.connect(sandbox.node_conninfo("pg-a", superuser=True)) as conn:
+            states = conn.execute("SELECT application_name, sync_state FROM pg_stat_replication").fetchall()
+    finally:
+        sandbox.down()
+    assert states == [("pg-b", "sync")]
