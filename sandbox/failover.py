@@ -96,12 +96,13 @@ class Manager:
             candidate, former = self.standby, self.primary
             self.record("promoting", node=candidate, former=former, failures=self.failures)
             postgres.promote(self.layout, candidate)
+            self.primary, self.standby, self.lost, self.failures = candidate, None, former, 0
+            self.record("promoted", node=candidate, former=former)
             if self.layout.synchronous:
                 # With no standby left, synchronous commit would stall every write: degrade, as Patroni does.
                 postgres.set_synchronous(self.layout, candidate, enabled=False)
+                self.record("synchronous_commit_off", node=candidate)
             self._point_replication_at(candidate)
-            self.primary, self.standby, self.lost, self.failures = candidate, None, former, 0
-            self.record("promoted", node=candidate, former=former)
 
     def fence(self) -> None:
         """A lost primary that comes back writable would split the brain: stop it at once."""
