@@ -10,9 +10,12 @@ from collections.abc import Sequence
 # Each module exposes `register(subparsers)`, which adds its sub-command and sets `func(args) -> int`.
 _COMMAND_MODULES = (
     "rxsuite.cmd_drill",
+    "rxsuite.cmd_journeys",
     "rxsuite.cmd_sandbox",
     "rxsuite.cmd_load",
     "rxsuite.cmd_slo",
+    "rxsuite.cmd_report",
+    "rxsuite.cmd_run",
 )
 
 

@@ -1,0 +1,97 @@
+"""Fault drivers: what each can do (checked when a scenario is loaded) and which the environment allows.
+
+A driver is an object with `run(action, args, ctx) -> dict` (a detail for the journal). Arguments are declared
+here, once, so scenario files are refused with a precise field before any driver is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+BUILTIN_DRIVER = "drill"
+NODE_NAMES = ("primary", "standby", "lost", "pg-a", "pg-b")
+REGIONS = ("region-a", "region-b")
+
+
+@dataclass(frozen=True)
+class Arg:
+    kinds: tuple[type, ...]
+    required: bool = False
+    choices: tuple[Any, ...] | None = None
+
+
+_TEXT, _NUM, _BOOL, _MAP, _LIST = (str,), (int, float), (bool,), (dict,), (list,)
+_REGION = Arg(_TEXT, True, REGIONS)
+_PROXY = Arg(_TEXT, True)
+
+ACTIONS: dict[str, dict[str, dict[str, Arg]]] = {
+    BUILTIN_DRIVER: {
+        "wait": {"seconds": Arg(_NUM, True)},
+        "mark": {"name": Arg(_TEXT, True)},
+        "wait_for_recovery": {"timeout_s": Arg(_NUM)},
+    },
+    "sandbox": {
+        "kill_region": {"region": _REGION},
+        "freeze_region": {"region": _REGION},
+        "thaw_region": {"region": _REGION},
+        "start_region": {"region": _REGION, "version": Arg(_TEXT)},
+        "ensure_region": {"region": _REGION},
+        "wait_region_ready": {"region": _REGION, "timeout_s": Arg(_NUM)},
+        "set_edge_server": {"region": _REGION, "enabled": Arg(_BOOL, True)},
+        "stop_node": {"node": Arg(_TEXT, True, NODE_NAMES), "mode": Arg(_TEXT, False, ("immediate", "fast"))},
+        "set_auto_failover": {"enabled": Arg(_BOOL, True)},
+        "ensure_standby": {"timeout_s": Arg(_NUM)},
+        "set_synchronous": {"enabled": Arg(_BOOL, True)},
+        "payments_control": {"outage": Arg(_BOOL), "latency_ms": Arg((int,))},
+        "restore_to_mark": {"mark": Arg(_TEXT, True), "timeout_s": Arg(_NUM)},
+    },
+    "toxiproxy": {
+        "disable_proxy": {"proxy": _PROXY},
+        "enable_proxy": {"proxy": _PROXY},
+        "add_toxic": {"proxy": _PROXY, "type": Arg(_TEXT, True, ("latency", "timeout", "reset_peer", "bandwidth")),
+                      "attributes": Arg(_MAP), "name": Arg(_TEXT), "stream": Arg(_TEXT, False, ("upstream",
+                                                                                                "downstream")),
+                      "toxicity": Arg(_NUM)},
+        "remove_toxic": {"proxy": _PROXY, "name": Arg(_TEXT, True), "missing_ok": Arg(_BOOL)},
+        "reset": {},
+    },
+    "command": {
+        "run": {"argv": Arg(_LIST, True), "timeout_s": Arg(_NUM), "expect_exit": Arg((int,))},
+    },
+    "http": {
+        "request": {"target": Arg(_TEXT), "url": Arg(_TEXT), "path": Arg(_TEXT), "method": Arg(_TEXT, False, (
+            "GET", "POST", "PUT", "PATCH", "DELETE")), "json": Arg((dict, list)), "headers_env": Arg(_MAP),
+                    "expect_status": Arg((int, list)), "timeout_s": Arg(_NUM)},
+    },
+}
+
+
+def check_action_args(driver: str, action: str, args: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The first problem with `args` as (field, problem, fix), or None."""
+    spec = ACTIONS[driver][action]
+    for name in args:
+        if name not in spec:
+            return name, "unknown argument", f"{driver}.{action} takes: {', '.join(spec) or 'no arguments'}"
+    for name, arg in spec.items():
+        if name not in args:
+            if arg.required:
+                return name, "missing", f"{driver}.{action} needs {name}"
+            continue
+        value = args[name]
+        if isinstance(value, bool) and bool not in arg.kinds:
+            return name, f"{value!r} has the wrong type", f"write a {_kind_names(arg.kinds)}"
+        if not isinstance(value, arg.kinds):
+            return name, f"{value!r} has the wrong type", f"write a {_kind_names(arg.kinds)}"
+        if arg.choices is not None and value not in arg.choices:
+            return name, f"{value!r} is not allowed", f"use one of {', '.join(map(str, arg.choices))}"
+    if driver == "http" and ("url" in args) == ("target" in args):
+        return "url", "give exactly one of url and target", "url: https://... or target: NAME (+ path)"
+    if driver == "command" and not (args["argv"] and all(isinstance(a, str) for a in args["argv"])):
+        return "argv", "must be a non-empty list of strings", "e.g. argv: [/usr/local/bin/failover, --region, a]"
+    return None
+
+
+def _kind_names(kinds: tuple[type, ...]) -> str:
+    names = {str: "text", int: "number", float: "number", bool: "true/false", dict: "mapping", list: "list"}
+    return " or ".join(dict.fromkeys(names[k] for k in kinds))

@@ -1,0 +1,19 @@
+"""An environment file for a sandbox on other ports (tests, benchmarks): `rxsuite drill --env FILE` then drills
+that sandbox, started by the caller or by the drill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from rxsuite.environment import PROJECT_ROOT
+from sandbox.config import SandboxConfig
+
+
+def write_sandbox_environment(config: SandboxConfig, path: Path, name: str = "sandbox-test") -> Path:
+    raw = yaml.safe_load((PROJECT_ROOT / "environments" / "sandbox.yaml").read_text())
+    raw.update(name=name, base_url=config.url("edge"))
+    raw["sandbox"].update(ports=dict(config.ports), state_dir=str(config.state_dir), replication=config.replication)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path

@@ -1,0 +1,70 @@
+"""Logins for the load users: a pool per role, each login held by at most one user at a time.
+
+The CSV (`email,password,role[,user_id]`) is the sandbox's credentials file or one named by `RX_CREDENTIALS_CSV`.
+With several worker processes each takes every N-th row (by its worker index), so no two processes ever use the
+same login either.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+ROLES = ("patient", "doctor", "pharmacist")
+_REQUIRED = ("email", "password", "role")
+
+
+class PoolExhausted(RuntimeError):
+    """More concurrent users of a role than logins in this process's share of the file."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    email: str
+    password: str
+    role: str
+    user_id: str = ""
+
+
+def read_credentials(path: Path) -> list[Credential]:
+    """Every row of the file; a missing column or unknown role is an error naming file, line and fix."""
+    with open(path, newline="", encoding="utf-8") as src:
+        reader = csv.DictReader(src)
+        missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)} "
+                             "(the header must include email,password,role)")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            if row["role"] not in ROLES:
+                raise ValueError(f"{path}:{line}: role {row['role']!r} is not one of {', '.join(ROLES)}")
+            rows.append(Credential(row["email"], row["password"], row["role"], row.get("user_id") or ""))
+    return rows
+
+
+class CredentialPool:
+    def __init__(self, credentials: list[Credential], process_index: int = 0, processes: int = 1) -> None:
+        if processes > 1:
+            credentials = [c for i, c in enumerate(credentials) if i % processes == process_index]
+        self._free: dict[str, deque[Credential]] = {role: deque() for role in ROLES}
+        for cred in credentials:
+            self._free[cred.role].append(cred)
+        self._size = {role: len(q) for role, q in self._free.items()}
+
+    def acquire(self, role: str) -> Credential:
+        free = self._free[role]
+        if not free:
+            raise PoolExhausted(f"all {self._size[role]} {role} logins of this process are in use; lower the "
+                                f"{role} weight or the user count, or add {role} rows to the credentials file")
+        return free.popleft()
+
+    def release(self, credential: Credential) -> None:
+        self._free[credential.role].append(credential)
+
+    def size(self, role: str) -> int:
+        return self._size[role]
+
+    def available(self, role: str) -> int:
+        return len(self._free[role])

@@ -1,0 +1,265 @@
+"""The latency/outcome recorder: per window and request name, outcome counts and an HDR histogram.
+
+Two halves, neither of which imports Locust (the plugin wires them to Locust's events):
+- `WindowBuffer` lives in every process that runs users. `add` is the per-request hot path (a dict lookup and
+  a list append); `close` turns finished windows into compact serialised windows, ready to ship.
+- `WindowMerger` lives in the process that owns the run folder (the master, or the only process). It merges the
+  windows of every source and writes a window once every live source has moved past it (its watermark), so the
+  record holds one line per window and name however many workers there are, and memory holds only the few
+  seconds not yet written.
+Windows are assigned by completion time. Latency histograms hold `ok` requests only (slo.records' rule).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from slo.histogram import Histogram
+from slo.records import OUTCOMES, RecordWriter, WindowRecord
+
+OK, HTTP_4XX, HTTP_429, HTTP_5XX, TIMEOUT, CONNECTION_ERROR = range(len(OUTCOMES))
+_BAD = (HTTP_5XX, TIMEOUT, CONNECTION_ERROR)
+_TIMEOUT_WORDS = ("timed out", "timeout")
+
+
+def classify(status: int | None, exception: BaseException | None) -> int:
+    """Outcome index of one request.
+
+    A failure with a 2xx/3xx status is a response with the wrong content: the platform answered but not
+    correctly, so it counts against availability like a 5xx (the plugin also counts it as a content error).
+    """
+    if exception is None:
+        return OK
+    if status:
+        if status == 429:
+            return HTTP_429
+        if 400 <= status < 500:
+            return HTTP_4XX
+        return HTTP_5XX
+    if isinstance(exception, TimeoutError) or any(w in str(exception).lower() for w in _TIMEOUT_WORDS) \
+            or type(exception).__name__ == "Timeout":
+        return TIMEOUT
+    return CONNECTION_ERROR
+
+
+class _Acc:
+    __slots__ = ("latencies", "outcomes")
+
+    def __init__(self) -> None:
+        self.outcomes = [0] * len(OUTCOMES)
+        self.latencies: list[float] = []
+
+
+class WindowBuffer:
+    """Collects samples of one process into windows of `window_s` seconds."""
+
+    def __init__(self, window_s: float = 1.0) -> None:
+        self.window_s = window_s
+        self._open: dict[int, dict[str, _Acc]] = {}
+        self.closed_until = 0.0  # every window ending at or before this has been returned by close()
+
+    def add(self, name: str, outcome: int, latency_us: float, at: float) -> None:
+        names = self._open.get(slot := int(at // self.window_s))
+        if names is None:
+            names = self._open[slot] = {}
+        acc = names.get(name)
+        if acc is None:
+            acc = names[name] = _Acc()
+        acc.outcomes[outcome] += 1
+        if outcome == OK:
+            acc.latencies.append(latency_us)
+
+    def close(self, now: float, final: bool = False) -> list[dict[str, Any]]:
+        """Serialised windows that ended at or before `now` (every open window when `final`)."""
+        limit = math.inf if final else now // self.window_s
+        done = sorted(slot for slot in self._open if slot + 1 <= limit)
+        out: list[dict[str, Any]] = []
+        for slot in done:
+            for name, acc in sorted(self._open.pop(slot).items()):
+                hist = Histogram()
+                hist.record_many(acc.latencies)
+                out.append({"t": slot * self.window_s, "d": self.window_s, "name": name, "o": acc.outcomes,
+                            "h": hist.to_dict()})
+        self.closed_until = math.inf if final else max(self.closed_until, limit * self.window_s)
+        return out
+
+    @property
+    def pending_samples(self) -> int:
+        return sum(len(a.latencies) for names in self._open.values() for a in names.values())
+
+
+class SampleRecorder:
+    """The per-process recorder: its `on_request` is a Locust `events.request` listener (same signature).
+
+    Request names become "METHOD name" (Locust's request type and name). In arrival mode the iteration's lag
+    (context "rx_lag_s") is added to the latency, so it counts from the intended start.
+    """
+
+    def __init__(self, window_s: float = 1.0, raw_path: Path | None = None,
+                 extras: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.buffer = WindowBuffer(window_s)
+        self.content_errors: dict[str, int] = {}
+        self.final = False
+        self._extras = extras
+        self._raw: IO[str] | None = None
+        self._raw_writer: Any = None
+        if raw_path is not None:
+            raw_path.parent.mkdir(parents=True, exist_ok=True)
+            self._raw = gzip.open(raw_path, "wt", newline="", encoding="utf-8")  # noqa: SIM115  closed in close_raw
+            self._raw_writer = csv.writer(self._raw)
+            self._raw_writer.writerow(RAW_COLUMNS)
+
+    def on_request(self, request_type: str, name: str, response_time: float, response: Any = None,
+                   exception: BaseException | None = None, context: dict[str, Any] | None = None,
+                   **_: Any) -> None:
+        now = time.time()
+        status = getattr(response, "status_code", None) if response is not None else None
+        outcome = classify(status, exception)
+        full_name = f"{request_type} {name}"
+        if exception is not None and status and status < 400:
+            self.content_errors[full_name] = self.content_errors.get(full_name, 0) + 1
+        lag_s = (context or {}).get("rx_lag_s") or 0.0
+        latency_us = (response_time or 0.0) * 1000.0 + lag_s * 1e6
+        self.buffer.add(full_name, outcome, latency_us, now)
+        if self._raw_writer is not None:
+            self._raw_writer.writerow((f"{now:.6f}", full_name, OUTCOMES[outcome], f"{latency_us:.0f}",
+                                       f"{lag_s * 1e6:.0f}", status or 0))
+
+    def ship(self, now: float) -> dict[str, Any]:
+        """Closed windows (all of them once `final`), as sent to the master."""
+        windows = self.buffer.close(now, final=self.final)
+        return {"windows": windows, "watermark": self.buffer.closed_until, "final": self.final,
+                "content_errors": dict(self.content_errors),
+                **(self._extras() if self._extras else {"problems": {}, "arrival": _NO_ARRIVAL})}
+
+    def close_raw(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+            self._raw_writer = None
+
+
+RAW_COLUMNS = ("end_time", "name", "outcome", "latency_us", "lag_us", "status")
+_NO_ARRIVAL = {"slots": 0, "late_slots": 0, "max_lag_s": 0.0}
+
+
+@dataclass
+class NameTotals:
+    """Whole-run figures of one request name (or of all names), kept in constant memory."""
+
+    outcomes: list[int] = field(default_factory=lambda: [0] * len(OUTCOMES))
+    histogram: Histogram = field(default_factory=Histogram)
+
+    def add(self, outcomes: Iterable[int], histogram: Histogram) -> None:
+        for i, count in enumerate(outcomes):
+            self.outcomes[i] += count
+        self.histogram.add(histogram)
+
+    @property
+    def requests(self) -> int:
+        return sum(self.outcomes)
+
+    @property
+    def bad(self) -> int:
+        return sum(self.outcomes[i] for i in _BAD)
+
+    def summary(self) -> dict[str, Any]:
+        hist = self.histogram
+
+        def ms(p: float) -> float | None:
+            value = hist.value_at_percentile(p)
+            return None if value is None else round(value / 1000.0, 3)
+
+        return {"requests": self.requests, "outcomes": dict(zip(OUTCOMES, self.outcomes, strict=True)),
+                "p50_ms": ms(50), "p95_ms": ms(95), "p99_ms": ms(99),
+                "max_ms": None if hist.max is None else round(hist.max / 1000.0, 3)}
+
+
+WindowCallback = Callable[[float, float, list[int], Histogram], None]
+
+
+class WindowMerger:
+    """Merges serialised windows from any number of sources and appends them to the run's record."""
+
+    def __init__(self, writer: RecordWriter, max_lag_s: float = 15.0, on_window: WindowCallback | None = None) -> None:
+        self._writer = writer
+        self._max_lag_s = max_lag_s
+        self._on_window = on_window
+        self._pending: dict[tuple[float, str], tuple[float, list[int], list[dict[str, Any]]]] = {}
+        self._watermarks: dict[str, float] = {}
+        self._written_until = 0.0
+        self.flushed_until = 0.0  # the record is complete for every window ending at or before this
+        self.totals: dict[str, NameTotals] = {}
+        self.overall = NameTotals()
+        self.windows_written = 0
+        self.late_windows = 0
+        self.last_ok_at: float | None = None  # end of the newest window (received) that held an ok request
+        self.received_bytes: dict[str, int] = {}
+
+    def receive(self, source: str, windows: list[dict[str, Any]], watermark: float, size_bytes: int = 0) -> None:
+        for w in windows:
+            key = (float(w["t"]), w["name"])
+            entry = self._pending.get(key)
+            if entry is None:
+                entry = self._pending[key] = (float(w["d"]), [0] * len(OUTCOMES), [])
+            for i, count in enumerate(w["o"]):
+                entry[1][i] += count
+            entry[2].append(w["h"])
+            if w["o"][OK]:
+                end = float(w["t"]) + float(w["d"])
+                self.last_ok_at = end if self.last_ok_at is None else max(self.last_ok_at, end)
+        self._watermarks[source] = max(self._watermarks.get(source, 0.0), watermark)
+        self.received_bytes[source] = self.received_bytes.get(source, 0) + size_bytes
+
+    def forget(self, source: str) -> None:
+        """A source that died or left: stop waiting for it."""
+        self._watermarks.pop(source, None)
+
+    def flush(self, now: float | None = None, live_sources: Iterable[str] | None = None, final: bool = False) -> int:
+        """Write every window all live sources have passed (or that is older than the lag limit); returns count."""
+        now = time.time() if now is None else now
+        if final:
+            limit = math.inf
+        else:
+            live = set(self._watermarks) if live_sources is None else set(live_sources) & set(self._watermarks)
+            limit = min((self._watermarks[s] for s in live), default=now)
+            limit = max(min(limit, now), now - self._max_lag_s)
+        ready = sorted(k for k, (d, _, _) in self._pending.items() if k[0] + d <= limit)
+        if not math.isinf(limit):
+            self.flushed_until = max(self.flushed_until, limit)
+        by_start: dict[float, list[tuple[str, float, list[int], Histogram]]] = {}
+        for key in ready:
+            duration, outcomes, payloads = self._pending.pop(key)
+            hist = Histogram.from_dict(payloads[0])
+            for payload in payloads[1:]:
+                hist.add(Histogram.from_dict(payload))
+            late = key[0] < self._written_until
+            self.late_windows += late
+            self._writer.write_window(WindowRecord(start=key[0], duration_s=duration, name=key[1],
+                                                   outcomes=dict(zip(OUTCOMES, outcomes, strict=True)),
+                                                   histogram=hist, source="late" if late else None))
+            self.windows_written += 1
+            self.totals.setdefault(key[1], NameTotals()).add(outcomes, hist)
+            self.overall.add(outcomes, hist)
+            by_start.setdefault(key[0], []).append((key[1], duration, outcomes, hist))
+        for start, rows in sorted(by_start.items()):
+            if ready and not math.isinf(limit):
+                self._written_until = max(self._written_until, start + rows[0][1])
+            if self._on_window is not None:
+                merged_outcomes = [sum(r[2][i] for r in rows) for i in range(len(OUTCOMES))]
+                merged = Histogram()
+                for row in rows:
+                    merged.add(row[3])
+                self._on_window(start, rows[0][1], merged_outcomes, merged)
+        return len(ready)
+
+    @property
+    def pending_windows(self) -> int:
+        return len(self._pending)

@@ -1,0 +1,182 @@
+"""The recorder without Locust: classification, windows, merging across sources, accuracy of the percentiles.
+
+These tests import no Locust module (Locust monkey-patches the standard library on import); they drive the same
+SampleRecorder.on_request listener Locust calls, with synthetic samples.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from locustfiles.recorder import (
+    CONNECTION_ERROR,
+    HTTP_4XX,
+    HTTP_5XX,
+    HTTP_429,
+    OK,
+    TIMEOUT,
+    SampleRecorder,
+    WindowBuffer,
+    WindowMerger,
+    classify,
+)
+from slo.histogram import Histogram
+from slo.records import RecordWriter, iter_windows
+
+
+def _response(status: int) -> SimpleNamespace:
+    return SimpleNamespace(status_code=status)
+
+
+@pytest.mark.parametrize(("status", "exception", "expected"), [
+    (200, None, OK),
+    (402, None, OK),  # a status the user model accepted (declined card) is a correct answer
+    (404, RuntimeError("unexpected HTTP 404"), HTTP_4XX),
+    (429, RuntimeError("unexpected HTTP 429"), HTTP_429),
+    (503, RuntimeError("unexpected HTTP 503"), HTTP_5XX),
+    (200, RuntimeError("body is not JSON"), HTTP_5XX),  # wrong content counts against availability
+    (0, ConnectionRefusedError(111, "Connection refused"), CONNECTION_ERROR),
+    (0, TimeoutError("timed out"), TIMEOUT),
+    (None, OSError("read timed out"), TIMEOUT),
+])
+def test_classify(status: int | None, exception: BaseException | None, expected: int) -> None:
+    assert classify(status, exception) == expected
+
+
+def test_windows_are_assigned_by_completion_time_and_close_only_when_over() -> None:
+    buffer = WindowBuffer(window_s=1.0)
+    buffer.add("GET /a", OK, 1000, at=100.2)
+    buffer.add("GET /a", OK, 2000, at=100.9)
+    buffer.add("GET /a", HTTP_5XX, 0, at=101.1)
+    closed = buffer.close(now=101.5)
+    assert [(w["t"], w["o"][OK], w["o"][HTTP_5XX]) for w in closed] == [(100.0, 2, 0)]
+    assert buffer.closed_until == 101.0
+    final = buffer.close(now=101.5, final=True)
+    assert [(w["t"], w["o"][HTTP_5XX]) for w in final] == [(101.0, 1)]
+    assert math.isinf(buffer.closed_until)
+
+
+def test_histograms_hold_ok_latencies_only() -> None:
+    buffer = WindowBuffer()
+    buffer.add("GET /a", OK, 1500, at=5.0)
+    buffer.add("GET /a", TIMEOUT, 30_000_000, at=5.5)
+    (window,) = buffer.close(now=7.0)
+    hist = Histogram.from_dict(window["h"])
+    assert hist.count == 1 and hist.max == 1500
+
+
+def test_sample_recorder_names_by_method_and_adds_the_arrival_lag() -> None:
+    recorder = SampleRecorder()
+    recorder.on_request(request_type="GET", name="/x?id=eq.[id]", response_time=12.0, response=_response(200),
+                        exception=None, context={"rx_lag_s": 0.5})
+    recorder.final = True
+    (window,) = recorder.ship(now=0.0)["windows"]
+    assert window["name"] == "GET /x?id=eq.[id]"
+    assert Histogram.from_dict(window["h"]).max == 512_000
+
+
+def test_sample_recorder_counts_content_errors_apart() -> None:
+    recorder = SampleRecorder()
+    recorder.on_request(request_type="GET", name="/x", response_time=1.0, response=_response(200),
+                        exception=RuntimeError("a row breaks the rule"), context={})
+    assert recorder.content_errors == {"GET /x": 1}
+
+
+def _lines(path: Path) -> list:
+    return list(iter_windows(path))
+
+
+def test_merger_writes_one_line_per_window_and_name_equal_to_the_sum(tmp_path: Path) -> None:
+    a, b = WindowBuffer(), WindowBuffer()
+    for i in range(10):
+        a.add("GET /a", OK, 1000 + i, at=10.1)
+        b.add("GET /a", OK, 5000 + i, at=10.7)
+    b.add("GET /a", HTTP_5XX, 0, at=10.8)
+    with RecordWriter(tmp_path) as writer:
+        merger = WindowMerger(writer)
+        merger.receive("a", a.close(now=11.0), a.closed_until)
+        merger.receive("b", b.close(now=11.0), b.closed_until)
+        assert merger.flush(now=11.0) == 1
+    (record,) = _lines(tmp_path)
+    assert record.outcomes == {"ok": 20, "http_5xx": 1}
+    assert record.histogram.count == 20 and record.histogram.min == 1000 and record.histogram.max == 5009
+
+
+def test_merger_waits_for_the_slowest_live_source(tmp_path: Path) -> None:
+    a, b = WindowBuffer(), WindowBuffer()
+    a.add("GET /a", OK, 1000, at=10.5)
+    b.add("GET /a", OK, 1000, at=10.5)
+    with RecordWriter(tmp_path) as writer:
+        merger = WindowMerger(writer)
+        merger.receive("a", a.close(now=11.0), a.closed_until)
+        merger.receive("b", [], watermark=10.0)  # b has not closed window 10 yet
+        assert merger.flush(now=11.2) == 0
+        merger.receive("b", b.close(now=11.0), b.closed_until)
+        assert merger.flush(now=11.3) == 1
+    assert _lines(tmp_path)[0].outcomes == {"ok": 2}
+
+
+def test_merger_stops_waiting_for_a_source_that_is_not_live(tmp_path: Path) -> None:
+    a = WindowBuffer()
+    a.add("GET /a", OK, 1000, at=10.5)
+    with RecordWriter(tmp_path) as writer:
+        merger = WindowMerger(writer)
+        merger.receive("a", a.close(now=11.0), a.closed_until)
+        merger.receive("dead", [], watermark=5.0)
+        assert merger.flush(now=11.2, live_sources=["a"]) == 1
+
+
+def test_merger_memory_does_not_grow_with_the_number_of_windows(tmp_path: Path) -> None:
+    buffer = WindowBuffer()
+    with RecordWriter(tmp_path) as writer:
+        merger = WindowMerger(writer)
+        for second in range(300):
+            buffer.add("GET /a", OK, 1000, at=second + 0.5)
+            merger.receive("a", buffer.close(now=second + 1.0), buffer.closed_until)
+            merger.flush(now=second + 1.0)
+            assert merger.pending_windows <= 1
+    assert merger.windows_written == 300
+
+
+def test_raw_samples_are_written_compressed(tmp_path: Path) -> None:
+    raw = tmp_path / "raw" / "local.csv.gz"
+    recorder = SampleRecorder(raw_path=raw)
+    recorder.on_request(request_type="GET", name="/x", response_time=2.5, response=_response(200), exception=None)
+    recorder.close_raw()
+    with gzip.open(raw, "rt") as src:
+        rows = list(csv.DictReader(src))
+    assert [(r["name"], r["outcome"], r["latency_us"]) for r in rows] == [("GET /x", "ok", "2500")]
+
+
+def test_recorded_percentiles_are_within_a_tenth_of_a_percent_of_the_exact_ones(tmp_path: Path) -> None:
+    """Accuracy: 200k synthetic latencies (lognormal, 0.3 ms to minutes) through two recorders, the merger,
+    the record file and back; p50/p95/p99 of the merged record against numpy's exact nearest-rank values."""
+    rng = np.random.default_rng(7)
+    samples_ms = rng.lognormal(mean=math.log(80), sigma=1.2, size=200_000)
+    recorders = [SampleRecorder(), SampleRecorder()]
+    for i, value in enumerate(samples_ms):
+        recorders[i % 2].on_request(request_type="GET", name="/a", response_time=float(value),
+                                    response=_response(200), exception=None, context={})
+    with RecordWriter(tmp_path) as writer:
+        merger = WindowMerger(writer)
+        for source, recorder in enumerate(recorders):
+            recorder.final = True
+            data = recorder.ship(now=0.0)
+            merger.receive(str(source), data["windows"], math.inf)
+        merger.flush(final=True)
+    merged = Histogram()
+    for record in _lines(tmp_path):
+        merged.add(record.histogram)
+    assert merged.count == samples_ms.size
+    exact_us = np.rint(samples_ms * 1000.0)
+    for p in (50, 95, 99):
+        exact = float(np.percentile(exact_us, p, method="inverted_cdf"))
+        recorded = merged.value_at_percentile(p)
+        assert abs(recorded - exact) / exact <= 0.001, (p, recorded, exact)
