@@ -323,6 +323,8 @@ class RealtimeUser(PatientUser):
         self._socket: websocket.WebSocket | None = None
         self._receiver: gevent.Greenlet | None = None
         self._expected: dict[str, float] = {}
+        # A notification can arrive before the insert's HTTP response: remember it so it is not awaited again.
+        self._arrived_early: set[str] = set()
         self._ref = 0
 
     @property
@@ -395,7 +397,9 @@ class RealtimeUser(PatientUser):
                 self._fire(self.notification_name, 0.0, ValueError("notification without commit_timestamp"))
                 continue
             row = data.get("new") or data.get("old") or {}
-            self._expected.pop(str(row.get("id")), None)
+            row_id = str(row.get("id"))
+            if self._expected.pop(row_id, None) is None and data.get("eventType") == "INSERT":
+                self._arrived_early.add(row_id)
             self._fire(self.notification_name, max(0.0, received - committed) * 1000, None)
 
     def _fire(self, name: str, response_time_ms: float, exception: BaseException | None) -> None:
@@ -414,8 +418,9 @@ class RealtimeUser(PatientUser):
             self.search_medications()
             return
         created = self.renew(random.choice(self._medication_ids))
-        if created:
+        if created and created["id"] not in self._arrived_early:
             self._expected[created["id"]] = time.time()
+        self._arrived_early.clear()
         if self._ref % 5 == 0 and self._socket is not None:
             self._socket.send(json.dumps({"topic": "phoenix", "event": "heartbeat", "payload": {},
                                           "ref": str(self._ref)}))

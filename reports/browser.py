@@ -1,0 +1,76 @@
+"""report.html through Chromium: the PDF for stakeholders, and a rendering check (sections, console errors, images,
+requests leaving the page) for the tests. The browser is found by `journeys.browser` (one home for that)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from journeys.browser import BrowserMissing, launch_options
+
+PDF_FILE = "report.pdf"
+_TIMEOUT_MS = 30_000
+
+
+@dataclass
+class RenderCheck:
+    sections_missing: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    broken_images: list[str] = field(default_factory=list)
+    images: int = 0
+    requests_outside: list[str] = field(default_factory=list)  # anything but the file itself and data: URIs
+
+    @property
+    def ok(self) -> bool:
+        return not (self.sections_missing or self.console_errors or self.broken_images or self.requests_outside)
+
+
+@contextmanager
+def _page(html_path: Path, viewport: dict[str, int]) -> Iterator[tuple[Any, RenderCheck]]:
+    from playwright.sync_api import sync_playwright
+
+    check = RenderCheck()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**launch_options(pw.chromium.executable_path, headed=False))
+        try:
+            page = browser.new_page(viewport=viewport)
+            page.on("console", lambda m: check.console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: check.console_errors.append(str(e)))
+            page.on("request", lambda req: None if req.url.startswith(("data:", "file:"))
+                    else check.requests_outside.append(req.url))
+            page.goto(html_path.resolve().as_uri(), wait_until="load", timeout=_TIMEOUT_MS)
+            yield page, check
+        finally:
+            browser.close()
+
+
+def check_render(html_path: Path, sections: Sequence[str], screenshot: Path | None = None,
+                 viewport: dict[str, int] | None = None) -> RenderCheck:
+    """Open the report, find every section, every image decoded (naturalWidth > 0), no console error."""
+    with _page(html_path, viewport or {"width": 1200, "height": 900}) as (page, check):
+        for section in sections:
+            if page.locator(f"section#{section}").count() != 1:
+                check.sections_missing.append(section)
+        images = page.eval_on_selector_all(
+            "img", "imgs => imgs.map(i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0}))")
+        check.images = len(images)
+        check.broken_images = [i["alt"] for i in images if not i["ok"]]
+        if screenshot is not None:
+            page.screenshot(path=str(screenshot), full_page=True)
+    return check
+
+
+def write_pdf(html_path: Path, pdf_path: Path | None = None) -> Path:
+    """Print the report to PDF with Chromium (A4, backgrounds kept, so the banner keeps its colour)."""
+    pdf_path = pdf_path or html_path.with_name(PDF_FILE)
+    with _page(html_path, {"width": 1100, "height": 900}) as (page, _):
+        page.emulate_media(media="print")
+        page.pdf(path=str(pdf_path), format="A4", print_background=True,
+                 margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"})
+    return pdf_path
+
+
+__all__ = ["PDF_FILE", "BrowserMissing", "RenderCheck", "check_render", "write_pdf"]

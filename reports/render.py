@@ -1,0 +1,183 @@
+"""Write a report model as report.html (Jinja2, charts inlined), summary.md and report.json, each scrubbed of
+secrets on its way out and written atomically (temporary file, then rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from reports import charts
+from reports.bands import BAND_CSS
+from reports.model import Report
+from reports.redact import Scrubber
+
+HTML_FILE, MARKDOWN_FILE, JSON_FILE = "report.html", "summary.md", "report.json"
+TEMPLATES = Path(__file__).parent / "templates"
+SECTIONS = ("verdict", "slo", "latency", "throughput", "budget", "requests", "journeys", "drill", "trend",
+            "capacity", "baseline", "runs")
+_MD_MAX_ROWS = 12
+_MD_MAX_DRILLS = 5
+
+
+def write_report(report: Report, output_dir: Path, scrubber: Scrubber) -> dict[str, Path]:
+    """Write the three files into output_dir; returns them by name."""
+    data = scrubber.tree(report.data)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        JSON_FILE: output_dir / JSON_FILE,
+        MARKDOWN_FILE: output_dir / MARKDOWN_FILE,
+        HTML_FILE: output_dir / HTML_FILE,
+    }
+    _write(paths[JSON_FILE], json.dumps(data, indent=1, allow_nan=False, default=str) + "\n", scrubber)
+    _write(paths[MARKDOWN_FILE], markdown(data), scrubber)
+    _write(paths[HTML_FILE], html(data, _charts(report, data)), scrubber)
+    return paths
+
+
+def _charts(report: Report, data: dict[str, Any]) -> dict[str, Any]:
+    """Every chart the data allows, as data URIs; a section without data gets none (and says so)."""
+    out: dict[str, Any] = {"drills": {}}
+    markers = [m for s in (data["drill"] or {}).get("scenarios", []) for m in s["timeline"]]
+    if report.load is not None:
+        threshold = next((o["target"] for o in data["slo"]["objectives"]
+                          if o["kind"] == "latency" and o["request"] is None and o["target"] is not None), None)
+        out["latency"] = charts.latency(report.load, threshold, markers)
+        out["throughput"] = charts.throughput(report.load)
+        if report.load.budget_remaining:
+            out["budget"] = charts.burn_down(report.load)
+    for view, shown in zip(report.drills, (data["drill"] or {}).get("scenarios", []), strict=False):
+        key = shown["folder"] + "/" + str(shown["scenario"])
+        entry: dict[str, str] = {}
+        if view.journal.get("series"):
+            entry["timeline"] = charts.drill_timeline(view.journal)
+        if view.load_series is not None:
+            entry["latency"] = charts.latency(view.load_series, None, shown["timeline"])
+        out["drills"][key] = entry
+    if report.trend:
+        out["trend"] = charts.drill_trend(report.trend)
+    if data["capacity"] and data["capacity"]["steps"]:
+        out["capacity"] = charts.capacity(data["capacity"]["steps"])
+    return out
+
+
+def html(data: dict[str, Any], chart_uris: dict[str, Any]) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(value=format_value, pct=_pct, ms=_ms, num=_num, band_css=lambda b: BAND_CSS.get(b, "na"),
+                       signed_pct=_signed_pct, budget_left=_budget_left)
+    return env.get_template("report.html.j2").render(r=data, charts=chart_uris, sections=SECTIONS)
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """summary.md: verdict, the SLO table, drill and baseline headlines; short enough for a PR comment."""
+    verdict = data["verdict"]
+    icon = {"pass": "✅", "fail": "❌"}.get(verdict["verdict"], "⚠️")
+    lines = [f"### {icon} {data['title']}: {verdict['verdict'].upper()}", "", verdict["headline"], ""]
+    applicable = [o for o in data["slo"]["objectives"] if o["verdict"] != "not-applicable"]
+    rows = [o for o in applicable if o["request"] is None or o["verdict"] == "fail"]
+    shown = sorted(rows, key=lambda o: (o["verdict"] == "pass", o["name"]))[:_MD_MAX_ROWS]
+    if shown:
+        lines += ["| objective | measured | target | budget left | status |", "|---|---|---|---|---|"]
+        for o in shown:
+            lines.append(f"| {_md(o['name'])} | {format_value(o['measured'], o['unit'])} | {_md(o['objective'] or '')}"
+                         f" | {_budget_left(o['budget_remaining_share'])} | {o['band']} |")
+        if len(rows) > len(shown):
+            lines.append(f"| … {len(rows) - len(shown)} more objective(s) in report.html | | | | |")
+        lines.append("")
+    per_request = [o for o in applicable if o["request"] is not None]
+    if per_request:
+        counts: dict[str, int] = {}
+        for o in per_request:
+            counts[o["band"]] = counts.get(o["band"], 0) + 1
+        lines.append(f"Per-request objectives ({len(per_request)}): "
+                     + ", ".join(f"{n} {b.lower()}" for b, n in sorted(counts.items())) + ".")
+    load = data["load"]
+    if load:
+        lines.append(f"Load: {load['requests']:,} requests in {load['duration_s']:.0f} s "
+                     f"({load['mean_rps']:.1f} req/s), {load['errors']:,} errors.")
+    journeys = data["journeys"]
+    if journeys:
+        lines.append(f"Journeys: {journeys['passed']} passed, {journeys['flaky']} flaky, {journeys['failed']} failed.")
+    for suite in (data["drill"] or {}).get("suites", []):
+        lines.append(f"Drill suite {suite['suite']}: {str(suite['verdict'] or suite['status']).upper()}, "
+                     f"weighted score {_num(suite['score'])}.")
+    for s in (data["drill"] or {}).get("scenarios", [])[:_MD_MAX_DRILLS]:
+        lines.append(f"Drill {s['scenario']}: {str(s['verdict'] or s['status']).upper()} score {_num(s['score'])}, "
+                     f"RTO {format_value(s['rto_s'], 's')}, RPO {format_value(s['rpo_s'], 's')} "
+                     f"({_num(s['rpo_count'])} acknowledged write(s) lost).")
+    hidden = len((data["drill"] or {}).get("scenarios", [])) - _MD_MAX_DRILLS
+    if hidden > 0:
+        lines.append(f"… and {hidden} more drill scenario(s) in report.html.")
+    baseline = data["baseline"]
+    if baseline:
+        regressions = baseline["regressions"]
+        lines.append(f"Against baseline {_md(baseline['baseline'])}: "
+                     + (f"{len(regressions)} regression(s) beyond noise." if regressions else
+                        "no regression beyond noise."))
+        for row in regressions[:5]:
+            lines.append(f"- {_md(row['what'])}: {format_value(row['baseline'], row['unit'])} → "
+                         f"{format_value(row['current'], row['unit'])} ({_signed_pct(row['relative_change'])})")
+    lines += ["", "Full report: `report.html` (charts, error budgets, drill timeline) · data: `report.json`", ""]
+    return "\n".join(lines)
+
+
+def format_value(value: Any, unit: str | None) -> str:
+    if value is None:
+        return "–"
+    if unit == "ratio":
+        return f"{value:.3%}" if value < 1 else "100%"
+    if unit == "s" and value == 0:
+        return "0 s"
+    if unit == "s":
+        return f"{value * 1000:,.1f} ms" if value < 1 else f"{value:,.2f} s" if value < 10 else f"{value:,.1f} s"
+    if unit == "points":
+        return f"{value:g}"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _budget_left(share: Any) -> str:
+    """Share of the error budget left; an overspent budget says by how much rather than a large negative."""
+    if share is not None and share < 0:
+        return f"none ({1 - share:.1f}× spent)"
+    return _pct(share)
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{value:.0%}" if abs(value) >= 0.01 or value == 0 else f"{value:.2%}"
+
+
+def _signed_pct(value: Any) -> str:
+    return "–" if value is None else f"{value:+.1%}"
+
+
+def _ms(value: Any) -> str:
+    return "–" if value is None else f"{value * 1000:,.1f}"
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def _write(path: Path, text: str, scrubber: Scrubber) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(scrubber.text(text))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

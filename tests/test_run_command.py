@@ -1,0 +1,102 @@
+"""`rxsuite run` orchestration without a real platform: the sandbox it starts is always stopped, a job that is not
+installed is a skipped stage, and the exit code follows the SLO verdict."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from rxsuite import cmd_run
+from rxsuite.cli import main
+from tests import report_inputs
+
+
+class FakeSandbox:
+    """Stands in for sandbox.stack.Sandbox: records up/down, holds no secrets."""
+
+    instances: ClassVar[list[FakeSandbox]] = []
+
+    def __init__(self, config: Any) -> None:
+        self.calls: list[str] = []
+        FakeSandbox.instances.append(self)
+
+    def up(self, on_step: Any = None) -> bool:
+        self.calls.append("up")
+        return True
+
+    def down(self) -> list[str]:
+        self.calls.append("down")
+        return []
+
+    anon_key = service_key = jwt_secret = webhook_secret = "fake-secret-value"
+    credentials: ClassVar[list[dict[str, str]]] = []
+
+
+@pytest.fixture
+def fake_sandbox(monkeypatch: pytest.MonkeyPatch) -> list[FakeSandbox]:
+    import sandbox.stack
+
+    FakeSandbox.instances = []
+    monkeypatch.setattr(sandbox.stack, "Sandbox", FakeSandbox)
+    return FakeSandbox.instances
+
+
+def _stages_writing(monkeypatch: pytest.MonkeyPatch, write: Any) -> None:
+    """Replace the job stages with one that writes prepared stage folders (what the jobs would leave)."""
+    monkeypatch.setattr(cmd_run, "_journeys", lambda args, env, run_dir, progress, name: None)
+    monkeypatch.setattr(cmd_run, "_load_with_journeys", lambda args, env, run_dir, progress: write(run_dir))
+    monkeypatch.setattr(cmd_run, "_drill", lambda args, env, run_dir, progress: None)
+
+
+def test_sandbox_is_stopped_when_a_stage_fails(tmp_path: Path, fake_sandbox: list[FakeSandbox],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(run_dir: Path) -> None:
+        raise RuntimeError("load crashed")
+
+    _stages_writing(monkeypatch, explode)
+    with pytest.raises(RuntimeError, match="load crashed"):
+        main(["run", "--runs-dir", str(tmp_path), "--no-pdf"])
+    assert fake_sandbox[0].calls == ["up", "down"]
+    run = json.loads(next(tmp_path.glob("*-run-sandbox/run.json")).read_text())
+    assert (run["status"], run["exit_code"]) == ("failed", 2)
+
+
+def test_sandbox_is_stopped_on_ctrl_c(tmp_path: Path, fake_sandbox: list[FakeSandbox],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupt(run_dir: Path) -> None:
+        raise KeyboardInterrupt
+
+    _stages_writing(monkeypatch, interrupt)
+    assert main(["run", "--runs-dir", str(tmp_path), "--no-pdf"]) == 130
+    assert fake_sandbox[0].calls == ["up", "down"]
+
+
+def test_exit_code_and_report_follow_the_slo_verdict(tmp_path: Path, fake_sandbox: list[FakeSandbox],
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    started = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    _stages_writing(monkeypatch, lambda run_dir: report_inputs.load_run(run_dir, started, error_share=0.05))
+    assert main(["run", "--runs-dir", str(tmp_path), "--no-pdf"]) == 1
+    folder = next(tmp_path.glob("*-run-sandbox"))
+    assert json.loads((folder / "slo.json").read_text())["verdict"] == "fail"
+    out = capsys.readouterr().out
+    assert f"report    {folder / 'report.html'}" in out
+    assert "verdict   fail (exit code 1)" in out
+    assert fake_sandbox[0].calls == ["up", "down"]
+
+
+def test_a_job_that_is_not_installed_is_a_skipped_stage(tmp_path: Path) -> None:
+    progress = cmd_run._Progress(total=1)
+    stage = cmd_run._run_stage(progress, "future job", "not written yet", ["no-such-job"], tmp_path)
+    assert stage.status == cmd_run.SKIPPED_UNAVAILABLE
+
+
+def test_production_environment_is_refused(tmp_path: Path) -> None:
+    env = tmp_path / "prod.yaml"
+    env.write_text("name: prod\nkind: production\nbase_url: https://rx.example\nallowed_jobs: [run]\n")
+    assert main(["run", "--env", str(env), "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert not (tmp_path / "runs").exists()
