@@ -9,8 +9,10 @@ DEBIAN_PACKAGES := postgresql haproxy chromium python3-venv
 
 .PHONY: run test deps venv lint bench sandbox-up sandbox-down clean
 
+# The main job: sandbox up, smoke journeys, a short load run with journeys during it, one drill, SLO evaluation,
+# the report; the sandbox is taken down at the end whatever happens. Exit code from the SLO verdict.
 run: deps venv
-	@trap '$(RX) sandbox down' EXIT; $(RX) sandbox up && $(RX) sandbox status
+	$(RX) run
 
 test: deps venv
 	$(VENV)/bin/ruff check .
