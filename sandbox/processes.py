@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +59,27 @@ def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = N
         proc = subprocess.Popen(
             list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
+            preexec_fn=_unblock_signals,
         )
     ref = ref_for(proc.pid)
     if ref is None:
         raise RuntimeError(f"{argv[0]} exited at once; see {log_path}")
     return ref
+
+
+def _unblock_signals() -> None:
+    """The child must not inherit a signal mask its parent set while recording it (see signals_deferred)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, so a process is never started without being recorded."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def stop(ref: ProcessRef, timeout_s: float = 5.0, sig: int = signal.SIGTERM) -> None:

@@ -31,7 +31,16 @@ from sandbox.failover import CONFIG_FILE as FAILOVER_CONFIG
 from sandbox.failover import TOPOLOGY_FILE
 from sandbox.jsonfile import read_json, write_json
 from sandbox.postgres import NODES, PgLayout
-from sandbox.processes import ProcessRef, is_running, port_is_free, spawn, stop, wait_until
+from sandbox.processes import (
+    ProcessRef,
+    is_running,
+    port_is_free,
+    ref_for,
+    signals_deferred,
+    spawn,
+    stop,
+    wait_until,
+)
 
 REGIONS = ("region-a", "region-b")
 # Start order; `down` stops in reverse, the failover manager first so it does not react to the shutdown.
@@ -281,9 +290,10 @@ class Sandbox:
                     on_step: StepCallback) -> None:
         on_step(part, "starting", "")
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-        ref = spawn(argv, self.logs_dir / f"{part}.log", env=full_env, cwd=Path(__file__).resolve().parent.parent)
-        state["parts"][part] = {"process": ref.to_json(), "url": self.config.url(_PORT_OF_PART[part])}
-        self._save_state(state)
+        with signals_deferred():
+            ref = spawn(argv, self.logs_dir / f"{part}.log", env=full_env, cwd=Path(__file__).resolve().parent.parent)
+            state["parts"][part] = {"process": ref.to_json(), "url": self.config.url(_PORT_OF_PART[part])}
+            self._save_state(state)
 
     def _record_pg(self, state: dict[str, Any], node: str) -> None:
         port = self.config.ports[_PORT_OF_PART[node]]
@@ -441,10 +451,15 @@ class Sandbox:
         pid = postgres.postmaster_pid(layout, node)
         if pid is None:
             return False
-        try:
-            postgres.stop(layout, node, mode="fast", timeout_s=10)
-        except SandboxError:
-            postgres.stop(layout, node, mode="immediate", timeout_s=10)
+        for mode in ("fast", "immediate"):
+            try:
+                postgres.stop(layout, node, mode=mode, timeout_s=10)
+                return True
+            except SandboxError:
+                continue
+        ref = ref_for(pid)  # pg_ctl could not stop it: the postmaster's own children exit when it dies
+        if ref is not None:
+            stop(ref, timeout_s=0, sig=signal.SIGKILL)
         return True
 
     def status(self) -> list[PartStatus]:

@@ -20,7 +20,7 @@ import yaml
 from rxsuite.environment import PROJECT_ROOT, sandbox_variant
 from sandbox import postgres
 from sandbox.errors import SandboxError
-from sandbox.processes import ProcessRef, is_running
+from sandbox.processes import ProcessRef, is_running, port_is_free
 from sandbox.stack import PART_ORDER, Sandbox
 
 _OFFSET = 3000
@@ -37,7 +37,9 @@ def _postmaster_pids(sandbox: Sandbox) -> list[int]:
 
 
 def _nothing_running(sandbox: Sandbox) -> bool:
-    return not any(is_running(ref) for ref in _recorded_processes(sandbox)) and not _postmaster_pids(sandbox)
+    """No recorded process, no postmaster, and nothing unrecorded left listening on the sandbox's ports."""
+    return (not any(is_running(ref) for ref in _recorded_processes(sandbox)) and not _postmaster_pids(sandbox)
+            and all(port_is_free(port) for port in sandbox.config.ports.values()))
 
 
 @pytest.fixture(scope="module")
@@ -116,16 +118,18 @@ def test_ctrl_c_during_up_leaves_nothing_running(tmp_path: Path) -> None:
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout is not None
+        output = []
         for line in proc.stdout:  # interrupt once the apps are being started: most parts are running then
+            output.append(line)
             if line.startswith("region-a\tstarting"):
                 break
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        output.append(proc.communicate(timeout=60)[0])
     finally:
         if proc.poll() is None:
             proc.kill()
         sandbox.down()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, "".join(output)
     assert _nothing_running(sandbox)
 
 
