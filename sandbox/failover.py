@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from rxsuite.runs import write_json_atomic
 from sandbox import postgres
-from sandbox.jsonfile import read_json, write_json
 from sandbox.postgres import PgLayout
 
 CONFIG_FILE = "failover.json"
@@ -58,7 +58,7 @@ class Manager:
         self.save()
 
     def save(self) -> None:
-        write_json(self.state_dir / TOPOLOGY_FILE, self.snapshot())
+        write_json_atomic(self.state_dir / TOPOLOGY_FILE, self.snapshot())
 
     def snapshot(self) -> dict[str, Any]:
         return {"primary": self.primary, "standby": self.standby, "lost": self.lost, "auto": self.auto,
@@ -225,14 +225,18 @@ def _handler_for(manager: Manager) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
 def load_manager(state_dir: Path) -> tuple[Manager, int]:
-    config = read_json(state_dir / CONFIG_FILE)
+    config = _read_json(state_dir / CONFIG_FILE)
     layout = PgLayout(
         state_dir=state_dir, bin_dir=Path(config["bin_dir"]), ports=config["pg_ports"],
         passwords=config["passwords"], replication_proxy_port=config["replication_proxy_port"],
         synchronous=config["synchronous"],
     )
-    topology = read_json(state_dir / TOPOLOGY_FILE)
+    topology = _read_json(state_dir / TOPOLOGY_FILE)
     manager = Manager(
         layout=layout, state_dir=state_dir, fault_api_url=config["fault_api_url"], auto=config["auto"],
         check_interval_s=config["check_interval_s"], failure_threshold=config["failure_threshold"],

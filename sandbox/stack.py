@@ -24,12 +24,12 @@ from typing import Any
 import httpx
 import jwt
 
+from rxsuite.runs import write_json_atomic
 from sandbox import haproxy, postgres
 from sandbox.config import SandboxConfig
 from sandbox.errors import SandboxError
 from sandbox.failover import CONFIG_FILE as FAILOVER_CONFIG
 from sandbox.failover import TOPOLOGY_FILE
-from sandbox.jsonfile import read_json, write_json
 from sandbox.postgres import NODES, PgLayout
 from sandbox.processes import (
     ProcessRef,
@@ -95,16 +95,16 @@ class Sandbox:
 
     def _load_state(self) -> dict[str, Any] | None:
         try:
-            return read_json(self._state_file)
+            return _read_json(self._state_file)
         except (FileNotFoundError, json.JSONDecodeError):
             return None
 
     def _save_state(self, state: dict[str, Any]) -> None:
-        write_json(self._state_file, state)
+        write_json_atomic(self._state_file, state)
 
     def _secrets(self) -> dict[str, Any]:
         try:
-            return read_json(self._secrets_file)
+            return _read_json(self._secrets_file)
         except FileNotFoundError as exc:
             raise SandboxError("state", f"no sandbox secrets in {self.state_dir}", "run `rxsuite sandbox up`") from exc
 
@@ -165,7 +165,7 @@ class Sandbox:
                         synchronous=self.config.replication == "sync")
 
     def topology(self) -> dict[str, Any]:
-        return read_json(self.state_dir / TOPOLOGY_FILE)
+        return _read_json(self.state_dir / TOPOLOGY_FILE)
 
     def node_conninfo(self, node: str, superuser: bool = False) -> str:
         layout = self.layout()
@@ -213,7 +213,7 @@ class Sandbox:
         self._save_state(state)
         secret = _new_secrets()
         secret["pg_bin_dir"] = str(postgres.find_bin_dir())
-        write_json(self._secrets_file, secret, mode=0o600)
+        write_json_atomic(self._secrets_file, secret, mode=0o600)
         layout = self._layout(secret["pg_passwords"], Path(secret["pg_bin_dir"]))
         started = time.monotonic()
 
@@ -349,7 +349,7 @@ class Sandbox:
              "upstream": f"127.0.0.1:{ports['pg_a']}", "enabled": True},
         ]
         config_path = self.state_dir / "faultproxy.json"
-        write_json(config_path, proxies)
+        write_json_atomic(config_path, proxies)
         return [sys.executable, "-m", "sandbox.faultproxy", "--host", "127.0.0.1", "--port", str(ports["fault_api"]),
                 "--config", str(config_path)]
 
@@ -393,7 +393,7 @@ class Sandbox:
 
     def _write_failover_files(self, secret: dict[str, Any]) -> None:
         failover = self.config.failover
-        write_json(self.state_dir / FAILOVER_CONFIG, {
+        write_json_atomic(self.state_dir / FAILOVER_CONFIG, {
             "bin_dir": secret["pg_bin_dir"],
             "pg_ports": {"pg-a": self.config.ports["pg_a"], "pg-b": self.config.ports["pg_b"]},
             "passwords": secret["pg_passwords"],
@@ -405,7 +405,8 @@ class Sandbox:
             "failure_threshold": failover.failure_threshold,
             "http_port": self.config.ports["failover"],
         }, mode=0o600)
-        write_json(self.state_dir / TOPOLOGY_FILE, {"primary": "pg-a", "standby": "pg-b", "lost": None, "events": []})
+        initial = {"primary": "pg-a", "standby": "pg-b", "lost": None, "events": []}
+        write_json_atomic(self.state_dir / TOPOLOGY_FILE, initial)
 
     # ----- down, status -----------------------------------------------------------------------------------------
     def _all_running(self, state: dict[str, Any]) -> bool:
@@ -588,3 +589,7 @@ def _new_secrets() -> dict[str, Any]:
 def _config_summary(config: SandboxConfig) -> dict[str, Any]:
     return {"ports": config.ports, "replication": config.replication,
             "failover": vars(config.failover), "edge": vars(config.edge), "seed": vars(config.seed)}
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
