@@ -74,10 +74,12 @@ def load_drills(run_dirs: list[Path]) -> list[DrillScenario] | None:
             continue
         found = True
         data = _read_json(path)
-        if isinstance(data, dict) and data.get("kind") == "drill" and "schema" in data:
+        journal_kind = data.get("kind") if isinstance(data, dict) and "schema" in data else None
+        if journal_kind == "drill":
             scenarios.append(_journal_scenario(path, data))
             continue
-        _check_format(path, data, DRILL_FORMAT)
+        if journal_kind != "suite":  # a suite journal lists its scenarios as the documented format does
+            _check_format(path, data, DRILL_FORMAT)
         for i, item in enumerate(_list(path, data, "scenarios")):
             scenarios.append(_scenario(path, f"scenarios[{i}]", str(item.get("name", f"scenarios[{i}]")), item))
     return scenarios if found else None

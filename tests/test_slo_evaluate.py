@@ -268,3 +268,16 @@ def test_the_drill_runners_journal_is_read_for_what_it_measured(tmp_path: Path) 
     results = {o.name: o for o in evaluate_run(run).objectives}
     assert (results["rto"].verdict, results["rto"].measured) == ("pass", 12.3)
     assert results["rpo"].verdict == "not-applicable"  # this scenario did not measure RPO
+
+
+def test_a_drill_suites_journal_is_judged_on_its_worst_scenario(tmp_path: Path) -> None:
+    run = tmp_path / "suite"
+    run.mkdir()
+    (run / "drill.json").write_text(json.dumps({
+        "schema": 1, "kind": "suite", "suite": "quarterly", "status": "completed", "scenarios": [
+            {"scenario": "region-outage", "rto_s": 0.8, "rpo_count": 0, "rpo_s": 0.0},
+            {"scenario": "db-failover-replication-lag", "rto_s": 3.6, "rpo_count": 40, "rpo_s": 4.07},
+            {"scenario": "backup-restore", "status": "not run"}]}))
+    results = {o.name: o for o in evaluate_run(run).objectives}
+    assert results["rto"].measured == 3.6
+    assert results["rpo"].measured == 4.07
