@@ -33,7 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, CREDENTIALS_ENV, DEFAULT_USER_MODELS, LoadConfig  # noqa: E402
+from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, DEFAULT_USER_MODELS, LoadConfig  # noqa: E402
+from rxsuite.environment import CREDENTIALS_ENV  # noqa: E402
 
 _PATH = "/rest/v1/medications?select=id,name&limit=1"
 _PLAIN = f'''

@@ -14,7 +14,6 @@ from typing import Any
 
 CONFIG_ENV = "RX_LOAD_CONFIG"
 ANON_KEY_ENV = "RX_ANON_KEY"
-CREDENTIALS_ENV = "RX_CREDENTIALS_CSV"
 MODES = ("closed", "arrival")
 
 # Default user mix: weight (relative share of users) and think time between tasks, [min, max] seconds.

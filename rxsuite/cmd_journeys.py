@@ -14,17 +14,17 @@ production; `--tag full` writes (renewals, payments, decisions) and is refused f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
 
 from journeys.runner import JourneyOptions, JourneysError, JourneysOutcome, run_journeys
 from rxsuite.console import fail
-from rxsuite.environment import PROJECT_ROOT, Environment, load_environment
+from rxsuite.environment import CREDENTIALS_ENV, PROJECT_ROOT, Environment, load_environment, platform_target
 from rxsuite.errors import ConfigError, RxError
 from rxsuite.runs import RunFolder
 
 JOB = "journeys"
-CREDENTIALS_ENV = "RX_CREDENTIALS_CSV"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,36 +95,14 @@ def _check(env: Environment, args: argparse.Namespace) -> None:
 
 
 def _target(env: Environment, base_url: str | None) -> dict[str, object]:
-    """URL, anon key and credentials file: from the environment variables, else from a running sandbox."""
-    named_csv = env.raw.get("credentials_csv_env")
-    csv_path = os.environ.get(CREDENTIALS_ENV) or (os.environ.get(named_csv) if named_csv else None)
-    anon_key = os.environ.get(env.anon_key_env) if env.anon_key_env else None
-    url = base_url or env.base_url
-    if env.sandbox is not None and not (base_url and anon_key and csv_path):
-        from sandbox.stack import Sandbox
-
-        sandbox = Sandbox(env.sandbox)
-        parts = sandbox.status()
-        if not parts or not all(p.running for p in parts):
-            raise RxError(f"no running sandbox in {sandbox.state_dir}: start it with `rxsuite sandbox up --env "
-                          f"{env.name}` (stop it with `rxsuite sandbox down` after); the journeys do not start "
-                          "one themselves")
-        url = base_url or sandbox.edge_url
-        anon_key = anon_key or sandbox.anon_key
-        csv_path = csv_path or str(sandbox.credentials_file)
-    if not url.startswith(("http://", "https://")):
-        raise RxError(f"--base-url {url!r}: give an http(s) URL")
-    if not anon_key:
-        raise ConfigError(str(env.file), "anon_key_env", f"environment variable {env.anon_key_env!r} is not set",
-                          "export the platform's anon key in that variable")
-    if not csv_path:
-        raise ConfigError(str(env.file), "credentials_csv_env",
-                          f"no credentials file: set {CREDENTIALS_ENV} or the variable named by credentials_csv_env",
-                          "point it at a CSV with email,password,role,user_id of synthetic accounts")
-    if not Path(csv_path).is_file():
-        raise RxError(f"credentials file {csv_path} does not exist (set {CREDENTIALS_ENV} to a CSV of synthetic "
-                      "accounts)")
-    return {"base_url": url.rstrip("/"), "anon_key": anon_key, "credentials_csv": Path(csv_path)}
+    """The environment's target, checked further: journeys need an http(s) URL and an existing accounts file."""
+    target = platform_target(env, base_url)
+    if not target.base_url.startswith(("http://", "https://")):
+        raise RxError(f"--base-url {target.base_url!r}: give an http(s) URL")
+    if not target.credentials_csv.is_file():
+        raise RxError(f"credentials file {target.credentials_csv} does not exist (set {CREDENTIALS_ENV} to a CSV of "
+                      "synthetic accounts)")
+    return dataclasses.asdict(target)
 
 
 def _print(outcome: JourneysOutcome, run_dir: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from rich.live import Live
 from rich.table import Table
 
 from rxsuite.console import console, fail, interactive
-from rxsuite.environment import PROJECT_ROOT, Environment, load_environment
+from rxsuite.environment import PROJECT_ROOT, Environment, load_environment, platform_target
 from rxsuite.errors import ConfigError, RxError
 from rxsuite.runs import RunFolder
 
@@ -155,29 +154,10 @@ def _check_caps(env: Environment, users: int, rate: float | None, workers: int) 
 
 
 def _target(env: Environment) -> Any:
-    from locustfiles.config import CREDENTIALS_ENV
     from locustfiles.launcher import Target
 
-    named_csv = env.raw.get("credentials_csv_env")
-    csv_path = os.environ.get(CREDENTIALS_ENV) or (os.environ.get(named_csv) if named_csv else None)
-    anon_key = os.environ.get(env.anon_key_env) if env.anon_key_env else None
-    if env.sandbox is not None:
-        from sandbox.stack import Sandbox
-
-        sandbox = Sandbox(env.sandbox)
-        parts = sandbox.status()
-        if not parts or not all(p.running for p in parts):
-            raise RxError(f"no running sandbox in {sandbox.state_dir}: start it with `rxsuite sandbox up --env "
-                          f"{env.name}` (and stop it with `rxsuite sandbox down` after)")
-        return Target(sandbox.edge_url, anon_key or sandbox.anon_key, Path(csv_path or sandbox.credentials_file))
-    if not anon_key:
-        raise ConfigError(str(env.file), "anon_key_env", f"environment variable {env.anon_key_env!r} is not set",
-                          "export the platform's anon key in that variable")
-    if not csv_path:
-        raise ConfigError(str(env.file), "credentials_csv_env",
-                          f"no credentials file: set {CREDENTIALS_ENV} or the variable named by credentials_csv_env",
-                          "point it at a CSV with email,password,role of synthetic accounts")
-    return Target(env.base_url, anon_key, Path(csv_path))
+    target = platform_target(env)
+    return Target(target.base_url, target.anon_key, target.credentials_csv)
 
 
 def _check_pool(csv_path: Path, config: Any) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from rxsuite.errors import ConfigError
+from rxsuite.errors import ConfigError, RxError
 from sandbox.config import SandboxConfig, parse_sandbox_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Names a CSV of synthetic accounts (email,password,role,user_id); overrides the file's credentials_csv_env.
+CREDENTIALS_ENV = "RX_CREDENTIALS_CSV"
 KINDS = ("sandbox", "staging", "production", "preview")
 _KNOWN_FIELDS = {"name", "kind", "base_url", "anon_key_env", "allowed_jobs", "caps", "chaos", "sandbox",
                  "credentials_csv_env", "users", "journeys"}
@@ -90,3 +93,39 @@ def sandbox_variant(port_offset: int, state_name: str, env_name: str = "sandbox"
         raise ConfigError(env_name, "kind", "not a sandbox environment", "use kind: sandbox")
     config = base.with_port_offset(port_offset, PROJECT_ROOT / ".rxsuite" / state_name)
     return dataclasses.replace(config, **changes) if changes else config
+
+
+@dataclass(frozen=True)
+class PlatformTarget:
+    """Where a job sends its traffic and how its synthetic users sign in (secrets stay out of files)."""
+
+    base_url: str
+    anon_key: str
+    credentials_csv: Path
+
+
+def platform_target(env: Environment, base_url: str | None = None) -> PlatformTarget:
+    """The URL, anon key and credentials file from the environment variables, else from a running sandbox."""
+    named_csv = env.raw.get("credentials_csv_env")
+    csv_path = os.environ.get(CREDENTIALS_ENV) or (os.environ.get(named_csv) if named_csv else None)
+    anon_key = os.environ.get(env.anon_key_env) if env.anon_key_env else None
+    url = base_url or env.base_url
+    if env.sandbox is not None and not (base_url and anon_key and csv_path):
+        from sandbox.stack import Sandbox
+
+        sandbox = Sandbox(env.sandbox)
+        parts = sandbox.status()
+        if not parts or not all(p.running for p in parts):
+            raise RxError(f"no running sandbox in {sandbox.state_dir}: start it with `rxsuite sandbox up --env "
+                          f"{env.name}` (and stop it with `rxsuite sandbox down` after)")
+        url = base_url or sandbox.edge_url
+        anon_key = anon_key or sandbox.anon_key
+        csv_path = csv_path or str(sandbox.credentials_file)
+    if not anon_key:
+        raise ConfigError(str(env.file), "anon_key_env", f"environment variable {env.anon_key_env!r} is not set",
+                          "export the platform's anon key in that variable")
+    if not csv_path:
+        raise ConfigError(str(env.file), "credentials_csv_env",
+                          f"no credentials file: set {CREDENTIALS_ENV} or the variable named by credentials_csv_env",
+                          "point it at a CSV with email,password,role,user_id of synthetic accounts")
+    return PlatformTarget(url.rstrip("/"), anon_key, Path(csv_path))
