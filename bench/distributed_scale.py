@@ -1,7 +1,7 @@
 """Distributed scale: throughput of a master with 1 vs 2 local workers, and the recorder's traffic per worker.
 
 Both runs go through rxsuite's launcher (`rxsuite load --workers N` does the same) with ProbeUser at full speed
-against the trivial local endpoint (tests/trivial_server.py). Throughput is the merged record's requests over
+against the trivial local endpoint (bench/_endpoint.py). Throughput is the merged record's requests over
 the run; recorder traffic is the size of the window payloads each worker shipped to the master, per second.
 On a 2-core machine the endpoint and the master share the cores with the workers, so expect well under 2x.
 Rounds alternate 1 and 2 workers so a busy neighbour hits both; the ratio is the median over rounds.
@@ -12,25 +12,20 @@ Rounds alternate 1 and 2 workers so a busy neighbour hits both; the ratio is the
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _endpoint import trivial_endpoint  # noqa: E402
 
 from locustfiles.config import DEFAULT_USER_MODELS, LoadConfig  # noqa: E402
 from locustfiles.launcher import Launch, Target, run  # noqa: E402
 from rxsuite.runs import RunFolder  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _measure(url: str, workers: int, users: int, duration: int, work: Path) -> tuple[float, list[float]]:
@@ -56,12 +51,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "trivial_server.py"), str(port)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None and "listening" in server.stdout.readline()
+    with trivial_endpoint() as (url, kind):
+        print(f"endpoint: {kind} at {url}", flush=True)
         with tempfile.TemporaryDirectory(prefix="rx-bench-") as tmp:
             work = Path(tmp)
             ratios = []
@@ -74,9 +65,6 @@ def main() -> None:
                           f"{args.users} users) | recorder traffic per worker: "
                           f"{', '.join(f'{t / 1024:.1f} KiB/s' for t in traffic)}", flush=True)
                 ratios.append(results[2] / results[1])
-    finally:
-        server.kill()
-        server.wait(timeout=10)
     print(f"distributed scale: 2 workers / 1 worker throughput ratio {statistics.median(ratios):.2f} "
           f"(median of {len(ratios)})")
 

@@ -1,7 +1,7 @@
 """Master memory over a long run at full speed: resident memory must stay flat, whatever the run's length.
 
 A master and one local worker (rxsuite's launcher) drive ProbeUser with no think time against the trivial local
-endpoint (tests/trivial_server.py) for --duration; the master's RSS is sampled every --every seconds. Printed:
+endpoint (bench/_endpoint.py) for --duration; the master's RSS is sampled every --every seconds. Printed:
 RSS after the warm-up (first minute) vs at the end, the maximum, and the record's size, so growth per hour
 can be read off. Default: the issue's 10 minutes.
 
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,18 +22,15 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _endpoint import trivial_endpoint  # noqa: E402
 
 from locustfiles.config import DEFAULT_USER_MODELS, LoadConfig  # noqa: E402
 from locustfiles.launcher import Launch, Target, run  # noqa: E402
 from rxsuite.runs import RunFolder  # noqa: E402
 
 _WARMUP_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _sample(folder: RunFolder, every: float, samples: list[tuple[float, int, int]], done: threading.Event) -> None:
@@ -62,13 +57,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--every", type=float, default=30.0)
     args = parser.parse_args()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "trivial_server.py"), str(port)],
-                              stdout=subprocess.PIPE, text=True)
     samples: list[tuple[float, int, int]] = []
-    try:
-        assert server.stdout is not None and "listening" in server.stdout.readline()
+    with trivial_endpoint() as (url, kind):
+        print(f"endpoint: {kind} at {url}", flush=True)
         with tempfile.TemporaryDirectory(prefix="rx-bench-") as tmp:
             work = Path(tmp)
             (work / "creds.csv").write_text("email,password,role\n")
@@ -87,9 +78,6 @@ def main() -> None:
                 sampler.join(timeout=10)
             record_mb = (folder.path / "latency.jsonl").stat().st_size / 2**20
             requests = outcome.summary["overall"]["requests"] if outcome.summary else 0
-    finally:
-        server.kill()
-        server.wait(timeout=10)
     after_warmup = next((s for s in samples if s[0] >= _WARMUP_S), samples[0])
     end = samples[-1]
     peak = max(s[1] for s in samples)

@@ -15,7 +15,8 @@ Check = Callable[[Any], str | None]
 def rows(*, required: Iterable[str] = ("id",), where: Callable[[dict[str, Any]], bool] | None = None,
          rule: str = "", exactly: int | None = None, at_most: int | None = None) -> Check:
     """A JSON array of objects with the `required` keys, each satisfying `where` (the row-level rule)."""
-    keys = tuple(required)
+    keys = frozenset(required)
+    keys_text = ", ".join(sorted(keys))
 
     def check(body: Any) -> str | None:
         if not isinstance(body, list):
@@ -25,8 +26,8 @@ def rows(*, required: Iterable[str] = ("id",), where: Callable[[dict[str, Any]],
         if at_most is not None and len(body) > at_most:
             return f"more than {at_most} rows"
         for row in body:
-            if not isinstance(row, dict) or any(k not in row for k in keys):
-                return f"a row lacks one of {', '.join(keys)}"
+            if not isinstance(row, dict) or not row.keys() >= keys:
+                return f"a row lacks one of {keys_text}"
             if where is not None and not where(row):
                 return f"a row breaks the rule: {rule}"
         return None

@@ -106,6 +106,7 @@ class SampleRecorder:
                  extras: Callable[[], dict[str, Any]] | None = None) -> None:
         self.buffer = WindowBuffer(window_s)
         self.content_errors: dict[str, int] = {}
+        self._full_names: dict[str, dict[str, str]] = {}  # "METHOD name", built once per name
         self.final = False
         self._extras = extras
         self._raw: IO[str] | None = None
@@ -118,18 +119,30 @@ class SampleRecorder:
 
     def on_request(self, request_type: str, name: str, response_time: float, response: Any = None,
                    exception: BaseException | None = None, context: dict[str, Any] | None = None,
+                   start_time: float | None = None, url: str | None = None, response_length: int | None = None,
                    **_: Any) -> None:
-        now = time.time()
-        status = getattr(response, "status_code", None) if response is not None else None
-        outcome = classify(status, exception)
-        full_name = f"{request_type} {name}"
-        if exception is not None and status and status < 400:
-            self.content_errors[full_name] = self.content_errors.get(full_name, 0) + 1
-        lag_s = (context or {}).get("rx_lag_s") or 0.0
-        latency_us = (response_time or 0.0) * 1000.0 + lag_s * 1e6
-        self.buffer.add(full_name, outcome, latency_us, now)
+        # Once per request in every user's path: the common case (a success, no lag, no raw file) stays short.
+        full_name = self._full_names.get(request_type, {}).get(name)
+        if full_name is None:
+            full_name = self._full_names.setdefault(request_type, {})[name] = f"{request_type} {name}"
+        latency_us = (response_time or 0.0) * 1000.0
+        end = start_time + latency_us / 1e6 if start_time else time.time()
+        lag_s = (context.get("rx_lag_s") or 0.0) if context else 0.0
+        if lag_s:
+            latency_us += lag_s * 1e6
+        status = None
+        if exception is None:
+            outcome = OK
+        else:
+            status = getattr(response, "status_code", None)
+            outcome = classify(status, exception)
+            if status and status < 400:
+                self.content_errors[full_name] = self.content_errors.get(full_name, 0) + 1
+        self.buffer.add(full_name, outcome, latency_us, end)
         if self._raw_writer is not None:
-            self._raw_writer.writerow((f"{now:.6f}", full_name, OUTCOMES[outcome], f"{latency_us:.0f}",
+            if status is None:
+                status = getattr(response, "status_code", None)
+            self._raw_writer.writerow((f"{end:.6f}", full_name, OUTCOMES[outcome], f"{latency_us:.0f}",
                                        f"{lag_s * 1e6:.0f}", status or 0))
 
     def ship(self, now: float) -> dict[str, Any]:

@@ -11,11 +11,11 @@ import json
 import random
 import time
 from datetime import datetime
-from json import loads as json_loads
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import gevent
+import orjson
 import websocket
 from locust import FastHttpUser, tag
 from locust.exception import StopUser
@@ -40,6 +40,8 @@ class PlatformUser(FastHttpUser):
     default_task_weights: ClassVar[dict[str, int]] = {}
 
     def __init__(self, environment: Any) -> None:
+        # every call carries the anon key: as a session default it is built once, not per request
+        self.default_headers = {"apikey": runtime.state().anon_key}
         super().__init__(environment)
         self.credential: Credential | None = None
         self.user_id = ""
@@ -48,7 +50,6 @@ class PlatformUser(FastHttpUser):
         self._refresh_at = 0.0
         self._slot: float | None = None
         self._lag_s: float | None = None
-        self._anon_key = ""
 
     # ----- life cycle ------------------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -116,9 +117,8 @@ class PlatformUser(FastHttpUser):
 
     # ----- requests --------------------------------------------------------------------------------------------
     def headers(self, authorized: bool = True, prefer: str | None = None) -> dict[str, str]:
-        if not self._anon_key:
-            self._anon_key = runtime.state().anon_key
-        out = {"apikey": self._anon_key}
+        """Headers beyond the session's `apikey` (which every request carries)."""
+        out = {}
         if authorized:
             out["Authorization"] = f"Bearer {self._access_token}"
         if prefer:
@@ -132,12 +132,14 @@ class PlatformUser(FastHttpUser):
 
         `accept` maps other statuses that are a correct answer here (a declined card, a lost race) to their check.
         """
-        if authorized and not self._access_token and not self._sign_in():
-            return None
-        if authorized and time.time() >= self._refresh_at and self._refresh_token:
-            self._refresh_at = float("inf")
-            self._refresh()
-        with self.client.request(method, path, name=name, json=json, headers=self.headers(authorized, prefer),
+        if authorized:
+            if not self._access_token and not self._sign_in():
+                return None
+            if time.time() >= self._refresh_at and self._refresh_token:
+                self._refresh_at = float("inf")
+                self._refresh()
+        headers = self.headers(authorized, prefer) if authorized or prefer else None
+        with self.client.request(method, path, name=name, json=json, headers=headers,
                                  catch_response=True) as response:
             status = response.status_code
             if not status:
@@ -151,9 +153,9 @@ class PlatformUser(FastHttpUser):
                 response.failure(f"unexpected HTTP {status}")
                 return None
             try:
-                # bytes straight to the parser: FastResponse.json() would guess the charset of every body first
-                body = json_loads(response.content) if response.content else None
-            except ValueError:
+                # bytes straight to orjson: FastResponse.json() would guess the charset of every body first
+                body = orjson.loads(content) if (content := response.content) else None
+            except orjson.JSONDecodeError:
                 response.failure("body is not JSON")
                 return None
             problem = status_check(body) if status_check is not None else None
@@ -434,6 +436,9 @@ class RealtimeUser(PatientUser):
                 self._fire(self.notification_name, (now - since) * 1000, TimeoutError("notification timed out"))
 
 
+_ANY_ROWS = rows(required=())
+
+
 class ProbeUser(PlatformUser):
     """One anonymous read per iteration (the public medication catalogue), no login: the simplest steady load.
 
@@ -453,7 +458,7 @@ class ProbeUser(PlatformUser):
 
     @tag("read", "probe")
     def probe(self) -> None:
-        self.call("GET", self._path, self._name, check=rows(required=()), authorized=False)
+        self.call("GET", self._path, self._name, check=_ANY_ROWS, authorized=False)
 
 
 USER_CLASSES: dict[str, type[PlatformUser]] = {
