@@ -1,6 +1,7 @@
 """Recorder overhead: requests/s of rxsuite's instrumented users vs plain Locust FastHttpUser, same endpoint.
 
-  plain    a FastHttpUser doing `self.client.get(path)`, Locust's own statistics only;
+  plain    a FastHttpUser doing `self.client.get(path)`, Locust's own statistics only. It sends the same request
+           as rxsuite's user, `apikey` header included (the platform's protocol, not instrumentation);
   rxsuite  ProbeUser (content check, route-template name) with the plugin installed: the recorder on
            `events.request`, per-window histograms, latency.jsonl and live.json written every second.
 
@@ -48,6 +49,7 @@ from rxsuite.environment import CREDENTIALS_ENV  # noqa: E402
 
 _PATH = "/rest/v1/medications?select=id,name&limit=1"
 _NAME = "/rest/v1/medications?[probe]"
+_SAME_REQUEST_HEADERS = {"apikey": "bench"}  # what ProbeUser sends with RX_ANON_KEY=bench
 _WARMUP_S = 3.0
 _TARGET = 0.95
 
@@ -59,7 +61,7 @@ def _child_env(url: str, work: Path, duration_s: float) -> dict[str, str]:
                         user_models=models, run_dir=str(work / "run"), abort_after_s=0)
     config.save(work / "config.json")
     (work / "creds.csv").write_text("email,password,role\n")
-    return {**os.environ, CONFIG_ENV: str(work / "config.json"), ANON_KEY_ENV: "bench",
+    return {**os.environ, CONFIG_ENV: str(work / "config.json"), ANON_KEY_ENV: _SAME_REQUEST_HEADERS["apikey"],
             CREDENTIALS_ENV: str(work / "creds.csv"), "PYTHONPATH": str(ROOT)}
 
 
@@ -85,6 +87,7 @@ def _turns_child(url: str, users: int, duration_s: float, phase_s: float, out: P
         fixed_count = users
         wait_time = constant(0)
         host = url
+        default_headers = _SAME_REQUEST_HEADERS
 
         @task
         def probe(self) -> None:
@@ -160,7 +163,8 @@ def _count_child(url: str, side: str, requests: int) -> None:
     environment = Environment(user_classes=[ProbeUser], events=events, host=url)
     runtime.init(environment, config)
     if side == "plain":
-        user: Any = FastHttpUser(environment)
+        plain_user = type("PlainUser", (FastHttpUser,), {"host": url, "default_headers": _SAME_REQUEST_HEADERS})
+        user: Any = plain_user(environment)
         call = lambda: user.client.get(_PATH, name=_NAME)  # noqa: E731
     else:
         user = ProbeUser(environment)
