@@ -106,7 +106,6 @@ class SampleRecorder:
                  extras: Callable[[], dict[str, Any]] | None = None) -> None:
         self.buffer = WindowBuffer(window_s)
         self.content_errors: dict[str, int] = {}
-        self._full_names: dict[str, dict[str, str]] = {}  # "METHOD name", built once per name
         self.final = False
         self._extras = extras
         self._raw: IO[str] | None = None
@@ -122,9 +121,9 @@ class SampleRecorder:
                    start_time: float | None = None, url: str | None = None, response_length: int | None = None,
                    **_: Any) -> None:
         # Once per request in every user's path: the common case (a success, no lag, no raw file) stays short.
-        full_name = self._full_names.get(request_type, {}).get(name)
-        if full_name is None:
-            full_name = self._full_names.setdefault(request_type, {})[name] = f"{request_type} {name}"
+        # Locust's other fields (url, response_length) are named so that `**_` stays empty: CPython builds a
+        # dict for it on every call otherwise.
+        full_name = f"{request_type} {name}"
         latency_us = (response_time or 0.0) * 1000.0
         end = start_time + latency_us / 1e6 if start_time else time.time()
         lag_s = (context.get("rx_lag_s") or 0.0) if context else 0.0
