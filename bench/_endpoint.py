@@ -8,6 +8,7 @@ remembered by pid and start time) and stopped by its pid when the block ends, wh
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -33,8 +34,8 @@ def _haproxy_config(port: int) -> str:
 
 
 @contextmanager
-def trivial_endpoint() -> Iterator[tuple[str, str]]:
-    """Yields (base URL, what serves it)."""
+def trivial_endpoint(cpu: int | None = None) -> Iterator[tuple[str, str]]:
+    """Yields (base URL, what serves it); `cpu` pins the endpoint to that CPU, away from the load generator."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="rx-endpoint-") as tmp:
         try:
@@ -51,6 +52,8 @@ def trivial_endpoint() -> Iterator[tuple[str, str]]:
         log = Path(tmp) / "endpoint.log"
         ref = spawn(argv, log)
         try:
+            if cpu is not None:
+                os.sched_setaffinity(ref.pid, {cpu})
             wait_until(lambda: port_is_open(port, timeout_s=0.2) or not is_running(ref), 10.0,
                        what=f"the trivial endpoint listening on 127.0.0.1:{port}")
             if not is_running(ref):

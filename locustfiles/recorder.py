@@ -1,8 +1,9 @@
 """The latency/outcome recorder: per window and request name, outcome counts and an HDR histogram.
 
 Two halves, neither of which imports Locust (the plugin wires them to Locust's events):
-- `WindowBuffer` lives in every process that runs users. `add` is the per-request hot path (a dict lookup and
-  a list append); `close` turns finished windows into compact serialised windows, ready to ship.
+- `WindowBuffer` lives in every process that runs users. A success costs one list append per request (it is
+  staged and placed in its window in bulk later); `close` turns finished windows into compact serialised
+  windows, ready to ship.
 - `WindowMerger` lives in the process that owns the run folder (the master, or the only process). It merges the
   windows of every source and writes a window once every live source has moved past it (its watermark), so the
   record holds one line per window and name however many workers there are, and memory holds only the few
@@ -16,10 +17,14 @@ import csv
 import gzip
 import math
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
 
 from slo.histogram import Histogram
 from slo.records import OUTCOMES, RecordWriter, WindowRecord
@@ -50,49 +55,87 @@ def classify(status: int | None, exception: BaseException | None) -> int:
 
 
 class _Acc:
-    __slots__ = ("latencies", "outcomes")
+    __slots__ = ("batches", "latencies", "outcomes")
 
     def __init__(self) -> None:
         self.outcomes = [0] * len(OUTCOMES)
-        self.latencies: list[float] = []
+        self.latencies: list[float] = []  # ok requests added one at a time
+        self.batches: list[npt.NDArray[np.float64]] = []  # ok requests settled in bulk
 
 
 class WindowBuffer:
-    """Collects samples of one process into windows of `window_s` seconds."""
+    """Collects samples of one process into windows of `window_s` seconds.
+
+    A success without lag only appends Locust's start_time and response_time to `staged`, its request name's
+    list: that append is the recorder's whole per-request cost. `settle` (run by `close`, about once a
+    second) places the staged pairs in their windows in bulk, with numpy. Failures and lagged samples go
+    through `add` directly.
+    """
 
     def __init__(self, window_s: float = 1.0) -> None:
         self.window_s = window_s
-        self._open: dict[int, dict[str, _Acc]] = {}
+        self._open: dict[int, dict[tuple[str, str], _Acc]] = {}
+        # per (method, name): successes as Locust reports them, start time (s) then response time (ms), flat
+        self.staged: defaultdict[tuple[str, str], list[float]] = defaultdict(list)
         self.closed_until = 0.0  # every window ending at or before this has been returned by close()
 
-    def add(self, name: str, outcome: int, latency_us: float, at: float) -> None:
-        names = self._open.get(slot := int(at // self.window_s))
+    def _acc(self, slot: int, key: tuple[str, str]) -> _Acc:
+        names = self._open.get(slot)
         if names is None:
             names = self._open[slot] = {}
-        acc = names.get(name)
+        acc = names.get(key)
         if acc is None:
-            acc = names[name] = _Acc()
+            acc = names[key] = _Acc()
+        return acc
+
+    def add(self, request_type: str, name: str, outcome: int, latency_us: float, at: float) -> None:
+        """One sample that completed at `at` (keyed by the (method, name) pair; close() joins them)."""
+        acc = self._acc(int(at // self.window_s), (request_type, name))
         acc.outcomes[outcome] += 1
         if outcome == OK:
             acc.latencies.append(latency_us)
 
+    def settle(self) -> None:
+        """Place the staged successes in their windows: completion time is start time plus response time."""
+        for key, staged in self.staged.items():
+            if not staged:
+                continue
+            flat = np.fromiter(staged, dtype=np.float64, count=len(staged))
+            staged.clear()
+            latencies_us = flat[1::2] * 1000.0
+            slots = np.floor_divide(flat[0::2] + latencies_us / 1e6, self.window_s).astype(np.int64)
+            first, last = int(slots.min()), int(slots.max())
+            # a second's samples span one or two windows; np.unique only for odd start times (a clock step)
+            windows = range(first, last + 1) if last - first < 64 else np.unique(slots).tolist()
+            for slot in windows:
+                mine = latencies_us if first == last else latencies_us[slots == slot]
+                if mine.size:
+                    acc = self._acc(slot, key)
+                    acc.outcomes[OK] += int(mine.size)
+                    acc.batches.append(mine)
+
     def close(self, now: float, final: bool = False) -> list[dict[str, Any]]:
         """Serialised windows that ended at or before `now` (every open window when `final`)."""
+        self.settle()
         limit = math.inf if final else now // self.window_s
         done = sorted(slot for slot in self._open if slot + 1 <= limit)
         out: list[dict[str, Any]] = []
         for slot in done:
-            for name, acc in sorted(self._open.pop(slot).items()):
+            for (request_type, name), acc in sorted(self._open.pop(slot).items()):
                 hist = Histogram()
                 hist.record_many(acc.latencies)
-                out.append({"t": slot * self.window_s, "d": self.window_s, "name": name, "o": acc.outcomes,
-                            "h": hist.to_dict()})
+                for batch in acc.batches:
+                    hist.record_many(batch)
+                out.append({"t": slot * self.window_s, "d": self.window_s, "name": f"{request_type} {name}",
+                            "o": acc.outcomes, "h": hist.to_dict()})
         self.closed_until = math.inf if final else max(self.closed_until, limit * self.window_s)
         return out
 
     @property
     def pending_samples(self) -> int:
-        return sum(len(a.latencies) for names in self._open.values() for a in names.values())
+        staged = sum(len(samples) // 2 for samples in self.staged.values())
+        return staged + sum(len(a.latencies) + sum(b.size for b in a.batches)
+                            for names in self._open.values() for a in names.values())
 
 
 class SampleRecorder:
@@ -105,6 +148,7 @@ class SampleRecorder:
     def __init__(self, window_s: float = 1.0, raw_path: Path | None = None,
                  extras: Callable[[], dict[str, Any]] | None = None) -> None:
         self.buffer = WindowBuffer(window_s)
+        self._staged = self.buffer.staged
         self.content_errors: dict[str, int] = {}
         self.final = False
         self._extras = extras
@@ -120,29 +164,25 @@ class SampleRecorder:
                    exception: BaseException | None = None, context: dict[str, Any] | None = None,
                    start_time: float | None = None, url: str | None = None, response_length: int | None = None,
                    **_: Any) -> None:
-        # Once per request in every user's path: the common case (a success, no lag, no raw file) stays short.
-        # Locust's other fields (url, response_length) are named so that `**_` stays empty: CPython builds a
-        # dict for it on every call otherwise.
-        full_name = f"{request_type} {name}"
+        # Once per request in every user's path. Every field Locust fires today is named, so `**_` stays an empty
+        # dict; a field a newer Locust adds lands there instead of breaking the listener.
+        if exception is None and not context and start_time and self._raw_writer is None:
+            self._staged[request_type, name].extend((start_time, response_time))
+            return
         latency_us = (response_time or 0.0) * 1000.0
         end = start_time + latency_us / 1e6 if start_time else time.time()
         lag_s = (context.get("rx_lag_s") or 0.0) if context else 0.0
         if lag_s:
             latency_us += lag_s * 1e6
-        status = None
-        if exception is None:
-            outcome = OK
-        else:
-            status = getattr(response, "status_code", None)
-            outcome = classify(status, exception)
-            if status and status < 400:
-                self.content_errors[full_name] = self.content_errors.get(full_name, 0) + 1
-        self.buffer.add(full_name, outcome, latency_us, end)
+        status = None if exception is None else getattr(response, "status_code", None)
+        outcome = classify(status, exception)
+        if exception is not None and status and status < 400:
+            full_name = f"{request_type} {name}"
+            self.content_errors[full_name] = self.content_errors.get(full_name, 0) + 1
+        self.buffer.add(request_type, name, outcome, latency_us, end)
         if self._raw_writer is not None:
-            if status is None:
-                status = getattr(response, "status_code", None)
-            self._raw_writer.writerow((f"{end:.6f}", full_name, OUTCOMES[outcome], f"{latency_us:.0f}",
-                                       f"{lag_s * 1e6:.0f}", status or 0))
+            self._raw_writer.writerow((f"{end:.6f}", f"{request_type} {name}", OUTCOMES[outcome], f"{latency_us:.0f}",
+                                       f"{lag_s * 1e6:.0f}", getattr(response, "status_code", None) or 0))
 
     def ship(self, now: float) -> dict[str, Any]:
         """Closed windows (all of them once `final`), as sent to the master."""

@@ -1,8 +1,9 @@
 """User models that follow the platform API contract (docs/load.md lists each flow and its request names).
 
-Every request goes through `PlatformUser.call`, which checks status *and* body, and names the request by its
-route template (ids and search terms become `[id]`, `[term]`), so statistics stay one row per route. Locust gets
-the method as request type and the template as name; the recorder stores "METHOD template".
+Every request goes through `PlatformUser.call`. Its session's ResponseJudge (locustfiles.judge) checks status
+*and* body before Locust's listeners hear of it, and the call names the request by its route template (ids and
+search terms become `[id]`, `[term]`), so statistics stay one row per route. Locust gets the method as request
+type and the template as name; the recorder stores "METHOD template".
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import json
 import random
 import time
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import gevent
-import orjson
 import websocket
 from locust import FastHttpUser, tag
 from locust.exception import StopUser
@@ -23,6 +24,7 @@ from locust.exception import StopUser
 from locustfiles import runtime
 from locustfiles.checks import Check, fields, non_empty_str, positive_int, rows
 from locustfiles.credentials import Credential, PoolExhausted
+from locustfiles.judge import ResponseJudge
 
 SEARCH_TERMS = ("amo", "met", "lis", "ator", "sim", "ome", "lev", "pre", "gab", "hyd", "ser", "tra", "xr", "er")
 GOOD_CARD = "4242424242424242"
@@ -43,6 +45,8 @@ class PlatformUser(FastHttpUser):
         # every call carries the anon key: as a session default it is built once, not per request
         self.default_headers = {"apikey": runtime.state().anon_key}
         super().__init__(environment)
+        # the session reports each request through the judge, which checks status and body first
+        self._judge = self.client.request_event = ResponseJudge(self.client.request_event.fire)
         self.credential: Credential | None = None
         self.user_id = ""
         self._access_token = ""
@@ -116,11 +120,9 @@ class PlatformUser(FastHttpUser):
         return cls.__name__.removesuffix("User").lower()
 
     # ----- requests --------------------------------------------------------------------------------------------
-    def headers(self, authorized: bool = True, prefer: str | None = None) -> dict[str, str]:
-        """Headers beyond the session's `apikey` (which every request carries)."""
-        out = {}
-        if authorized:
-            out["Authorization"] = f"Bearer {self._access_token}"
+    def _auth_headers(self, prefer: str | None) -> dict[str, str]:
+        """Headers of a signed-in call beyond the session's `apikey` (which every request carries)."""
+        out = {"Authorization": f"Bearer {self._access_token}"}
         if prefer:
             out["Prefer"] = prefer
         return out
@@ -138,32 +140,12 @@ class PlatformUser(FastHttpUser):
             if time.time() >= self._refresh_at and self._refresh_token:
                 self._refresh_at = float("inf")
                 self._refresh()
-        headers = self.headers(authorized, prefer) if authorized or prefer else None
-        with self.client.request(method, path, name=name, json=json, headers=headers,
-                                 catch_response=True) as response:
-            status = response.status_code
-            if not status:
-                response.failure(getattr(response, "error", None) or ConnectionError("no response"))
-                return None
-            if status in expect:
-                status_check = check
-            elif accept and status in accept:
-                status_check = accept[status]
-            else:
-                response.failure(f"unexpected HTTP {status}")
-                return None
-            try:
-                # bytes straight to orjson: FastResponse.json() would guess the charset of every body first
-                body = orjson.loads(content) if (content := response.content) else None
-            except orjson.JSONDecodeError:
-                response.failure("body is not JSON")
-                return None
-            problem = status_check(body) if status_check is not None else None
-            if problem:
-                response.failure(problem)
-                return None
-            response.success()
-            return body
+            headers: dict[str, str] | None = self._auth_headers(prefer)
+        else:
+            headers = {"Prefer": prefer} if prefer else None
+        self._judge.expecting = (check, expect, accept)
+        self.client.request(method, path, name=name, json=json, headers=headers)
+        return self._judge.body
 
 
 def _session_check(role: str) -> Check:
@@ -405,9 +387,10 @@ class RealtimeUser(PatientUser):
             self._fire(self.notification_name, max(0.0, received - committed) * 1000, None)
 
     def _fire(self, name: str, response_time_ms: float, exception: BaseException | None) -> None:
+        # start_time as Locust means it: when the measured interval began (it ends now)
         self.environment.events.request.fire(request_type="WS", name=name, response_time=response_time_ms,
                                              response_length=0, exception=exception, context=self.context(),
-                                             response=None, start_time=time.time())
+                                             response=None, start_time=time.time() - response_time_ms / 1000)
 
     @tag("write", "realtime")
     def renew_and_listen(self) -> None:
@@ -450,15 +433,17 @@ class ProbeUser(PlatformUser):
     default_path = "/rest/v1/medications?select=id,name&limit=1"
 
     def on_start(self) -> None:
-        self._path = runtime.state().config.user_models.get("probe", {}).get("path", self.default_path)
-        self._name = self._path.split("?")[0] + ("?[probe]" if "?" in self._path else "")
+        path = runtime.state().config.user_models.get("probe", {}).get("path", self.default_path)
+        name = path.split("?")[0] + ("?[probe]" if "?" in path else "")
+        # bound once: the probe is the benchmarks' user, so its per-request path is kept to the call itself
+        self._probe = partial(self.call, "GET", path, name, check=_ANY_ROWS, authorized=False)
 
     def on_stop(self) -> None:
         return
 
     @tag("read", "probe")
     def probe(self) -> None:
-        self.call("GET", self._path, self._name, check=_ANY_ROWS, authorized=False)
+        self._probe()
 
 
 USER_CLASSES: dict[str, type[PlatformUser]] = {

@@ -52,9 +52,9 @@ def test_classify(status: int | None, exception: BaseException | None, expected:
 
 def test_windows_are_assigned_by_completion_time_and_close_only_when_over() -> None:
     buffer = WindowBuffer(window_s=1.0)
-    buffer.add("GET /a", OK, 1000, at=100.2)
-    buffer.add("GET /a", OK, 2000, at=100.9)
-    buffer.add("GET /a", HTTP_5XX, 0, at=101.1)
+    buffer.add("GET", "/a", OK, 1000, at=100.2)
+    buffer.add("GET", "/a", OK, 2000, at=100.9)
+    buffer.add("GET", "/a", HTTP_5XX, 0, at=101.1)
     closed = buffer.close(now=101.5)
     assert [(w["t"], w["o"][OK], w["o"][HTTP_5XX]) for w in closed] == [(100.0, 2, 0)]
     assert buffer.closed_until == 101.0
@@ -65,8 +65,8 @@ def test_windows_are_assigned_by_completion_time_and_close_only_when_over() -> N
 
 def test_histograms_hold_ok_latencies_only() -> None:
     buffer = WindowBuffer()
-    buffer.add("GET /a", OK, 1500, at=5.0)
-    buffer.add("GET /a", TIMEOUT, 30_000_000, at=5.5)
+    buffer.add("GET", "/a", OK, 1500, at=5.0)
+    buffer.add("GET", "/a", TIMEOUT, 30_000_000, at=5.5)
     (window,) = buffer.close(now=7.0)
     hist = Histogram.from_dict(window["h"])
     assert hist.count == 1 and hist.max == 1500
@@ -89,6 +89,32 @@ def test_sample_recorder_counts_content_errors_apart() -> None:
     assert recorder.content_errors == {"GET /x": 1}
 
 
+def test_staged_successes_land_in_the_window_of_their_completion_even_out_of_order() -> None:
+    recorder = SampleRecorder()
+    # completions at 100.95, 101.05 and 100.99 s: the third finished before the second was reported
+    for start, ms in ((100.9, 50.0), (101.0, 50.0), (100.5, 490.0)):
+        recorder.on_request(request_type="GET", name="/a", response_time=ms, response=_response(200),
+                            exception=None, context={}, start_time=start)
+    assert recorder.buffer.pending_samples == 3
+    recorder.final = True
+    windows = recorder.ship(now=0.0)["windows"]
+    assert [(w["t"], w["o"][OK], Histogram.from_dict(w["h"]).max) for w in windows] == [
+        (100.0, 2, 490_000), (101.0, 1, 50_000)]
+
+
+def test_staged_and_direct_samples_make_the_same_windows() -> None:
+    """The fast path (a success Locust reports with its start time) and the general path agree exactly."""
+    rng = np.random.default_rng(3)
+    starts = 500.0 + np.cumsum(rng.exponential(0.004, size=2_000))
+    times_ms = rng.lognormal(mean=math.log(40), sigma=1.0, size=starts.size)
+    staged, direct = SampleRecorder(), WindowBuffer()
+    for start, ms in zip(starts.tolist(), times_ms.tolist(), strict=True):
+        staged.on_request(request_type="GET", name="/a", response_time=ms, response=_response(200),
+                          exception=None, context={}, start_time=start)
+        direct.add("GET", "/a", OK, ms * 1000.0, at=start + ms * 1000.0 / 1e6)
+    assert staged.buffer.close(now=0.0, final=True) == direct.close(now=0.0, final=True)
+
+
 def _lines(path: Path) -> list:
     return list(iter_windows(path))
 
@@ -96,9 +122,9 @@ def _lines(path: Path) -> list:
 def test_merger_writes_one_line_per_window_and_name_equal_to_the_sum(tmp_path: Path) -> None:
     a, b = WindowBuffer(), WindowBuffer()
     for i in range(10):
-        a.add("GET /a", OK, 1000 + i, at=10.1)
-        b.add("GET /a", OK, 5000 + i, at=10.7)
-    b.add("GET /a", HTTP_5XX, 0, at=10.8)
+        a.add("GET", "/a", OK, 1000 + i, at=10.1)
+        b.add("GET", "/a", OK, 5000 + i, at=10.7)
+    b.add("GET", "/a", HTTP_5XX, 0, at=10.8)
     with RecordWriter(tmp_path) as writer:
         merger = WindowMerger(writer)
         merger.receive("a", a.close(now=11.0), a.closed_until)
@@ -111,8 +137,8 @@ def test_merger_writes_one_line_per_window_and_name_equal_to_the_sum(tmp_path: P
 
 def test_merger_waits_for_the_slowest_live_source(tmp_path: Path) -> None:
     a, b = WindowBuffer(), WindowBuffer()
-    a.add("GET /a", OK, 1000, at=10.5)
-    b.add("GET /a", OK, 1000, at=10.5)
+    a.add("GET", "/a", OK, 1000, at=10.5)
+    b.add("GET", "/a", OK, 1000, at=10.5)
     with RecordWriter(tmp_path) as writer:
         merger = WindowMerger(writer)
         merger.receive("a", a.close(now=11.0), a.closed_until)
@@ -125,7 +151,7 @@ def test_merger_waits_for_the_slowest_live_source(tmp_path: Path) -> None:
 
 def test_merger_stops_waiting_for_a_source_that_is_not_live(tmp_path: Path) -> None:
     a = WindowBuffer()
-    a.add("GET /a", OK, 1000, at=10.5)
+    a.add("GET", "/a", OK, 1000, at=10.5)
     with RecordWriter(tmp_path) as writer:
         merger = WindowMerger(writer)
         merger.receive("a", a.close(now=11.0), a.closed_until)
@@ -138,7 +164,7 @@ def test_merger_memory_does_not_grow_with_the_number_of_windows(tmp_path: Path) 
     with RecordWriter(tmp_path) as writer:
         merger = WindowMerger(writer)
         for second in range(300):
-            buffer.add("GET /a", OK, 1000, at=second + 0.5)
+            buffer.add("GET", "/a", OK, 1000, at=second + 0.5)
             merger.receive("a", buffer.close(now=second + 1.0), buffer.closed_until)
             merger.flush(now=second + 1.0)
             assert merger.pending_windows <= 1
@@ -163,7 +189,8 @@ def test_recorded_percentiles_are_within_a_tenth_of_a_percent_of_the_exact_ones(
     recorders = [SampleRecorder(), SampleRecorder()]
     for i, value in enumerate(samples_ms):
         recorders[i % 2].on_request(request_type="GET", name="/a", response_time=float(value),
-                                    response=_response(200), exception=None, context={})
+                                    response=_response(200), exception=None, context={},
+                                    start_time=1_000.0 + i * 1e-5)
     with RecordWriter(tmp_path) as writer:
         merger = WindowMerger(writer)
         for source, recorder in enumerate(recorders):
@@ -180,3 +207,13 @@ def test_recorded_percentiles_are_within_a_tenth_of_a_percent_of_the_exact_ones(
         exact = float(np.percentile(exact_us, p, method="inverted_cdf"))
         recorded = merged.value_at_percentile(p)
         assert abs(recorded - exact) / exact <= 0.001, (p, recorded, exact)
+
+
+def test_staged_samples_far_apart_in_time_keep_their_own_windows() -> None:
+    """A clock step between two reports must not make settle walk every window in between."""
+    recorder = SampleRecorder()
+    for start in (1_000.0, 1_000_000_000.0):
+        recorder.on_request(request_type="GET", name="/a", response_time=1.0, response=_response(200),
+                            exception=None, context={}, start_time=start)
+    recorder.final = True
+    assert [w["t"] for w in recorder.ship(now=0.0)["windows"]] == [1_000.0, 1_000_000_000.0]

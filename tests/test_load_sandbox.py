@@ -87,6 +87,19 @@ def test_tokens_are_refreshed_before_expiry(sandbox: Sandbox, tmp_path: Path) ->
     assert refreshes["requests"] >= 2 and refreshes["outcomes"]["ok"] == refreshes["requests"]
 
 
+def test_a_200_with_the_wrong_body_is_a_failure_for_locust_and_the_record(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The probe pointed at /health, which answers 200 with a JSON object where the probe expects an array."""
+    models = _models(probe=1)
+    models["probe"]["path"] = "/health"
+    outcome, run_dir = _run(sandbox, tmp_path, models, users=2, duration_s=4)
+    assert outcome.summary is not None
+    health = outcome.summary["by_name"]["GET /health"]
+    assert health["requests"] == health["outcomes"]["http_5xx"] > 0
+    assert outcome.summary["content_errors"] == {"GET /health": health["requests"]}
+    live = json.loads((run_dir / "live.json").read_text())  # Locust's own statistics
+    assert live["requests"] == live["failures"] == health["requests"]
+
+
 def _access_log(sandbox: Sandbox, start: float, end: float) -> Counter[tuple[str, str]]:
     seen: Counter[tuple[str, str]] = Counter()
     for path in sandbox.logs_dir.glob("*.access.jsonl"):
