@@ -276,9 +276,9 @@ def main() -> None:
     with trivial_endpoint(cpu=_ENDPOINT_CPU) as (url, kind), tempfile.TemporaryDirectory(prefix="rx-bench-") as tmp:
         print(f"endpoint: {kind} at {url}")
         ratio = _turns(url, args, Path(tmp))
-        lower = _instructions(url, Path(tmp), args.requests) if args.instructions else None
+        instruction_ratio = _instructions(url, Path(tmp), args.requests) if args.instructions else None
     verdict = "met" if ratio >= _TARGET else "NOT met"
-    extra = f"; instruction ratio {lower:.3f}" if lower is not None else ""
+    extra = f"; instruction ratio {instruction_ratio:.3f}" if instruction_ratio is not None else ""
     print(f"recorder overhead: rxsuite/plain throughput ratio {ratio:.3f} (target >= {_TARGET}: {verdict}){extra}")
 
 

@@ -174,7 +174,7 @@ class SampleRecorder:
         lag_s = (context.get("rx_lag_s") or 0.0) if context else 0.0
         if lag_s:
             latency_us += lag_s * 1e6
-        status = None if exception is None else getattr(response, "status_code", None)
+        status = getattr(response, "status_code", None)
         outcome = classify(status, exception)
         if exception is not None and status and status < 400:
             full_name = f"{request_type} {name}"
@@ -182,7 +182,7 @@ class SampleRecorder:
         self.buffer.add(request_type, name, outcome, latency_us, end)
         if self._raw_writer is not None:
             self._raw_writer.writerow((f"{end:.6f}", f"{request_type} {name}", OUTCOMES[outcome], f"{latency_us:.0f}",
-                                       f"{lag_s * 1e6:.0f}", getattr(response, "status_code", None) or 0))
+                                       f"{lag_s * 1e6:.0f}", status or 0))
 
     def ship(self, now: float) -> dict[str, Any]:
         """Closed windows (all of them once `final`), as sent to the master."""
