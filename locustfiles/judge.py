@@ -5,11 +5,14 @@ request, built (copying the response), entered, marked and exited before the req
 benchmark's probe that machinery was 40 % of what rxsuite adds to a request (bench/recorder_overhead.py).
 
 FastHttpSession reports every request through its `request_event`, a constructor argument that FastHttpUser
-sets to `environment.events.request`. A `ResponseJudge` stands in for it on one user's session: when the
+sets to `environment.events.request`. A `ResponseJudge` stands in for that hook on one user's session: when the
 session fires, the judge checks the response against what the user's call expects, sets the event's
-`exception` to the verdict, and passes the event on to Locust's own hook. Locust's statistics, the recorder and
-every other listener see one event per request, already judged, as they would with catch_response. (This
-module imports no Locust, so the tests can drive it without Locust's monkey-patching.)
+`exception` to the verdict, and calls the hook's listeners itself (Locust's statistics, the recorder, any
+other), one event per request, already judged, as they would hear it with catch_response. Calling them itself
+rather than through the hook's `fire` saves a second pass of the event's nine keyword arguments, a third of
+what the judge costs; the judge keeps `fire`'s promises (listeners added or removed at any time, a failing
+listener reported and the rest still called). This module imports no Locust, so the tests can drive it without
+Locust's monkey-patching.
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ class ResponseJudge:
     expected statuses, accepted statuses) before a request and reads `body` after it.
     """
 
-    __slots__ = ("_forward", "body", "expecting")
+    __slots__ = ("_listener_failed", "_listeners", "body", "expecting")
 
-    def __init__(self, forward: Callable[..., None]) -> None:
-        self._forward = forward  # Locust's own hook: environment.events.request.fire
+    def __init__(self, listeners: list[Callable[..., None]], listener_failed: Callable[[Exception], None]) -> None:
+        # the hook's own list, not a copy: a listener added or removed later is heard or dropped at once
+        self._listeners = listeners
+        self._listener_failed = listener_failed  # called inside the `except`, as Locust's hook reports one
         # `check` must pass on a status of `expected`; `accepted` maps other correct answers (a declined card, a
         # lost race) to their own check
         self.expecting: tuple[Check | None, tuple[int, ...], dict[int, Check] | None] = (None, (200,), None)
@@ -51,7 +56,11 @@ class ResponseJudge:
             meta["exception"] = self._verdict(response.content, check)
         else:
             meta["exception"] = self._other_answer(response, meta["exception"], check, expected, accepted)
-        self._forward(**meta)
+        for listener in self._listeners.copy():  # a copy, as Locust's hook: a listener may remove itself
+            try:
+                listener(**meta)
+            except Exception as exc:
+                self._listener_failed(exc)
 
     def _verdict(self, content: bytes | None, check: Check | None) -> Exception | None:
         try:

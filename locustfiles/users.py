@@ -9,8 +9,10 @@ type and the template as name; the recorder stores "METHOD template".
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
+import traceback
 from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
@@ -19,7 +21,8 @@ from urllib.parse import quote
 import gevent
 import websocket
 from locust import FastHttpUser, tag
-from locust.exception import StopUser
+from locust import log as locust_log
+from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopTest, StopUser
 
 from locustfiles import runtime
 from locustfiles.checks import Check, fields, non_empty_str, positive_int, rows
@@ -32,6 +35,8 @@ DECLINED_CARD = "4000000000000002"
 TOKEN_REFRESH_SHARE = 0.8  # refresh when this share of the token's lifetime has passed
 NOTIFICATION_TIMEOUT_S = 10.0
 _TOKEN_NAME = "/auth/v1/token?grant_type="
+# what a request listener may raise on purpose, which EventHook.fire lets through
+_LOCUST_CONTROL_FLOW = (StopUser, StopTest, RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet)
 
 
 class PlatformUser(FastHttpUser):
@@ -45,8 +50,10 @@ class PlatformUser(FastHttpUser):
         # every call carries the anon key: as a session default it is built once, not per request
         self.default_headers = {"apikey": runtime.state().anon_key}
         super().__init__(environment)
-        # the session reports each request through the judge, which checks status and body first
-        self._judge = self.client.request_event = ResponseJudge(self.client.request_event.fire)
+        # the session reports each request through the judge, which checks status and body first, then calls
+        # the request hook's listeners (its `_handlers`, the list add_listener and remove_listener change)
+        self._judge = self.client.request_event = ResponseJudge(self.client.request_event._handlers,
+                                                                _listener_failed)
         self.credential: Credential | None = None
         self.user_id = ""
         self._access_token = ""
@@ -143,9 +150,22 @@ class PlatformUser(FastHttpUser):
             headers: dict[str, str] | None = self._auth_headers(prefer)
         else:
             headers = {"Prefer": prefer} if prefer else None
-        self._judge.expecting = (check, expect, accept)
+        return self._send(method, path, name, (check, expect, accept), json, headers)
+
+    def _send(self, method: str, path: str, name: str, expecting: tuple[Check | None, tuple[int, ...],
+              dict[int, Check] | None], json: Any, headers: dict[str, str] | None) -> Any:
+        """The request itself, positional only: no keywords to pack on the way (ProbeUser calls it directly)."""
+        self._judge.expecting = expecting
         self.client.request(method, path, name=name, json=json, headers=headers)
         return self._judge.body
+
+
+def _listener_failed(exc: Exception) -> None:
+    """A request listener raised: what Locust's EventHook.fire does (control flow passes, the rest is logged)."""
+    if isinstance(exc, _LOCUST_CONTROL_FLOW):
+        raise exc
+    logging.error("Uncaught exception in event handler: \n%s", traceback.format_exc())
+    locust_log.unhandled_greenlet_exception = True  # Locust then exits non-zero, as for its own hook
 
 
 def _session_check(role: str) -> Check:
@@ -435,8 +455,8 @@ class ProbeUser(PlatformUser):
     def on_start(self) -> None:
         path = runtime.state().config.user_models.get("probe", {}).get("path", self.default_path)
         name = path.split("?")[0] + ("?[probe]" if "?" in path else "")
-        # bound once: the probe is the benchmarks' user, so its per-request path is kept to the call itself
-        self._probe = partial(self.call, "GET", path, name, check=_ANY_ROWS, authorized=False)
+        # bound once, positional only: the probe is the benchmarks' user, so its per-request path is the request
+        self._probe = partial(self._send, "GET", path, name, (_ANY_ROWS, (200,), None), None, None)
 
     def on_stop(self) -> None:
         return

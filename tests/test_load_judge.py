@@ -1,16 +1,23 @@
 """The response judge: the verdict it writes into Locust's request event, for every kind of answer.
 
-Driven with stand-in responses (status and body) and a stand-in for Locust's hook; no Locust import.
+Driven with stand-in responses (status and body) and a list of listeners standing in for Locust's hook; no
+Locust import here (the one test of the users' Locust side runs in a child process).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from locustfiles.checks import fields, non_empty_str, rows
 from locustfiles.judge import ResponseJudge, WrongAnswer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Response:
@@ -32,8 +39,18 @@ def fired() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def judge(fired: list[dict[str, Any]]) -> ResponseJudge:
-    return ResponseJudge(lambda **meta: fired.append(meta))
+def failures() -> list[Exception]:
+    return []
+
+
+@pytest.fixture
+def listeners(fired: list[dict[str, Any]]) -> list[Callable[..., None]]:
+    return [lambda **meta: fired.append(meta)]
+
+
+@pytest.fixture
+def judge(listeners: list[Callable[..., None]], failures: list[Exception]) -> ResponseJudge:
+    return ResponseJudge(listeners, failures.append)
 
 
 def _fire(judge: ResponseJudge, response: _Response, exception: Exception | None = None) -> None:
@@ -95,3 +112,66 @@ def test_no_answer_or_a_broken_body_keeps_locusts_own_error(judge: ResponseJudge
     _fire(judge, _Response(200, broken=True), exception=reset)
     _fire(judge, _Response(402, broken=True), exception=reset)
     assert [meta["exception"] for meta in fired] == [refused, reset, reset]
+
+
+def test_listeners_added_or_removed_after_the_judge_was_built_count_at_once(
+        judge: ResponseJudge, listeners: list[Callable[..., None]], fired: list[dict[str, Any]]) -> None:
+    late: list[dict[str, Any]] = []
+    listeners.append(lambda **meta: late.append(meta))
+    _fire(judge, _Response(200, b"[]"))
+    listeners.pop()
+    _fire(judge, _Response(200, b"[]"))
+    assert (len(fired), len(late)) == (2, 1)
+
+
+def test_a_failing_listener_is_reported_and_the_others_still_hear_the_event(
+        judge: ResponseJudge, listeners: list[Callable[..., None]], fired: list[dict[str, Any]],
+        failures: list[Exception]) -> None:
+    broken = ValueError("listener bug")
+
+    def failing(**_: Any) -> None:
+        raise broken
+
+    listeners.insert(0, failing)
+    _fire(judge, _Response(200, b"[]"))
+    assert failures == [broken]
+    assert len(fired) == 1
+
+
+def test_a_listener_may_remove_itself_while_the_event_is_heard(
+        judge: ResponseJudge, listeners: list[Callable[..., None]], fired: list[dict[str, Any]]) -> None:
+    def once(**_: Any) -> None:
+        listeners.remove(once)
+
+    listeners.insert(0, once)
+    _fire(judge, _Response(200, b"[]"))
+    assert listeners and once not in listeners
+    assert len(fired) == 1
+
+
+_LISTENER_FAILED = """
+import sys
+from locust import log
+from locust.exception import StopUser
+from locustfiles.users import _listener_failed
+try:
+    _listener_failed(StopUser())
+except StopUser:
+    pass
+else:
+    sys.exit("StopUser was swallowed")
+try:
+    raise ValueError("listener bug")
+except ValueError as exc:
+    _listener_failed(exc)
+print(log.unhandled_greenlet_exception)
+"""
+
+
+def test_the_users_report_a_failing_listener_as_locusts_hook_does() -> None:
+    # in a child: importing Locust monkey-patches the process
+    done = subprocess.run([sys.executable, "-c", _LISTENER_FAILED], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"  # Locust exits non-zero at the end of such a run
+    assert "Uncaught exception in event handler" in done.stderr and "ValueError: listener bug" in done.stderr
