@@ -23,14 +23,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _endpoint import trivial_endpoint  # noqa: E402
 
-from locustfiles.config import DEFAULT_USER_MODELS, LoadConfig  # noqa: E402
+from locustfiles.config import LoadConfig, only_models  # noqa: E402
 from locustfiles.launcher import Launch, Target, run  # noqa: E402
 from rxsuite.runs import RunFolder  # noqa: E402
 
 
 def _measure(url: str, workers: int, users: int, duration: int, work: Path) -> tuple[float, list[float]]:
-    models = {name: dict(settings, weight=0) for name, settings in DEFAULT_USER_MODELS.items()}
-    models["probe"] = {"weight": 1, "wait": [0.0, 0.0]}
+    models = only_models(probe={"weight": 1})
     config = LoadConfig(base_url=url, profile="baseline", users=users, duration_s=duration, processes=workers,
                         user_models=models, abort_after_s=0)
     work.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _endpoint import trivial_endpoint  # noqa: E402
 
-from locustfiles.config import DEFAULT_USER_MODELS, LoadConfig  # noqa: E402
+from locustfiles.config import LoadConfig, only_models  # noqa: E402
 from locustfiles.launcher import Launch, Target, run  # noqa: E402
 from rxsuite.runs import RunFolder  # noqa: E402
 
@@ -57,14 +57,16 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--every", type=float, default=30.0)
     args = parser.parse_args()
+    if args.duration < 2 * args.every:
+        parser.error(f"--duration {args.duration} is too short for a sample every {args.every:g} s: give at least "
+                     f"twice --every (e.g. --every {max(1, args.duration // 4)})")
     samples: list[tuple[float, int, int]] = []
     with trivial_endpoint() as (url, kind):
         print(f"endpoint: {kind} at {url}", flush=True)
         with tempfile.TemporaryDirectory(prefix="rx-bench-") as tmp:
             work = Path(tmp)
             (work / "creds.csv").write_text("email,password,role\n")
-            models = {name: dict(settings, weight=0) for name, settings in DEFAULT_USER_MODELS.items()}
-            models["probe"] = {"weight": 1, "wait": [0.0, 0.0]}
+            models = only_models(probe={"weight": 1})
             config = LoadConfig(base_url=url, profile="soak", users=args.users, duration_s=args.duration,
                                 processes=1, user_models=models, abort_after_s=0)
             folder = RunFolder.create(work, "load", "bench")

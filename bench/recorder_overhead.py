@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _endpoint import trivial_endpoint  # noqa: E402
 
-from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, DEFAULT_USER_MODELS, LoadConfig  # noqa: E402
+from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, LoadConfig, only_models  # noqa: E402
 from rxsuite.environment import CREDENTIALS_ENV  # noqa: E402
 
 _PATH = "/rest/v1/medications?select=id,name&limit=1"
@@ -70,8 +70,7 @@ _TARGET = 0.95
 
 
 def _child_env(url: str, work: Path, duration_s: float) -> dict[str, str]:
-    models = {name: dict(settings, weight=0) for name, settings in DEFAULT_USER_MODELS.items()}
-    models["probe"] = {"weight": 1, "wait": [0.0, 0.0], "path": _PATH}
+    models = only_models(probe={"weight": 1, "path": _PATH})
     config = LoadConfig(base_url=url, profile="smoke", users=1, duration_s=max(1, math.ceil(duration_s)),
                         user_models=models, run_dir=str(work / "run"), abort_after_s=0)
     config.save(work / "config.json")

@@ -26,6 +26,16 @@ DEFAULT_USER_MODELS: dict[str, dict[str, Any]] = {
 }
 
 
+def only_models(**chosen: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The user models with only `chosen` running (their settings over the defaults), every other at weight 0.
+
+    For benchmarks and tests that drive one model, the probe most often: `only_models(probe={"weight": 1})`."""
+    models = {name: dict(settings, weight=0) for name, settings in DEFAULT_USER_MODELS.items()}
+    for name, settings in chosen.items():
+        models[name].update(settings)
+    return models
+
+
 @dataclass
 class SloTarget:
     """What the capacity profile holds each step to (defaults: the suite's default SLO spec)."""

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from chaos.toxiproxy import Proxy, Toxic, ToxiproxyClient, ToxiproxyError
+from tests.children import stop_child
 
 ROOT = Path(__file__).resolve().parent.parent
 MARGIN_S = 0.25  # scheduling slack allowed on top of an injected delay
@@ -93,15 +94,6 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str) -> None:
     raise AssertionError("fault proxy API did not answer within 15 s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def _server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """One fault proxy process for the module; `fp` leaves it empty after each test."""
@@ -110,7 +102,7 @@ def _server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
         _wait_ready(process, url)
         yield url, log
     finally:
-        _stop(process)
+        stop_child(process)
 
 
 @pytest.fixture
@@ -478,7 +470,7 @@ def test_config_file_creates_its_proxies(tmp_path: Path, echo: str) -> None:
         with _connect(proxies["on"]) as sock:
             assert _round_trip(sock) < 1
     finally:
-        _stop(process)
+        stop_child(process)
 
 
 def test_bad_config_exits_2_naming_the_file_and_field(tmp_path: Path) -> None:

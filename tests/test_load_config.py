@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from locustfiles.config import DEFAULT_USER_MODELS, LoadConfig, parse_user_models
+from locustfiles.config import DEFAULT_USER_MODELS, LoadConfig, only_models, parse_user_models
 from locustfiles.credentials import CredentialPool, PoolExhausted, read_credentials
 
 
@@ -71,3 +71,10 @@ def test_processes_split_the_file_without_overlap(tmp_path: Path) -> None:
 def test_credentials_file_errors_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"creds\.csv:3: role 'admin'"):
         read_credentials(_csv(tmp_path, ["a@x,p,patient,1", "b@x,p,admin,2"]))
+
+
+def test_only_models_runs_the_chosen_models_over_their_defaults_and_stops_the_rest() -> None:
+    models = only_models(probe={"weight": 1, "path": "/health"})
+    assert models["probe"] == {"weight": 1, "wait": [0.0, 0.0], "path": "/health"}
+    assert all(settings["weight"] == 0 for name, settings in models.items() if name != "probe")
+    assert DEFAULT_USER_MODELS["probe"]["weight"] == 0  # the defaults are copied, not changed

@@ -252,12 +252,11 @@ def test_capacity_profile_judges_every_step_and_reports_the_highest_sustainable_
 
 def test_a_background_run_can_be_stopped_by_its_holder(tmp_path: Path, endpoint: Endpoint) -> None:
     """The entry point a drill holds: start now, stop later, and the record is complete up to the stop."""
-    from locustfiles.config import DEFAULT_USER_MODELS, LoadConfig
+    from locustfiles.config import LoadConfig, only_models
     from locustfiles.launcher import Launch, LoadRun, Target
     from rxsuite.runs import RunFolder
 
-    models = {name: dict(settings, weight=0) for name, settings in DEFAULT_USER_MODELS.items()}
-    models["probe"] = {"weight": 1, "wait": [0.05, 0.1]}
+    models = only_models(probe={"weight": 1, "wait": [0.05, 0.1]})
     config = LoadConfig(base_url=endpoint.url, profile="baseline", users=3, duration_s=120, user_models=models)
     (tmp_path / "creds.csv").write_text("email,password,role\n")
     folder = RunFolder.create(tmp_path / "runs", "load", "trivial")

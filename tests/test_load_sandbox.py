@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chaos.toxiproxy import ToxiproxyClient
-from locustfiles.config import DEFAULT_USER_MODELS, LoadConfig
+from locustfiles.config import LoadConfig, only_models
 from locustfiles.launcher import Launch, Outcome, Target, run
 from rxsuite.runs import RunFolder
 from sandbox.stack import Sandbox
@@ -26,10 +26,7 @@ _NOT_OURS = ("/health", "/functions/v1/payment-webhook")  # HAProxy checks, the 
 
 
 def _models(**weights: int) -> dict[str, dict[str, Any]]:
-    models = {name: dict(settings, weight=0) for name, settings in DEFAULT_USER_MODELS.items()}
-    for name, weight in weights.items():
-        models[name].update(weight=weight, wait=[0.2, 0.5])
-    return models
+    return only_models(**{name: {"weight": weight, "wait": [0.2, 0.5]} for name, weight in weights.items()})
 
 
 def _run(sandbox: Sandbox, tmp_path: Path, models: dict[str, dict[str, Any]], *, users: int, duration_s: float,

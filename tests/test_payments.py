@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from sandbox.payments.webhooks import sign, verify
+from tests.children import stop_child
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "sk_test_sandbox_0123456789"
@@ -132,17 +133,8 @@ def _start(
             return process, url
         except httpx.HTTPError:
             time.sleep(0.05)
-    _stop(process)
+    stop_child(process)
     raise AssertionError("payment stub did not answer within 15 s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +144,7 @@ def _stub_url(_receiver: Receiver) -> Iterator[str]:
     try:
         yield url
     finally:
-        _stop(process)
+        stop_child(process)
 
 
 @pytest.fixture
@@ -434,7 +426,7 @@ def test_oldest_intents_are_dropped_beyond_the_cap() -> None:
             ]
             assert [http.get(f"/v1/payment_intents/{i}").status_code for i in ids] == [404, 200, 200]
     finally:
-        _stop(process)
+        stop_child(process)
 
 
 def test_missing_secret_key_exits_2_naming_the_variable() -> None:
