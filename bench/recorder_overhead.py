@@ -54,8 +54,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _endpoint import trivial_endpoint  # noqa: E402
 
-from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, LoadConfig, only_models  # noqa: E402
-from rxsuite.environment import CREDENTIALS_ENV  # noqa: E402
+from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, CREDENTIALS_ENV, LoadConfig, only_models  # noqa: E402
 
 _PATH = "/rest/v1/medications?select=id,name&limit=1"
 _NAME = "/rest/v1/medications?[probe]"

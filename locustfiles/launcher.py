@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, LoadConfig
-from rxsuite.environment import CREDENTIALS_ENV
+from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, CREDENTIALS_ENV, LoadConfig
 from rxsuite.runs import RunFolder
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

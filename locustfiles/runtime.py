@@ -7,10 +7,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from locustfiles.config import ANON_KEY_ENV, LoadConfig, current
+from locustfiles.config import ANON_KEY_ENV, CREDENTIALS_ENV, LoadConfig, current
 from locustfiles.credentials import CredentialPool, read_credentials
 from locustfiles.pacing import ArrivalSchedule
-from rxsuite.environment import CREDENTIALS_ENV
 
 
 class RunState:

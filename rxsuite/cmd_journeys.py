@@ -19,8 +19,9 @@ import os
 from pathlib import Path
 
 from journeys.runner import JourneyOptions, JourneysError, JourneysOutcome, run_journeys
+from locustfiles.config import CREDENTIALS_ENV
 from rxsuite.console import fail
-from rxsuite.environment import CREDENTIALS_ENV, PROJECT_ROOT, Environment, load_environment, platform_target
+from rxsuite.environment import PROJECT_ROOT, Environment, load_environment, platform_target
 from rxsuite.errors import ConfigError, RxError
 from rxsuite.runs import RunFolder
 

@@ -10,12 +10,11 @@ from typing import Any
 
 import yaml
 
+from locustfiles.config import CREDENTIALS_ENV
 from rxsuite.errors import ConfigError, RxError
 from sandbox.config import SandboxConfig, parse_sandbox_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Names a CSV of synthetic accounts (email,password,role,user_id); overrides the file's credentials_csv_env.
-CREDENTIALS_ENV = "RX_CREDENTIALS_CSV"
 KINDS = ("sandbox", "staging", "production", "preview")
 _KNOWN_FIELDS = {"name", "kind", "base_url", "anon_key_env", "allowed_jobs", "caps", "chaos", "sandbox",
                  "credentials_csv_env", "users", "journeys"}

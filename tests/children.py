@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 
 
@@ -12,3 +13,11 @@ def stop_child(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> Non
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout_s)
+
+
+def interruptible() -> None:
+    """preexec_fn of a child a test will Ctrl-C: SIGINT at its default, as for a command typed at a terminal.
+
+    A shell without job control starts background commands with SIGINT ignored, and Python then installs no
+    KeyboardInterrupt handler: under such a runner the child would never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from slo.records import OUTCOMES, iter_windows
+from tests.children import interruptible
 
 ROOT = Path(__file__).resolve().parent.parent
 RXSUITE = [sys.executable, "-m", "rxsuite.cli", "load"]
@@ -75,7 +76,8 @@ def env_file(tmp_path: Path, endpoint: Endpoint) -> Path:
 def _start(env_file: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "RX_TEST_ANON_KEY": "test-anon-key", "RX_TEST_CREDS": str(env_file.parent / "creds.csv")}
     return subprocess.Popen([*RXSUITE, "--env", str(env_file), "--runs-dir", str(env_file.parent / "runs"), *args],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=interruptible)
 
 
 def _finish(proc: subprocess.Popen[str], timeout_s: float = 90) -> tuple[int, str]:

@@ -22,6 +22,7 @@ from sandbox import postgres
 from sandbox.errors import SandboxError
 from sandbox.processes import ProcessRef, is_running, port_is_free
 from sandbox.stack import PART_ORDER, Sandbox
+from tests.children import interruptible
 
 _OFFSET = 3000
 
@@ -115,7 +116,8 @@ def test_ctrl_c_during_up_leaves_nothing_running(tmp_path: Path) -> None:
     env_file = _env_file(tmp_path, _OFFSET + 700, "test-lifecycle-interrupt")
     sandbox = Sandbox(sandbox_variant(_OFFSET + 700, "test-lifecycle-interrupt"))
     proc = subprocess.Popen([sys.executable, "-m", "rxsuite.cli", "sandbox", "up", "--env", str(env_file)],
-                            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=interruptible)
     try:
         assert proc.stdout is not None
         output = []
