@@ -157,7 +157,7 @@ def _turns_child(url: str, users: int, duration_s: float, phase_s: float, out: P
     for index in range(total_phases):
         side = "plain" if index % 2 == 0 else "rxsuite"
         if (side == "rxsuite") != listening:
-            (events.request.add_listener if side == "rxsuite" else events.request.remove_listener)(recorder.listener)
+            (events.request.add_listener if side == "rxsuite" else events.request.remove_listener)(recorder.on_request)
             listening = side == "rxsuite"
         turn.update(side=side, index=index, ends=started_at + (index + 1) * phase_s)
         before = os.times()
@@ -187,7 +187,8 @@ def _count_child(url: str, side: str, requests: int) -> None:
     config = plugin.runtime_config()
     plugin.configure_user_classes(config)
     environment = Environment(user_classes=[ProbeUser], events=events, host=url)
-    recorder = runtime.init(environment, config).recorder = SampleRecorder(config.window_s)  # as plugin.install
+    runtime.init(environment, config)
+    recorder = SampleRecorder(config.window_s)
     if side == "plain":
         plain_user = type("PlainUser", (FastHttpUser,), {"host": url, "default_headers": _SAME_REQUEST_HEADERS})
         user: Any = plain_user(environment)
@@ -195,7 +196,7 @@ def _count_child(url: str, side: str, requests: int) -> None:
     else:
         user = ProbeUser(environment)
         user.on_start()
-        events.request.add_listener(recorder.listener)
+        events.request.add_listener(recorder.on_request)
         call = user.probe
     for _ in range(_COUNT_WARMUP):  # first-use costs (lazy imports, caches) fall in both runs and cancel
         call()

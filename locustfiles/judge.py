@@ -23,12 +23,6 @@ from typing import Any
 import orjson
 
 from locustfiles.checks import Check
-from locustfiles.recorder import SampleRecorder
-
-
-def _no_recorder(*_: Any) -> None:
-    """Stands in for the recorder and its listener when there is none: never in Locust's list, never called."""
-    raise AssertionError("the judge called a recorder it does not have")
 
 
 class WrongAnswer(Exception):
@@ -42,17 +36,12 @@ class ResponseJudge:
     expected statuses, accepted statuses) before a request and reads `body` after it.
     """
 
-    __slots__ = ("_listener_failed", "_listeners", "_record", "_recorder_listener", "body", "expecting")
+    __slots__ = ("_listener_failed", "_listeners", "body", "expecting")
 
-    def __init__(self, listeners: list[Callable[..., None]], listener_failed: Callable[[Exception], None],
-                 recorder: SampleRecorder | None = None) -> None:
+    def __init__(self, listeners: list[Callable[..., None]], listener_failed: Callable[[Exception], None]) -> None:
         # the hook's own list, not a copy: a listener added or removed later is heard or dropped at once
         self._listeners = listeners
         self._listener_failed = listener_failed  # called inside the `except`, as Locust's hook reports one
-        # this process's recorder: where its listener stands in the list, the judge hands it the event
-        # positionally instead (only while that listener is registered, so it hears each event once)
-        self._recorder_listener: object = recorder.listener if recorder is not None else _no_recorder
-        self._record: Callable[..., None] = recorder.record if recorder is not None else _no_recorder
         # `check` must pass on a status of `expected`; `accepted` maps other correct answers (a declined card, a
         # lost race) to their own check
         self.expecting: tuple[Check | None, tuple[int, ...], dict[int, Check] | None] = (None, (200,), None)
@@ -69,11 +58,7 @@ class ResponseJudge:
             meta["exception"] = self._other_answer(response, meta["exception"], check, expected, accepted)
         for listener in self._listeners.copy():  # a copy, as Locust's hook: a listener may remove itself
             try:
-                if listener is self._recorder_listener:
-                    self._record(meta["request_type"], meta["name"], meta["response_time"], meta["response"],
-                                 meta["exception"], meta["context"], meta["start_time"])
-                else:
-                    listener(**meta)
+                listener(**meta)
             except Exception as exc:
                 self._listener_failed(exc)
 

@@ -228,8 +228,8 @@ def install(environment: Any) -> None:
     if not is_master:
         source = f"worker-{runner.client_id[-8:]}" if is_worker else "local"
         raw_path = Path(config.run_dir) / "raw" / f"{_safe(source)}.csv.gz" if config.raw and config.run_dir else None
-        LOCAL = state.recorder = SampleRecorder(config.window_s, raw_path, extras=_extras)
-        environment.events.request.add_listener(LOCAL.listener)
+        LOCAL = SampleRecorder(config.window_s, raw_path, extras=_extras)
+        environment.events.request.add_listener(LOCAL.on_request)
     if is_worker:
         _install_worker(environment)
     else:

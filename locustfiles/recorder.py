@@ -142,8 +142,7 @@ class WindowBuffer:
 
 
 class SampleRecorder:
-    """The per-process recorder: `listener` (its `on_request`) is what the plugin registers on Locust's
-    `events.request`; `record` takes the same event positionally, for the users' ResponseJudge.
+    """The per-process recorder: its `on_request` is a Locust `events.request` listener (same signature).
 
     Request names become "METHOD name" (Locust's request type and name). In arrival mode the iteration's lag
     (context "rx_lag_s") is added to the latency, so it counts from the intended start.
@@ -157,7 +156,6 @@ class SampleRecorder:
         self.final = False
         self._extras = extras
         self._raw: IO[str] | None = None
-        self.listener = self.on_request  # the one object registered with Locust, so the judge can tell it apart
         self._raw_writer: Any = None
         if raw_path is not None:
             raw_path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,14 +167,8 @@ class SampleRecorder:
                    exception: BaseException | None = None, context: dict[str, Any] | None = None,
                    start_time: float | None = None, url: str | None = None, response_length: int | None = None,
                    **_: Any) -> None:
-        """The `events.request` listener (registered as `listener`). Every field Locust fires today is named, so
-        `**_` stays an empty dict; a field a newer Locust adds lands there instead of breaking the listener."""
-        self.record(request_type, name, response_time, response, exception, context, start_time)
-
-    def record(self, request_type: str, name: str, response_time: float, response: Any,
-               exception: BaseException | None, context: dict[str, Any] | None, start_time: float | None) -> None:
-        """One request, positionally: the users' ResponseJudge calls this directly when it meets `listener` in
-        Locust's listener list, which spares the event's nine keyword arguments a pass (locustfiles/judge.py)."""
+        # Once per request in every user's path. Every field Locust fires today is named, so `**_` stays an empty
+        # dict; a field a newer Locust adds lands there instead of breaking the listener.
         if exception is None and not context and start_time and self._raw_writer is None:
             self._staged[request_type, name].fromlist([start_time, response_time])
             return

@@ -10,7 +10,6 @@ from typing import Any
 from locustfiles.config import ANON_KEY_ENV, CREDENTIALS_ENV, LoadConfig, current
 from locustfiles.credentials import CredentialPool, read_credentials
 from locustfiles.pacing import ArrivalSchedule
-from locustfiles.recorder import SampleRecorder
 
 
 class RunState:
@@ -19,7 +18,6 @@ class RunState:
         self.environment = environment
         self.schedule = ArrivalSchedule()
         self.problems: Counter[str] = Counter()
-        self.recorder: SampleRecorder | None = None  # this process's, when it runs users (set by the plugin)
         self._pool: CredentialPool | None = None
 
     @property

@@ -53,7 +53,7 @@ class PlatformUser(FastHttpUser):
         # the session reports each request through the judge, which checks status and body first, then calls
         # the request hook's listeners (its `_handlers`, the list add_listener and remove_listener change)
         self._judge = self.client.request_event = ResponseJudge(self.client.request_event._handlers,
-                                                                _listener_failed, runtime.state().recorder)
+                                                                _listener_failed)
         self.credential: Credential | None = None
         self.user_id = ""
         self._access_token = ""

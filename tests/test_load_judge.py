@@ -16,7 +16,6 @@ import pytest
 
 from locustfiles.checks import fields, non_empty_str, rows
 from locustfiles.judge import ResponseJudge, WrongAnswer
-from locustfiles.recorder import SampleRecorder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,30 +148,6 @@ def test_a_listener_may_remove_itself_while_the_event_is_heard(
     assert listeners and once not in listeners
     assert len(fired) == 1
 
-
-
-def _recorded(recorder: SampleRecorder) -> list[tuple[str, list[int]]]:
-    return [(w["name"], w["o"]) for w in recorder.buffer.close(now=0.0, final=True)]
-
-
-def test_the_recorder_registered_with_locust_hears_each_judged_event_once(fired: list[dict[str, Any]],
-                                                                         failures: list[Exception]) -> None:
-    recorder = SampleRecorder()
-    listeners: list[Callable[..., None]] = [lambda **meta: fired.append(meta), recorder.listener]
-    judge = ResponseJudge(listeners, failures.append, recorder)
-    judge.expecting = (_ROWS, (200,), None)
-    _fire(judge, _Response(200, b'[{"id": "a"}]'))
-    _fire(judge, _Response(200, b"[{}]"))  # judged wrong: a content error, counted against availability
-    assert len(fired) == 2 and failures == []
-    assert _recorded(recorder) == [("GET /x", [1, 0, 0, 1, 0, 0])]
-    assert recorder.content_errors == {"GET /x": 1}
-
-
-def test_a_recorder_not_registered_with_locust_hears_nothing_from_the_judge(failures: list[Exception]) -> None:
-    recorder = SampleRecorder()
-    judge = ResponseJudge([], failures.append, recorder)
-    _fire(judge, _Response(200, b"[]"))
-    assert _recorded(recorder) == [] and failures == []
 
 _LISTENER_FAILED = """
 import sys
