@@ -126,26 +126,22 @@ def _turns_child(url: str, users: int, duration_s: float, phase_s: float, out: P
     plugin.install(environment)
     recorder, collector = plugin.LOCAL, plugin.COLLECTOR
     assert recorder is not None and collector is not None
-    tick_s: dict[int, float] = {}  # the plugin's once-a-second work, by the turn it ran in
 
-    def timed_tick(now: float) -> None:
-        started = time.perf_counter()
-        untimed_tick(now)
-        index = int(turn["index"])
-        tick_s[index] = tick_s.get(index, 0.0) + time.perf_counter() - started
+    def timed(work: Any, into: dict[int, float]) -> Any:
+        """`work` with its wall time added up, by the turn it ran in."""
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return work(*args, **kwargs)
+            finally:
+                index = int(turn["index"])
+                into[index] = into.get(index, 0.0) + time.perf_counter() - started
+        return run
 
-    def timed_close(now: float, final: bool = False) -> list[dict[str, Any]]:
-        started = time.perf_counter()
-        try:
-            return untimed_close(now, final)
-        finally:
-            index = int(turn["index"])
-            close_s[index] = close_s.get(index, 0.0) + time.perf_counter() - started
-
-    close_s: dict[int, float] = {}  # the recorder's part of the ticks: settling the samples, building histograms
-    untimed_tick, untimed_close = collector.tick, recorder.buffer.close
-    collector.tick = timed_tick  # type: ignore[method-assign]
-    recorder.buffer.close = timed_close  # type: ignore[method-assign]
+    tick_s: dict[int, float] = {}  # the plugin's once-a-second work
+    close_s: dict[int, float] = {}  # the recorder's part of it: settling the samples, building histograms
+    collector.tick = timed(collector.tick, tick_s)  # type: ignore[method-assign]
+    recorder.buffer.close = timed(recorder.buffer.close, close_s)  # type: ignore[method-assign]
     turn["ends"] = time.time() + 1.0
     runner.start(2 * users, spawn_rate=2 * users)
     gevent.sleep(1.0)

@@ -9,10 +9,10 @@ sets to `environment.events.request`. A `ResponseJudge` stands in for that hook 
 session fires, the judge checks the response against what the user's call expects, sets the event's
 `exception` to the verdict, and calls the hook's listeners itself (Locust's statistics, the recorder, any
 other), one event per request, already judged, as they would hear it with catch_response. Calling them itself
-rather than through the hook's `fire` saves a second pass of the event's nine keyword arguments, a third of
-what the judge costs; the judge keeps `fire`'s promises (listeners added or removed at any time, a failing
-listener reported and the rest still called). This module imports no Locust, so the tests can drive it without
-Locust's monkey-patching.
+rather than through the hook's `fire` saves a second pass of the event's nine keyword arguments, about half
+of what the judge added per request (measured without network: 2.1 of 4.4 µs). The judge keeps `fire`'s
+promises: listeners added or removed at any time, a failing listener reported and the rest still called. This
+module imports no Locust, so the tests can drive it without Locust's monkey-patching.
 """
 
 from __future__ import annotations

@@ -83,12 +83,22 @@ def test_the_configmaps_hold_every_first_party_module_the_locustfile_imports(
         assert packages <= mounts, f"{name}: mount {sorted(packages - mounts)}"
 
 
+def _distribution(requirement: str) -> str:
+    """The normalised distribution name of a requirement ("locust>=2.24,<3" -> "locust")."""
+    return re.split(r"[<>=!~\[; (]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pip_specs(deployment: dict[str, Any]) -> list[str]:
+    """The quoted requirements of the container's `pip install` (the command before its first `&&`)."""
+    return re.findall(r"'([^']+)'", " ".join(_container(deployment)["args"]).split("&&")[0])
+
+
 def _installed_with(specs: list[str]) -> set[str]:
     """The distributions `pip install specs` brings (their requirements, transitively, as installed here)."""
-    todo = [re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0] for spec in specs]
+    todo = [_distribution(spec) for spec in specs]
     seen: set[str] = set()
     while todo:
-        name = todo.pop().lower().replace("_", "-")
+        name = todo.pop()
         if name in seen:
             continue
         seen.add(name)
@@ -98,7 +108,7 @@ def _installed_with(specs: list[str]) -> set[str]:
             continue
         for requirement in requirements:
             if "extra ==" not in requirement:
-                todo.append(re.split(r"[<>=!~\[; (]", requirement, maxsplit=1)[0])
+                todo.append(_distribution(requirement))
     return seen
 
 
@@ -106,10 +116,9 @@ def test_the_pods_install_every_package_the_locustfile_imports(closure: dict[str
                                                                deployments: dict[str, dict[str, Any]]) -> None:
     providers = metadata.packages_distributions()
     for name, deployment in deployments.items():
-        command = " ".join(_container(deployment)["args"])
-        installed = _installed_with(re.findall(r"'([^']+)'", command.split("&&")[0]))
+        installed = _installed_with(_pip_specs(deployment))
         missing = [module for module in closure["third_party"]
-                   if not {d.lower().replace("_", "-") for d in providers.get(module, [module])} & installed]
+                   if not {_distribution(d) for d in providers.get(module, [module])} & installed]
         assert missing == [], f"{name}: its pip install lacks the distributions of {missing}"
 
 
@@ -120,10 +129,9 @@ def test_the_master_expects_as_many_workers_as_the_worker_deployment_runs(
 
 
 def test_the_pods_pin_their_packages_as_pyproject_does(deployments: dict[str, dict[str, Any]]) -> None:
-    declared = {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower(): spec.replace(" ", "")
+    declared = {_distribution(spec): spec.replace(" ", "")
                 for spec in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
     for name, deployment in deployments.items():
-        command = " ".join(_container(deployment)["args"])
-        for spec in re.findall(r"'([^']+)'", command.split("&&")[0]):
-            package = re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower()
-            assert spec == declared.get(package), f"{name}: {spec!r}, pyproject.toml says {declared.get(package)!r}"
+        for spec in _pip_specs(deployment):
+            expected = declared.get(_distribution(spec))
+            assert spec == expected, f"{name}: {spec!r}, pyproject.toml says {expected!r}"
