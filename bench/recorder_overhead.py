@@ -14,7 +14,8 @@ its 95 % interval. A request is counted in the turn it started in; the ~20 in fl
 the other side's turn, under 3 % of a turn's requests at 0.25 s.
 
 The plugin's once-a-second work (settling the staged samples, building, shipping and writing the windows,
-live.json) is timed wherever it falls and taken out of that turn's time. A real run pays it once per second
+live.json) is timed wherever it falls and taken out of that turn's time, less the time it waits on gevent's
+threadpool for the record's fsync, when the users run. A real run pays it once per second
 of its whole length, so the ratio is multiplied by (1 - ticks' share of the run). The tick here settled only
 rxsuite's half of the requests, so the recorder's part of it (WindowBuffer.close: settling and histograms) is
 counted twice, as if every request had been rxsuite's. With two CPUs or more the endpoint is pinned to one and
@@ -140,8 +141,10 @@ def _turns_child(url: str, users: int, duration_s: float, phase_s: float, out: P
 
     tick_s: dict[int, float] = {}  # the plugin's once-a-second work
     close_s: dict[int, float] = {}  # the recorder's part of it: settling the samples, building histograms
+    waited_s: dict[int, float] = {}  # the tick waiting for the record's fsync on a thread: users run
     collector.tick = timed(collector.tick, tick_s)  # type: ignore[method-assign]
     recorder.buffer.close = timed(recorder.buffer.close, close_s)  # type: ignore[method-assign]
+    collector.writer.sync = timed(collector.writer.sync, waited_s)  # type: ignore[method-assign]
     turn["ends"] = time.time() + 1.0
     runner.start(2 * users, spawn_rate=2 * users)
     gevent.sleep(1.0)
@@ -166,8 +169,10 @@ def _turns_child(url: str, users: int, duration_s: float, phase_s: float, out: P
     runner.quit()
     collector.finish()
     measured = range(warmup, total_phases)
+    # the tick's time on the event loop, when no user ran: its wall time less its waits on the threadpool
+    on_loop_s = {i: max(0.0, tick_s.get(i, 0.0) - waited_s.get(i, 0.0)) for i in measured}
     out.write_text(json.dumps({"counts": [counts.get(i, 0) for i in measured], "cpu": cpu, "phase_s": phase_s,
-                               "tick_s": [tick_s.get(i, 0.0) for i in measured],
+                               "tick_s": [on_loop_s[i] for i in measured],
                                "close_s": sum(close_s.get(i, 0.0) for i in measured)}))
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.lock
 from locust import LoadTestShape, events
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
 
@@ -34,6 +36,7 @@ LIVE_FILE = "live.json"
 SUMMARY_FILE = "load.json"
 CAPACITY_FILE = "capacity.json"
 _RATE_MESSAGE = "rx_rate"
+LOCAL_SOURCE = "local"  # the users of the process that owns the run folder
 _SOURCE_SILENT_S = 10.0  # a worker silent this long is dead: stop waiting for its windows
 
 
@@ -45,7 +48,7 @@ class Collector:
         self.environment = environment
         self.config = config
         self.run_dir = Path(config.run_dir)
-        self.writer = RecordWriter(self.run_dir)
+        self.writer = RecordWriter(self.run_dir, sync=_sync_off_loop)
         self.merger = WindowMerger(self.writer, on_window=self._on_window)
         self.started_at = time.time()
         self.load_started_at: float | None = None  # when users started (the master may wait for workers first)
@@ -57,10 +60,14 @@ class Collector:
         self._final_sources: set[str] = set()
         self._extras: dict[str, dict[str, Any]] = {}
         self._finished = False
+        # a tick yields while the record's fsync waits on a thread: the end of the run waits for it rather than
+        # cutting it short, which would lose the windows it had taken from the merger but not yet totalled
+        self._ticking = gevent.lock.BoundedSemaphore()
         self._loop = gevent.spawn(self._tick_forever)
 
     def receive(self, source: str, data: dict[str, Any]) -> None:
-        size = len(json.dumps(data, separators=(",", ":")))
+        """One source's shipment: a worker's from its report, this process's own straight from its recorder."""
+        size = 0 if source == LOCAL_SOURCE else len(json.dumps(data, separators=(",", ":")))
         watermark = math.inf if data["final"] else float(data["watermark"])
         self.merger.receive(source, data["windows"], watermark, size_bytes=size)
         self._last_report[source] = time.time()
@@ -80,13 +87,14 @@ class Collector:
         while True:
             gevent.sleep(1.0)
             try:
-                self.tick(time.time())
+                with self._ticking:
+                    self.tick(time.time())
             except Exception as exc:  # a bug here must not stop the load quietly
                 runtime.state().note_problem(f"recorder tick failed: {exc!r}")
 
     def tick(self, now: float) -> None:
         if LOCAL is not None:
-            self.receive("local", LOCAL.ship(now))
+            self.receive(LOCAL_SOURCE, LOCAL.ship(now, serialised=False))
         self.merger.flush(now, self.live_sources(now))
         self._write_live(now)
         self._check_target(now)
@@ -124,10 +132,11 @@ class Collector:
         if self._finished:
             return
         self._finished = True
-        self._loop.kill(block=False)
+        with self._ticking:
+            self._loop.kill()
         if LOCAL is not None:
             LOCAL.final = True
-            self.receive("local", LOCAL.ship(time.time()))
+            self.receive(LOCAL_SOURCE, LOCAL.ship(time.time(), serialised=False))
             LOCAL.close_raw()
         self.merger.flush(final=True)
         self.writer.close()
@@ -226,7 +235,7 @@ def install(environment: Any) -> None:
     is_worker = isinstance(runner, WorkerRunner)
     is_master = isinstance(runner, MasterRunner)
     if not is_master:
-        source = f"worker-{runner.client_id[-8:]}" if is_worker else "local"
+        source = f"worker-{runner.client_id[-8:]}" if is_worker else LOCAL_SOURCE
         raw_path = Path(config.run_dir) / "raw" / f"{_safe(source)}.csv.gz" if config.raw and config.run_dir else None
         LOCAL = SampleRecorder(config.window_s, raw_path, extras=_extras)
         environment.events.request.add_listener(LOCAL.on_request)
@@ -242,6 +251,22 @@ def install(environment: Any) -> None:
         # Locust installs its own SIGTERM handler only after a shape run, so a stop request (the launcher on
         # Ctrl-C, Kubernetes deleting the pod) would kill the process outright: stop gracefully instead.
         gevent.signal_handler(signal.SIGTERM, COLLECTOR.request_stop, "signal", "SIGTERM: stopped on request")
+
+
+def _sync_off_loop(fd: int) -> None:
+    """fsync on gevent's threadpool: the disk wait (about 1 ms a second) stalls the tick, not the users.
+
+    The thread syncs and closes a duplicate of the descriptor, so closing the record meanwhile (the tick killed
+    at the end of a run) cannot take the descriptor from under it.
+    """
+    gevent.get_hub().threadpool.apply(_fsync_and_close, (os.dup(fd),))
+
+
+def _fsync_and_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _install_worker(environment: Any) -> None:

@@ -117,8 +117,11 @@ class WindowBuffer:
                     acc.outcomes[OK] += int(mine.size)
                     acc.batches.append(mine)
 
-    def close(self, now: float, final: bool = False) -> list[dict[str, Any]]:
-        """Serialised windows that ended at or before `now` (every open window when `final`)."""
+    def close(self, now: float, final: bool = False, serialised: bool = True) -> list[dict[str, Any]]:
+        """Windows that ended at or before `now` (every open window when `final`).
+
+        Their histograms are serialised to ship to a master; a merger in the same process takes them as they are.
+        """
         self.settle()
         limit = math.inf if final else now // self.window_s
         done = sorted(slot for slot in self._open if slot + 1 <= limit)
@@ -130,7 +133,7 @@ class WindowBuffer:
                 for batch in acc.batches:
                     hist.record_many(batch)
                 out.append({"t": slot * self.window_s, "d": self.window_s, "name": f"{request_type} {name}",
-                            "o": acc.outcomes, "h": hist.to_dict()})
+                            "o": acc.outcomes, "h": hist.to_dict() if serialised else hist})
         self.closed_until = math.inf if final else max(self.closed_until, limit * self.window_s)
         return out
 
@@ -187,9 +190,9 @@ class SampleRecorder:
             self._raw_writer.writerow((f"{end:.6f}", f"{request_type} {name}", OUTCOMES[outcome], f"{latency_us:.0f}",
                                        f"{lag_s * 1e6:.0f}", status or 0))
 
-    def ship(self, now: float) -> dict[str, Any]:
-        """Closed windows (all of them once `final`), as sent to the master."""
-        windows = self.buffer.close(now, final=self.final)
+    def ship(self, now: float, serialised: bool = True) -> dict[str, Any]:
+        """Closed windows (all of them once `final`), as sent to the master (`serialised`) or merged locally."""
+        windows = self.buffer.close(now, final=self.final, serialised=serialised)
         return {"windows": windows, "watermark": self.buffer.closed_until, "final": self.final,
                 "content_errors": dict(self.content_errors),
                 **(self._extras() if self._extras else {"problems": {}, "arrival": _NO_ARRIVAL})}
@@ -247,7 +250,7 @@ class WindowMerger:
         self._writer = writer
         self._max_lag_s = max_lag_s
         self._on_window = on_window
-        self._pending: dict[tuple[float, str], tuple[float, list[int], list[dict[str, Any]]]] = {}
+        self._pending: dict[tuple[float, str], tuple[float, list[int], list[dict[str, Any] | Histogram]]] = {}
         self._watermarks: dict[str, float] = {}
         self._written_until = 0.0
         self.flushed_until = 0.0  # the record is complete for every window ending at or before this
@@ -292,9 +295,9 @@ class WindowMerger:
         by_start: dict[float, list[tuple[str, float, list[int], Histogram]]] = {}
         for key in ready:
             duration, outcomes, payloads = self._pending.pop(key)
-            hist = Histogram.from_dict(payloads[0])
+            hist = _histogram(payloads[0])
             for payload in payloads[1:]:
-                hist.add(Histogram.from_dict(payload))
+                hist.add(_histogram(payload))
             late = key[0] < self._written_until
             self.late_windows += late
             self._writer.write_window(WindowRecord(start=key[0], duration_s=duration, name=key[1],
@@ -318,3 +321,8 @@ class WindowMerger:
     @property
     def pending_windows(self) -> int:
         return len(self._pending)
+
+
+def _histogram(payload: dict[str, Any] | Histogram) -> Histogram:
+    """A window's histogram as a source sent it: serialised by a worker, as it is from this process's buffer."""
+    return payload if isinstance(payload, Histogram) else Histogram.from_dict(payload)

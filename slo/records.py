@@ -10,7 +10,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -81,16 +81,19 @@ class RecordWriter:
     """Appends windows to `<run_dir>/latency.jsonl`; every line is flushed, and fsync'd at least once a second.
 
     A crash loses at most the last second and may leave a torn last line, which readers skip and the next
-    writer opening the file cuts off.
+    writer opening the file cuts off. `sync` makes the file durable given its descriptor (`os.fsync`); the load
+    plugin passes one that waits on gevent's threadpool, so the disk wait does not stall the users.
     """
 
-    def __init__(self, run_dir: Path, fsync_interval_s: float = 1.0) -> None:
+    def __init__(self, run_dir: Path, fsync_interval_s: float = 1.0,
+                 sync: Callable[[int], None] = os.fsync) -> None:
         self.path = Path(run_dir) / RECORD_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _cut_torn_tail(self.path)
         self._file: IO[str] | None = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  closed in close()
         self._lock = threading.Lock()
         self._fsync_interval_s = fsync_interval_s
+        self.sync = sync
         self._last_sync = time.monotonic()
         if self.path.stat().st_size == 0:
             self._append(json.dumps(_HEADER, separators=(",", ":")), force_sync=True)
@@ -121,7 +124,7 @@ class RecordWriter:
             self._file.flush()
             now = time.monotonic()
             if force_sync or now - self._last_sync >= self._fsync_interval_s:
-                os.fsync(self._file.fileno())
+                self.sync(self._file.fileno())
                 self._last_sync = now
 
 

@@ -1,7 +1,8 @@
 """The recorder without Locust: classification, windows, merging across sources, accuracy of the percentiles.
 
 These tests import no Locust module (Locust monkey-patches the standard library on import); they drive the same
-SampleRecorder.on_request listener Locust calls, with synthetic samples.
+SampleRecorder.on_request listener Locust calls, with synthetic samples. The one test of the plugin's side runs
+in a child process.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -29,6 +33,8 @@ from locustfiles.recorder import (
 )
 from slo.histogram import Histogram
 from slo.records import RecordWriter, iter_windows
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _response(status: int) -> SimpleNamespace:
@@ -135,6 +141,21 @@ def test_merger_writes_one_line_per_window_and_name_equal_to_the_sum(tmp_path: P
     assert record.histogram.count == 20 and record.histogram.min == 1000 and record.histogram.max == 5009
 
 
+def test_windows_merged_in_their_own_process_unserialised_write_the_same_record(tmp_path: Path) -> None:
+    records = []
+    for serialised in (True, False):
+        buffer = WindowBuffer()
+        for i in range(50):
+            buffer.add("GET", "/a", OK, 1000 + 37 * i, at=10.0 + i / 100)
+        buffer.add("GET", "/a", HTTP_5XX, 0, at=10.9)
+        with RecordWriter(tmp_path / str(serialised)) as writer:
+            merger = WindowMerger(writer)
+            merger.receive("local", buffer.close(now=11.0, serialised=serialised), buffer.closed_until)
+            merger.flush(now=11.0)
+        records.append(_lines(tmp_path / str(serialised)))
+    assert records[0] == records[1] and len(records[0]) == 1
+
+
 def test_merger_waits_for_the_slowest_live_source(tmp_path: Path) -> None:
     a, b = WindowBuffer(), WindowBuffer()
     a.add("GET", "/a", OK, 1000, at=10.5)
@@ -217,3 +238,30 @@ def test_staged_samples_far_apart_in_time_keep_their_own_windows() -> None:
                             exception=None, context={}, start_time=start)
     recorder.final = True
     assert [w["t"] for w in recorder.ship(now=0.0)["windows"]] == [1_000.0, 1_000_000_000.0]
+
+
+_SYNC_OFF_LOOP = """
+import os
+import gevent
+from gevent.monkey import get_original
+from locustfiles import plugin
+os_thread = get_original("_thread", "get_ident")  # gevent's patched get_ident names greenlets
+synced_in = []
+real_fsync = os.fsync
+os.fsync = lambda fd: (synced_in.append(os_thread()), real_fsync(fd))[1]
+with open("record", "w") as f:
+    f.write("x")
+    f.flush()
+    open_before = len(os.listdir("/proc/self/fd"))
+    gevent.spawn(plugin._sync_off_loop, f.fileno()).get(timeout=10)
+    assert len(os.listdir("/proc/self/fd")) == open_before, "the duplicate descriptor was left open"
+assert len(synced_in) == 1 and synced_in[0] != os_thread(), "synced on the event loop's thread"
+print("ok")
+"""
+
+
+def test_the_load_plugin_syncs_the_record_on_a_thread_and_leaves_no_descriptor(tmp_path: Path) -> None:
+    # in a child: the plugin imports Locust, which monkey-patches the process
+    done = subprocess.run([sys.executable, "-c", _SYNC_OFF_LOOP], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -130,6 +130,8 @@ def test_smoke_run_writes_a_complete_folder_whose_counts_match_the_server(env_fi
     totals = _record_totals(run_dir)
     assert totals["ok"] == endpoint.served() > 0
     assert sum(totals.values()) == totals["ok"]
+    # the summary totals the same windows as the record, the last ones included
+    assert json.loads((run_dir / "load.json").read_text())["overall"]["requests"] == totals["ok"]
 
 
 def test_arrival_rate_run_says_which_mode_ran(env_file: Path) -> None:
@@ -140,6 +142,7 @@ def test_arrival_rate_run_says_which_mode_ran(env_file: Path) -> None:
     assert summary["mode"] == "arrival" and "intended start" in summary["mode_note"]
     assert json.loads((run_dir / "run.json").read_text())["mode"] == "arrival"
     assert 0.8 * 4 * 40 <= summary["overall"]["requests"] <= 1.1 * 4 * 40
+    assert summary["overall"]["requests"] == sum(_record_totals(run_dir).values())
 
 
 def _raw_by_window(run_dir: Path) -> dict[str, Counter[tuple[float, str, str]]]:

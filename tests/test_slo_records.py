@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,19 @@ def test_windows_read_back_as_written(tmp_path: Path) -> None:
         for w in written:
             writer.write_window(w)
     assert list(iter_windows(tmp_path)) == written
+
+
+def test_the_writer_makes_its_file_durable_through_the_sync_it_was_given(tmp_path: Path) -> None:
+    synced: list[str] = []
+
+    def sync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        os.fsync(fd)
+
+    with RecordWriter(tmp_path, fsync_interval_s=0.0, sync=sync) as writer:
+        writer.write_window(_window(100.0, "GET /a", [1000]))
+    # the header line, then the window (every line, at a zero interval)
+    assert synced == [str(writer.path.resolve())] * 2
 
 
 def test_table_columns_and_decoded_buckets_match_the_windows(tmp_path: Path) -> None:
