@@ -231,14 +231,12 @@ def _runs(url: str, args: argparse.Namespace, work: Path) -> tuple[float, float]
     Runs in separate processes differ by more than one run's interval admits (memory layout, the host's load), so
     with two runs or more the interval is that of the runs' ratios, which holds both kinds of noise.
     """
-    ratios, lows = [], []
+    if args.runs == 1:
+        return _turns(url, args, work)
+    ratios = []
     for run in range(1, args.runs + 1):
         print(f"run {run} of {args.runs}", flush=True)
-        ratio, low = _turns(url, args, work)
-        ratios.append(ratio)
-        lows.append(low)
-    if args.runs == 1:
-        return ratios[0], lows[0]
+        ratios.append(_turns(url, args, work)[0])
     ratio, low, high = _interval(ratios)
     print(f"{args.runs} runs: {', '.join(f'{r:.3f}' for r in ratios)}; ratio {ratio:.3f} (95 % interval "
           f"{low:.3f}-{high:.3f}, from the spread of the runs)")

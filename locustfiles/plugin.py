@@ -36,7 +36,7 @@ LIVE_FILE = "live.json"
 SUMMARY_FILE = "load.json"
 CAPACITY_FILE = "capacity.json"
 _RATE_MESSAGE = "rx_rate"
-LOCAL_SOURCE = "local"  # the users of the process that owns the run folder
+_LOCAL_SOURCE = "local"  # the users of the process that owns the run folder
 _SOURCE_SILENT_S = 10.0  # a worker silent this long is dead: stop waiting for its windows
 
 
@@ -67,7 +67,7 @@ class Collector:
 
     def receive(self, source: str, data: dict[str, Any]) -> None:
         """One source's shipment: a worker's from its report, this process's own straight from its recorder."""
-        size = 0 if source == LOCAL_SOURCE else len(json.dumps(data, separators=(",", ":")))
+        size = 0 if source == _LOCAL_SOURCE else len(json.dumps(data, separators=(",", ":")))
         watermark = math.inf if data["final"] else float(data["watermark"])
         self.merger.receive(source, data["windows"], watermark, size_bytes=size)
         self._last_report[source] = time.time()
@@ -94,7 +94,7 @@ class Collector:
 
     def tick(self, now: float) -> None:
         if LOCAL is not None:
-            self.receive(LOCAL_SOURCE, LOCAL.ship(now, serialised=False))
+            self.receive(_LOCAL_SOURCE, LOCAL.ship(now, serialised=False))
         self.merger.flush(now, self.live_sources(now))
         self._write_live(now)
         self._check_target(now)
@@ -136,7 +136,7 @@ class Collector:
             self._loop.kill()
         if LOCAL is not None:
             LOCAL.final = True
-            self.receive(LOCAL_SOURCE, LOCAL.ship(time.time(), serialised=False))
+            self.receive(_LOCAL_SOURCE, LOCAL.ship(time.time(), serialised=False))
             LOCAL.close_raw()
         self.merger.flush(final=True)
         self.writer.close()
@@ -235,7 +235,7 @@ def install(environment: Any) -> None:
     is_worker = isinstance(runner, WorkerRunner)
     is_master = isinstance(runner, MasterRunner)
     if not is_master:
-        source = f"worker-{runner.client_id[-8:]}" if is_worker else LOCAL_SOURCE
+        source = f"worker-{runner.client_id[-8:]}" if is_worker else _LOCAL_SOURCE
         raw_path = Path(config.run_dir) / "raw" / f"{_safe(source)}.csv.gz" if config.raw and config.run_dir else None
         LOCAL = SampleRecorder(config.window_s, raw_path, extras=_extras)
         environment.events.request.add_listener(LOCAL.on_request)
@@ -256,8 +256,8 @@ def install(environment: Any) -> None:
 def _sync_off_loop(fd: int) -> None:
     """fsync on gevent's threadpool: the disk wait (about 1 ms a second) stalls the tick, not the users.
 
-    The thread syncs and closes a duplicate of the descriptor, so closing the record meanwhile (the tick killed
-    at the end of a run) cannot take the descriptor from under it.
+    The thread syncs and closes a duplicate of the descriptor: should the waiting greenlet be killed (the process
+    shutting down) and the record closed, the thread's descriptor stays its own.
     """
     gevent.get_hub().threadpool.apply(_fsync_and_close, (os.dup(fd),))
 

@@ -2,8 +2,8 @@
 
 Two halves, neither of which imports Locust (the plugin wires them to Locust's events):
 - `WindowBuffer` lives in every process that runs users. A success costs one append of two doubles per request
-  (it is staged and placed in its window in bulk later); `close` turns finished windows into compact serialised
-  windows, ready to ship.
+  (it is staged and placed in its window in bulk later); `close` turns finished windows into histograms, serialised
+  compactly to ship to a master or kept as they are for a merger in the same process.
 - `WindowMerger` lives in the process that owns the run folder (the master, or the only process). It merges the
   windows of every source and writes a window once every live source has moved past it (its watermark), so the
   record holds one line per window and name however many workers there are, and memory holds only the few
