@@ -2,7 +2,7 @@
 
 HAProxy answers from its own config (`http-request return`), in C, so the load generator is the bottleneck and
 its costs are what a benchmark measures. Without HAProxy the Python endpoint of the tests stands in (slower: on
-two cores it takes a share of the CPU from the generator). Either way the process is started here (sandbox.processes:
+two cores it takes a share of the CPU from the generator). Either way the process is started here (rxcore.processes:
 remembered by pid and start time) and stopped by its pid when the block ends, whatever happens.
 """
 
@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from locustfiles.launcher import free_port  # noqa: E402
+from rxcore.processes import is_running, port_is_open, spawn, stop, wait_until  # noqa: E402
 from sandbox.errors import SandboxError  # noqa: E402
 from sandbox.haproxy import find_haproxy  # noqa: E402
-from sandbox.processes import is_running, port_is_open, spawn, stop, wait_until  # noqa: E402
 
 BODY = '[{"id":"1","name":"amoxicillin"}]'
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from journeys.browser import launch_options
-from rxsuite.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.environment import PROJECT_ROOT, sandbox_variant
 from sandbox.stack import Sandbox
 
 _OFFSET = 7700

@@ -28,7 +28,7 @@ from _endpoint import trivial_endpoint  # noqa: E402
 
 from locustfiles.config import LoadConfig, only_models  # noqa: E402
 from locustfiles.launcher import Launch, Target, run  # noqa: E402
-from rxsuite.runs import RunFolder  # noqa: E402
+from rxcore.runfolder import RunFolder  # noqa: E402
 
 _WARMUP_S = 60.0
 

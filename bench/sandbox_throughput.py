@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
-from rxsuite.environment import sandbox_variant
+from rxcore.environment import sandbox_variant
 from sandbox.stack import Sandbox
 
 _OFFSET = 4000

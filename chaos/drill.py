@@ -18,9 +18,9 @@ from chaos.runner import DrillRunner, Progress
 from chaos.scenario import Scenario, load_scenario
 from chaos.suite import load_suite, summarise
 from chaos.trend import earlier_drills, trend
-from rxsuite.environment import Environment, load_environment
-from rxsuite.errors import ConfigError, RxError
-from rxsuite.runs import RunFolder
+from rxcore.environment import Environment, load_environment
+from rxcore.errors import ConfigError, RxError
+from rxcore.runfolder import RunFolder
 from sandbox.stack import Sandbox
 
 EXIT_AS_EXPECTED, EXIT_NOT_AS_EXPECTED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rxsuite.runs import redact, write_json_atomic
+from rxcore.files import write_json_atomic
+from rxcore.redact import redact
 
 DRILL_FILE = "drill.json"
 SCHEMA_VERSION = 1

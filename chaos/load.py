@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.scenario import LoadSpec
-from rxsuite.environment import PROJECT_ROOT
+from rxcore.environment import PROJECT_ROOT
 
 _STOP_WAIT_S = 20.0
 _START_WAIT_S = 20.0

@@ -27,7 +27,7 @@ from chaos.objectives import evaluate
 from chaos.probes import Prober, Target, fetch_ledger, retry
 from chaos.scenario import Action, Scenario
 from chaos.steady import run_checks, until_steady
-from rxsuite.environment import Environment
+from rxcore.environment import Environment
 from sandbox.stack import Sandbox
 
 Progress = Callable[[str, str], None]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from rxsuite.environment import PROJECT_ROOT
+from rxcore.environment import PROJECT_ROOT
 from sandbox.config import SandboxConfig
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from chaos.drivers import ACTIONS, BUILTIN_DRIVER, check_action_args
 from chaos.metrics import METRICS, OPERATORS
-from rxsuite.errors import ConfigError
+from rxcore.errors import ConfigError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 CHECK_KINDS = ("http", "availability", "sandbox_healthy")

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from chaos.scenario import Scenario, load_scenario
-from rxsuite.errors import ConfigError
+from rxcore.errors import ConfigError
 
 SUITE_DIR = Path(__file__).resolve().parent / "suites"
 

@@ -21,7 +21,7 @@ from journeys.browser import BrowserMissing, launch_options
 from journeys.journey import Journey
 from journeys.platform import ANON_KEY_ENV, Target, TargetError
 from journeys.redact import Redactor
-from rxsuite.runs import write_json_atomic
+from rxcore.files import write_json_atomic
 
 RESULTS_FORMAT = "rxsuite-journeys-attempt/1"
 TAGS = ("smoke", "full")

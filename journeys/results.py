@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rxsuite.runs import write_json_atomic
+from rxcore.files import write_json_atomic
 
 JOURNEYS_FILE = "journeys.json"
 JUNIT_FILE = "junit.xml"

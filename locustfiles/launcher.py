@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, CREDENTIALS_ENV, LoadConfig
-from rxsuite.runs import RunFolder
+from rxcore.runfolder import RunFolder
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "rxlocust.py"

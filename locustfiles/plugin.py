@@ -29,7 +29,7 @@ from locustfiles.config import LoadConfig
 from locustfiles.profiles import level_at, stages_for
 from locustfiles.recorder import SampleRecorder, WindowMerger
 from locustfiles.users import USER_CLASSES
-from rxsuite.runs import write_json_atomic
+from rxcore.files import write_json_atomic
 from slo.records import RecordWriter
 
 LIVE_FILE = "live.json"

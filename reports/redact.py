@@ -1,7 +1,7 @@
 """The last line of defence against secrets in report files: every string of the report model and every output
 file's text passes through `Scrubber` before it is written.
 
-Run folders are already redacted by field name (`rxsuite.runs.redact`); this catches what field names miss: the
+Run folders are already redacted by field name (`rxcore.redact.redact`); this catches what field names miss: the
 values of credential-looking environment variables and of secrets the caller knows (sandbox keys), and anything
 shaped like a credential (JWTs, `Bearer ...`, `password=...`, `user:pass@` in URLs, Stripe-style keys).
 """
@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rxsuite.runs import REDACTED
+from rxcore.redact import REDACTED
 
 _SECRET_ENV_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ANON_KEY|SERVICE_KEY|CREDENTIAL|AUTH|DSN)",
                               re.IGNORECASE)

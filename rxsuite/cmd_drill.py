@@ -21,8 +21,8 @@ from rich.table import Table
 from chaos.drill import EXIT_REFUSED, DrillRequest, execute
 from chaos.scenario import known_scenarios
 from chaos.suite import known_suites
+from rxcore.errors import RxError
 from rxsuite.console import console, fail, interactive
-from rxsuite.errors import RxError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from journeys.runner import JourneyOptions, JourneysError, JourneysOutcome, run_journeys
 from locustfiles.config import CREDENTIALS_ENV
+from rxcore.environment import PROJECT_ROOT, Environment, load_environment, platform_target
+from rxcore.errors import ConfigError, RxError
+from rxcore.runfolder import RunFolder
 from rxsuite.console import fail
-from rxsuite.environment import PROJECT_ROOT, Environment, load_environment, platform_target
-from rxsuite.errors import ConfigError, RxError
-from rxsuite.runs import RunFolder
 
 JOB = "journeys"
 

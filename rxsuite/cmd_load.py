@@ -17,10 +17,10 @@ from typing import Any
 from rich.live import Live
 from rich.table import Table
 
+from rxcore.environment import PROJECT_ROOT, Environment, load_environment, platform_target
+from rxcore.errors import ConfigError, RxError
+from rxcore.runfolder import RunFolder
 from rxsuite.console import console, fail, interactive
-from rxsuite.environment import PROJECT_ROOT, Environment, load_environment, platform_target
-from rxsuite.errors import ConfigError, RxError
-from rxsuite.runs import RunFolder
 
 JOB = "load"
 _PLAIN_EVERY_S = 5.0

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rxcore.environment import PROJECT_ROOT
 from rxsuite.console import fail
-from rxsuite.environment import PROJECT_ROOT
 
 EXIT_ERROR = 2
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rxcore.environment import PROJECT_ROOT, Environment, load_environment
+from rxcore.errors import RxError
+from rxcore.runfolder import RunFolder
 from rxsuite.console import fail
-from rxsuite.environment import PROJECT_ROOT, Environment, load_environment
-from rxsuite.errors import RxError
-from rxsuite.runs import RunFolder
 
 JOB = "run"
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130

@@ -9,9 +9,9 @@ from collections import deque
 from rich.live import Live
 from rich.table import Table
 
+from rxcore.environment import load_environment
+from rxcore.errors import RxError
 from rxsuite.console import console, fail, interactive
-from rxsuite.environment import load_environment
-from rxsuite.errors import RxError
 from sandbox.stack import PART_ORDER, Sandbox
 
 

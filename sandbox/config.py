@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rxsuite.errors import ConfigError
+from rxcore.errors import ConfigError
 
 PORT_NAMES = (
     "edge",

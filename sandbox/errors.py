@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rxsuite.errors import RxError
+from rxcore.errors import RxError
 
 
 class SandboxError(RxError):

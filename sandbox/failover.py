@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from rxsuite.runs import write_json_atomic
+from rxcore.files import write_json_atomic
 from sandbox import postgres
 from sandbox.postgres import PgLayout
 

@@ -24,14 +24,8 @@ from typing import Any
 import httpx
 import jwt
 
-from rxsuite.runs import write_json_atomic
-from sandbox import haproxy, postgres
-from sandbox.config import SandboxConfig
-from sandbox.errors import SandboxError
-from sandbox.failover import CONFIG_FILE as FAILOVER_CONFIG
-from sandbox.failover import TOPOLOGY_FILE
-from sandbox.postgres import NODES, PgLayout
-from sandbox.processes import (
+from rxcore.files import write_json_atomic
+from rxcore.processes import (
     ProcessRef,
     is_running,
     port_is_free,
@@ -41,6 +35,12 @@ from sandbox.processes import (
     stop,
     wait_until,
 )
+from sandbox import haproxy, postgres
+from sandbox.config import SandboxConfig
+from sandbox.errors import SandboxError
+from sandbox.failover import CONFIG_FILE as FAILOVER_CONFIG
+from sandbox.failover import TOPOLOGY_FILE
+from sandbox.postgres import NODES, PgLayout
 
 REGIONS = ("region-a", "region-b")
 # Start order; `down` stops in reverse, the failover manager first so it does not react to the shutdown.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rxsuite.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.environment import PROJECT_ROOT, sandbox_variant
 from sandbox.config import SandboxConfig
 from sandbox.stack import Sandbox
 

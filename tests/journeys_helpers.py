@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rxsuite.environment import PROJECT_ROOT
+from rxcore.environment import PROJECT_ROOT
 
 RUN_TIMEOUT_S = 300
 

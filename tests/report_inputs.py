@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from rxsuite.runs import write_json_atomic
+from rxcore.files import write_json_atomic
 from slo.histogram import Histogram
 from slo.records import OUTCOMES, RecordWriter, WindowRecord
 

@@ -13,7 +13,7 @@ from chaos.context import DrillContext
 from chaos.drill import DrillRequest, plan
 from chaos.drivers.command import CommandDriver
 from chaos.drivers.http import HttpDriver
-from rxsuite.errors import ConfigError, RxError
+from rxcore.errors import ConfigError, RxError
 
 _CTX = DrillContext(run_id="test", prober=None, abort=threading.Event())
 

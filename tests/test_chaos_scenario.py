@@ -10,9 +10,9 @@ import yaml
 from chaos.sandbox_env import write_sandbox_environment
 from chaos.scenario import known_scenarios, load_scenario
 from chaos.suite import load_suite
+from rxcore.environment import sandbox_variant
+from rxcore.errors import ConfigError
 from rxsuite.cli import main
-from rxsuite.environment import sandbox_variant
-from rxsuite.errors import ConfigError
 
 _VALID = {
     "name": "t",

@@ -20,7 +20,7 @@ import yaml
 from chaos.drill import DrillRequest, execute
 from chaos.drivers.sandbox import SandboxDriver
 from chaos.sandbox_env import write_sandbox_environment
-from rxsuite.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.environment import PROJECT_ROOT, sandbox_variant
 from sandbox.stack import Sandbox
 from tests.conftest import running_sandbox
 

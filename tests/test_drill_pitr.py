@@ -16,7 +16,7 @@ import pytest
 
 from chaos.drill import DrillRequest, execute
 from chaos.sandbox_env import write_sandbox_environment
-from rxsuite.environment import sandbox_variant
+from rxcore.environment import sandbox_variant
 from sandbox import pitr
 from sandbox.stack import Sandbox
 from tests.conftest import running_sandbox

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rxcore.environment import PROJECT_ROOT
 from rxsuite.cli import main
-from rxsuite.environment import PROJECT_ROOT
 
 
 def _environment(tmp_path: Path, **changes: object) -> Path:

@@ -259,7 +259,7 @@ def test_a_background_run_can_be_stopped_by_its_holder(tmp_path: Path, endpoint:
     """The entry point a drill holds: start now, stop later, and the record is complete up to the stop."""
     from locustfiles.config import LoadConfig, only_models
     from locustfiles.launcher import Launch, LoadRun, Target
-    from rxsuite.runs import RunFolder
+    from rxcore.runfolder import RunFolder
 
     models = only_models(probe={"weight": 1, "wait": [0.05, 0.1]})
     config = LoadConfig(base_url=endpoint.url, profile="baseline", users=3, duration_s=120, user_models=models)

@@ -17,7 +17,7 @@ import pytest
 from chaos.toxiproxy import ToxiproxyClient
 from locustfiles.config import LoadConfig, only_models
 from locustfiles.launcher import Launch, Outcome, Target, run
-from rxsuite.runs import RunFolder
+from rxcore.runfolder import RunFolder
 from sandbox.stack import Sandbox
 from slo.histogram import Histogram, bucket_index
 from slo.records import iter_windows

@@ -15,7 +15,7 @@ import pytest
 from reports.builder import generate
 from reports.redact import Scrubber
 from reports.sources import for_run
-from rxsuite.runs import write_json_atomic
+from rxcore.files import write_json_atomic
 from tests import report_inputs
 
 T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ import yaml
 
 from reports.browser import check_render
 from reports.render import SECTIONS
-from rxsuite.environment import PROJECT_ROOT, load_environment
+from rxcore.environment import PROJECT_ROOT, load_environment
 from sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.slow

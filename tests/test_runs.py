@@ -6,7 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from rxsuite.runs import REDACTED, RunFolder, redact
+from rxcore.redact import REDACTED, redact
+from rxcore.runfolder import RunFolder
 
 
 def _run_json(folder: RunFolder) -> dict:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rxsuite.environment import load_environment
-from rxsuite.errors import ConfigError
+from rxcore.environment import load_environment
+from rxcore.errors import ConfigError
 
 
 def _write(tmp_path: Path, text: str) -> Path:

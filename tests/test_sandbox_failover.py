@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from chaos.toxiproxy import ToxiproxyClient
-from rxsuite.environment import sandbox_variant
+from rxcore.environment import sandbox_variant
 from sandbox.stack import Sandbox
 from tests.conftest import running_sandbox
 

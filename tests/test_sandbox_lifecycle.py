@@ -17,10 +17,10 @@ import psycopg
 import pytest
 import yaml
 
-from rxsuite.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.processes import ProcessRef, is_running, port_is_free
 from sandbox import postgres
 from sandbox.errors import SandboxError
-from sandbox.processes import ProcessRef, is_running, port_is_free
 from sandbox.stack import PART_ORDER, Sandbox
 from tests.children import interruptible
 

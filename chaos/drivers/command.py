@@ -7,7 +7,7 @@ import subprocess
 from typing import Any
 
 from chaos.context import DrillContext
-from rxsuite.errors import RxError
+from rxcore.errors import RxError
 
 _TAIL = 400
 

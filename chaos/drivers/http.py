@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from chaos.context import DrillContext
-from rxsuite.errors import RxError
+from rxcore.errors import RxError
 
 
 class HttpDriver:

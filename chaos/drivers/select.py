@@ -12,8 +12,8 @@ from chaos.drivers.command import CommandDriver
 from chaos.drivers.http import HttpDriver
 from chaos.drivers.sandbox import SandboxDriver
 from chaos.drivers.toxiproxy import ToxiproxyDriver
-from rxsuite.environment import Environment
-from rxsuite.errors import ConfigError
+from rxcore.environment import Environment
+from rxcore.errors import ConfigError
 from sandbox.stack import Sandbox
 
 

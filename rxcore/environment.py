@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from locustfiles.config import CREDENTIALS_ENV
-from rxsuite.errors import ConfigError, RxError
+from rxcore.errors import ConfigError, RxError
 from sandbox.config import SandboxConfig, parse_sandbox_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

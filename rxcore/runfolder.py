@@ -8,52 +8,17 @@ like a credential is replaced by "[redacted]" before writing.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import tempfile
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rxcore.files import write_json_atomic
+from rxcore.redact import redact
+
 RUN_FILE = "run.json"
-REDACTED = "[redacted]"
-_SECRET_FIELD = re.compile(r"(secret|password|passwd|token|api_?key|anon_key|service_key|authorization|dsn)",
-                           re.IGNORECASE)
-_ENV_NAME_FIELD = re.compile(r"_env$")  # `anon_key_env: NAME` names a variable; the name is not a secret
-
-
-def redact(value: Any, key: str = "") -> Any:
-    """A copy of `value` with every credential-looking field's value replaced."""
-    if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v, key) for v in value]
-    if key and _SECRET_FIELD.search(key) and not _ENV_NAME_FIELD.search(key) and value not in (None, ""):
-        return REDACTED
-    return value
-
-
-def write_json_atomic(path: Path, data: Any, durable: bool = True, mode: int = 0o644) -> None:
-    """Write JSON next to `path`, fsync, then rename over it: readers see the old or the new file, never half.
-
-    `durable=False` skips the fsync, for files rewritten every second whose loss in a crash costs nothing;
-    `mode` 0o600 keeps secrets to their owner from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(tmp, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=False, default=str)
-            out.write("\n")
-            out.flush()
-            if durable:
-                os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def utc_now() -> str:
