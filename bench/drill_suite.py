@@ -14,7 +14,7 @@ from pathlib import Path
 
 from chaos.drill import DrillRequest, execute
 from chaos.sandbox_env import write_sandbox_environment
-from rxcore.environment import sandbox_variant
+from sandbox.variant import sandbox_variant
 
 _OFFSET = 6900
 _BUDGET_S = 600.0

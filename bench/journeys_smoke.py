@@ -22,8 +22,9 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from journeys.browser import launch_options
-from rxcore.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.environment import PROJECT_ROOT
 from sandbox.stack import Sandbox
+from sandbox.variant import sandbox_variant
 
 _OFFSET = 7700
 _TARGET_S = 60.0

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
-from rxcore.environment import sandbox_variant
 from sandbox.stack import Sandbox
+from sandbox.variant import sandbox_variant
 
 _OFFSET = 4000
 _READ_SHARE = 0.8

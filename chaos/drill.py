@@ -20,8 +20,8 @@ from chaos.suite import load_suite, summarise
 from chaos.trend import earlier_drills, trend
 from rxcore.environment import Environment, load_environment
 from rxcore.errors import ConfigError, RxError
+from rxcore.plugins import Platform
 from rxcore.runfolder import RunFolder
-from sandbox.stack import Sandbox
 
 EXIT_AS_EXPECTED, EXIT_NOT_AS_EXPECTED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -77,18 +77,18 @@ def plan(request: DrillRequest) -> Plan:
 def execute(request: DrillRequest, stop: threading.Event, progress: Progress) -> tuple[int, dict[str, Any], Path]:
     drill_plan = plan(request)
     env = drill_plan.env
-    sandbox, started_sandbox = _acquire_sandbox(env, progress)
+    platform, started_platform = _acquire_platform(env, progress)
     try:
-        target = _target(env, sandbox)
+        target = _target(env, platform)
         folder = RunFolder.create(request.runs_dir, "drill", env.name, environment=env.raw, parameters={
             "scenario": request.scenario, "suite": request.suite, "keep_sandbox": request.keep_sandbox})
-        sandbox_note = None if sandbox is None else {
-            "mode": "started by the drill" if started_sandbox else "reused (already running)",
-            "state_dir": str(sandbox.state_dir), "replication": sandbox.config.replication}
+        sandbox_note = None if platform is None else {
+            "mode": "started by the drill" if started_platform else "reused (already running)",
+            **platform.describe()}
         folder.update(sandbox=sandbox_note)
         if drill_plan.suite is None:
             scenario = drill_plan.scenarios[0][0]
-            result = DrillRunner(scenario, env, folder.path, target, sandbox, stop, progress,
+            result = DrillRunner(scenario, env, folder.path, target, platform, stop, progress,
                                  request.background_load).run()
             history = earlier_drills(request.runs_dir, env.name, scenario.name, exclude=folder.path)
             extra = {"trend": trend(history, result.get("score")), "sandbox": sandbox_note}
@@ -96,19 +96,20 @@ def execute(request: DrillRequest, stop: threading.Event, progress: Progress) ->
             result.update(extra)
             code = _exit_code(result.get("status"), bool(result.get("as_expected")))
         else:
-            result = _run_suite(drill_plan, folder, target, sandbox, stop, progress, sandbox_note, request)
+            result = _run_suite(drill_plan, folder, target, platform, stop, progress, sandbox_note, request)
             code = _exit_code(result["status"], result["as_expected"])
         folder.finish(result.get("status", "completed"), code, reason=result.get("reason") or "",
                       verdict=result.get("verdict"), score=result.get("score"))
         return code, result, folder.path
     finally:
-        if started_sandbox and sandbox is not None and not request.keep_sandbox:
+        if started_platform and platform is not None and not request.keep_sandbox:
             progress("sandbox", "stopping the sandbox this drill started")
-            sandbox.down()
+            platform.down()
 
 
-def _run_suite(drill_plan: Plan, folder: RunFolder, target: Target, sandbox: Sandbox | None, stop: threading.Event,
-               progress: Progress, sandbox_note: dict[str, Any] | None, request: DrillRequest) -> dict[str, Any]:
+def _run_suite(drill_plan: Plan, folder: RunFolder, target: Target, platform: Platform | None,
+               stop: threading.Event, progress: Progress, sandbox_note: dict[str, Any] | None,
+               request: DrillRequest) -> dict[str, Any]:
     started = time.time()
     journal = Journal(folder.path / DRILL_FILE, {
         "kind": "suite", "suite": drill_plan.suite, "environment": drill_plan.env.name, "status": "running",
@@ -121,7 +122,7 @@ def _run_suite(drill_plan: Plan, folder: RunFolder, target: Target, sandbox: San
         progress("scenario", f"{scenario.name} ({len(results) + 1}/{len(drill_plan.scenarios)})")
         sub = folder.path / "scenarios" / scenario.name
         sub.mkdir(parents=True, exist_ok=True)
-        result = DrillRunner(scenario, drill_plan.env, sub, target, sandbox, stop, progress,
+        result = DrillRunner(scenario, drill_plan.env, sub, target, platform, stop, progress,
                              request.background_load).run()
         results.append((result, weight))
         journal.append("scenarios", {
@@ -153,20 +154,23 @@ def _exit_code(status: str | None, as_expected: bool) -> int:
     return EXIT_AS_EXPECTED if as_expected else EXIT_NOT_AS_EXPECTED
 
 
-def _acquire_sandbox(env: Environment, progress: Progress) -> tuple[Sandbox | None, bool]:
-    """The environment's sandbox: reused when already up, otherwise started here (and stopped after)."""
-    if env.sandbox is None:
+def _acquire_platform(env: Environment, progress: Progress) -> tuple[Platform | None, bool]:
+    """The environment's own platform (the sandbox): reused when already up, otherwise started here (and stopped
+    after)."""
+    platform = env.platform()
+    if platform is None:
         return None, False
-    sandbox = Sandbox(env.sandbox)
-    started = sandbox.up(lambda part, state, detail: progress("sandbox", f"{part} {state} {detail}".strip()))
+    started = platform.up(lambda part, state, detail: progress("sandbox", f"{part} {state} {detail}".strip()))
+    where = platform.describe().get("state_dir", env.name)
     progress("sandbox", "started for this drill (stopped after)" if started else
-             f"reusing the running sandbox in {sandbox.state_dir}")
-    return sandbox, started
+             f"reusing the running sandbox in {where}")
+    return platform, started
 
 
-def _target(env: Environment, sandbox: Sandbox | None) -> Target:
-    if sandbox is not None:
-        return Target(sandbox.edge_url, sandbox.anon_key, sandbox.service_key)
+def _target(env: Environment, platform: Platform | None) -> Target:
+    if platform is not None:
+        endpoint = platform.endpoint()
+        return Target(endpoint.base_url, endpoint.anon_key, endpoint.service_key)
     anon = os.environ.get(env.anon_key_env or "", "")
     if not anon:
         raise ConfigError(str(env.file), "anon_key_env", f"variable {env.anon_key_env!r} is not set",

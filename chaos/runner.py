@@ -28,7 +28,7 @@ from chaos.probes import Prober, Target, fetch_ledger, retry
 from chaos.scenario import Action, Scenario
 from chaos.steady import run_checks, until_steady
 from rxcore.environment import Environment
-from sandbox.stack import Sandbox
+from rxcore.plugins import Platform
 
 Progress = Callable[[str, str], None]
 PROBE_FILE = "probes.jsonl"
@@ -77,18 +77,19 @@ class _Halt:
 
 
 class DrillRunner:
-    def __init__(self, scenario: Scenario, env: Environment, folder: Path, target: Target, sandbox: Sandbox | None,
-                 stop: threading.Event, progress: Progress = _quiet, background_load: bool = True) -> None:
+    def __init__(self, scenario: Scenario, env: Environment, folder: Path, target: Target,
+                 platform: Platform | None, stop: threading.Event, progress: Progress = _quiet,
+                 background_load: bool = True) -> None:
         self.scenario = scenario
         self.env = env
         self.folder = folder
         self.target = target
-        self.sandbox = sandbox
+        self.platform = platform
         self.progress = progress
         self.background_load = background_load
         self.abort = _Halt(stop)
         self.run_id = f"drill-{scenario.name}-{uuid.uuid4().hex[:12]}"
-        self.drivers = build_drivers(env, set(scenario.drivers), sandbox)
+        self.drivers = build_drivers(env, set(scenario.drivers), platform)
         self.journal = Journal(folder / DRILL_FILE, {
             "kind": "drill", "scenario": scenario.name, "scenario_file": str(scenario.file),
             "description": scenario.description, "expect": scenario.expect,
@@ -350,14 +351,11 @@ class DrillRunner:
         return [{"t_s": t, **counts} for t, counts in sorted(buckets.items())]
 
     def _platform_events(self) -> list[dict[str, Any]]:
-        """The failover manager's own events in the drill's time span (sandbox only): its detection and promotion."""
-        if self.sandbox is None or self.method_start is None:
+        """The platform's own events in the drill's time span (a plug-in platform's, e.g. the sandbox's failover
+        manager: its detection and promotion)."""
+        if self.platform is None or self.method_start is None:
             return []
-        try:
-            events = self.sandbox.topology().get("events", [])
-        except (OSError, ValueError):
-            return []
-        return [e for e in events if e.get("unix", 0) >= self.method_start and e.get("event") != "auto_failover_set"]
+        return self.platform.events(self.method_start)
 
 
 def _r(value: Any) -> Any:

@@ -4,14 +4,26 @@ that sandbox, started by the caller or by the drill."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
 from rxcore.environment import PROJECT_ROOT
-from sandbox.config import SandboxConfig
+
+__all__ = ["write_sandbox_environment"]
 
 
-def write_sandbox_environment(config: SandboxConfig, path: Path, name: str = "sandbox-test") -> Path:
+class _SandboxSettings(Protocol):
+    """What is read of the sandbox plug-in's SandboxConfig (chaos does not import the sandbox)."""
+
+    ports: dict[str, int]
+    state_dir: Path
+    replication: str
+
+    def url(self, port_name: str) -> str: ...
+
+
+def write_sandbox_environment(config: _SandboxSettings, path: Path, name: str = "sandbox-test") -> Path:
     raw = yaml.safe_load((PROJECT_ROOT / "environments" / "sandbox.yaml").read_text())
     raw.update(name=name, base_url=config.url("edge"))
     raw["sandbox"].update(ports=dict(config.ports), state_dir=str(config.state_dir), replication=config.replication)

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from chaos.drivers import ACTIONS, BUILTIN_DRIVER, check_action_args
+from chaos.drivers import BUILTIN_DRIVER, check_action_args, driver_actions, driver_names
 from chaos.metrics import METRICS, OPERATORS
 from rxcore.errors import ConfigError
 
@@ -251,12 +251,13 @@ class _Parser:
         allowed = {"name", "driver", "action", "args"} | timing
         self.known(raw, allowed, where)
         driver = raw.get("driver", BUILTIN_DRIVER)
-        if driver not in ACTIONS:
-            self.fail(f"{where}.driver", f"{driver!r} is not a driver", f"use one of {', '.join(sorted(ACTIONS))}")
+        actions = driver_actions(driver) if isinstance(driver, str) else None
+        if actions is None:
+            self.fail(f"{where}.driver", f"{driver!r} is not a driver", f"use one of {', '.join(driver_names())}")
         action = raw.get("action")
-        if action not in ACTIONS[driver]:
+        if action not in actions:
             self.fail(f"{where}.action", f"{action!r} is not an action of driver {driver}",
-                      f"use one of {', '.join(sorted(ACTIONS[driver]))}")
+                      f"use one of {', '.join(sorted(actions))}")
         args = raw.get("args") or {}
         self.mapping(args, f"{where}.args")
         problem = check_action_args(driver, action, args)

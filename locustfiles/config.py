@@ -12,11 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rxcore.environment import CREDENTIALS_ENV as CREDENTIALS_ENV  # its home is the bottom package
+
 CONFIG_ENV = "RX_LOAD_CONFIG"
 ANON_KEY_ENV = "RX_ANON_KEY"
-# Names a CSV of synthetic accounts (email,password,role,user_id): set by `rxsuite load` for its Locust processes,
-# by the k8s manifests for theirs, and read by the CLI too (it overrides an environment file's credentials_csv_env).
-CREDENTIALS_ENV = "RX_CREDENTIALS_CSV"
 MODES = ("closed", "arrival")
 
 # Default user mix: weight (relative share of users) and think time between tasks, [min, max] seconds.

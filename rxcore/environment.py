@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,14 +9,17 @@ from typing import Any
 
 import yaml
 
-from locustfiles.config import CREDENTIALS_ENV
-from rxcore.errors import ConfigError, RxError
-from sandbox.config import SandboxConfig, parse_sandbox_config
+from rxcore import plugins
+from rxcore.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-KINDS = ("sandbox", "staging", "production", "preview")
-_KNOWN_FIELDS = {"name", "kind", "base_url", "anon_key_env", "allowed_jobs", "caps", "chaos", "sandbox",
-                 "credentials_csv_env", "users", "journeys"}
+# Names a CSV of synthetic accounts (email,password,role,user_id): set by `rxsuite load` for its Locust processes,
+# by the k8s manifests for theirs, and read by the CLI too (it overrides an environment file's credentials_csv_env).
+CREDENTIALS_ENV = "RX_CREDENTIALS_CSV"
+# Kinds of remote platforms; a plug-in kind (the embedded sandbox) adds its own, with a section named after it.
+REMOTE_KINDS = ("staging", "production", "preview")
+_KNOWN_FIELDS = {"name", "kind", "base_url", "anon_key_env", "allowed_jobs", "caps", "chaos", "credentials_csv_env",
+                 "users", "journeys"}
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,21 @@ class Environment:
     caps: dict[str, Any] = field(default_factory=dict)
     chaos: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
-    sandbox: SandboxConfig | None = None
+    platform_config: Any = None  # the kind plug-in's parsed section; None for a remote platform
 
     @property
     def is_sandbox(self) -> bool:
         return self.kind == "sandbox"
+
+    @property
+    def sandbox(self) -> Any:
+        """The sandbox plug-in's settings (its SandboxConfig) on a sandbox environment, else None."""
+        return self.platform_config if self.is_sandbox else None
+
+    def platform(self) -> plugins.Platform | None:
+        """The platform the environment's kind plug-in manages (None for a remote platform)."""
+        kind = plugins.environment_kind(self.kind) if self.platform_config is not None else None
+        return kind.platform(self.platform_config) if kind else None
 
 
 def environment_path(name_or_path: str, root: Path = PROJECT_ROOT) -> Path:
@@ -59,17 +71,20 @@ def load_environment(name_or_path: str = "sandbox", root: Path = PROJECT_ROOT) -
                           "fix the YAML syntax", line=mark.line + 1 if mark else None) from exc
     if not isinstance(raw, dict):
         raise ConfigError(str(path), "(file)", "expected a mapping at the top level", "write key: value pairs")
-    for key in raw:
-        if key not in _KNOWN_FIELDS:
-            raise ConfigError(str(path), key, "unknown field", f"allowed: {', '.join(sorted(_KNOWN_FIELDS))}")
     kind = raw.get("kind", "staging")
-    if kind not in KINDS:
-        raise ConfigError(str(path), "kind", f"{kind!r} is not an environment kind", f"use one of {', '.join(KINDS)}")
+    kinds = (*REMOTE_KINDS, *plugins.environment_kinds())
+    if kind not in kinds:
+        raise ConfigError(str(path), "kind", f"{kind!r} is not an environment kind", f"use one of {', '.join(kinds)}")
+    known = _KNOWN_FIELDS | set(plugins.environment_kinds())
+    for key in raw:
+        if key not in known:
+            raise ConfigError(str(path), key, "unknown field", f"allowed: {', '.join(sorted(known))}")
     base_url = raw.get("base_url")
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise ConfigError(str(path), "base_url", f"{base_url!r} is not an http(s) URL",
                           "set base_url: https://host")
-    sandbox = parse_sandbox_config(raw.get("sandbox"), str(path), root) if kind == "sandbox" else None
+    plugin = None if kind in REMOTE_KINDS else plugins.environment_kind(kind)
+    platform_config = plugin.parse(raw.get(kind), str(path), root) if plugin else None
     return Environment(
         name=str(raw.get("name", path.stem)),
         kind=kind,
@@ -80,18 +95,8 @@ def load_environment(name_or_path: str = "sandbox", root: Path = PROJECT_ROOT) -
         caps=dict(raw.get("caps") or {}),
         chaos=dict(raw.get("chaos") or {}),
         raw=raw,
-        sandbox=sandbox,
+        platform_config=platform_config,
     )
-
-
-def sandbox_variant(port_offset: int, state_name: str, env_name: str = "sandbox", **changes: Any) -> SandboxConfig:
-    """An environment's sandbox moved to other ports and state folder, so tests and benchmarks can run beside a
-    sandbox someone is using."""
-    base = load_environment(env_name).sandbox
-    if base is None:
-        raise ConfigError(env_name, "kind", "not a sandbox environment", "use kind: sandbox")
-    config = base.with_port_offset(port_offset, PROJECT_ROOT / ".rxsuite" / state_name)
-    return dataclasses.replace(config, **changes) if changes else config
 
 
 @dataclass(frozen=True)
@@ -104,22 +109,18 @@ class PlatformTarget:
 
 
 def platform_target(env: Environment, base_url: str | None = None) -> PlatformTarget:
-    """The URL, anon key and credentials file from the environment variables, else from a running sandbox."""
+    """The URL, anon key and credentials file from the environment variables, else from the running platform of
+    the environment's kind plug-in (the sandbox)."""
     named_csv = env.raw.get("credentials_csv_env")
     csv_path = os.environ.get(CREDENTIALS_ENV) or (os.environ.get(named_csv) if named_csv else None)
     anon_key = os.environ.get(env.anon_key_env) if env.anon_key_env else None
     url = base_url or env.base_url
-    if env.sandbox is not None and not (base_url and anon_key and csv_path):
-        from sandbox.stack import Sandbox
-
-        sandbox = Sandbox(env.sandbox)
-        parts = sandbox.status()
-        if not parts or not all(p.running for p in parts):
-            raise RxError(f"no running sandbox in {sandbox.state_dir}: start it with `rxsuite sandbox up --env "
-                          f"{env.name}` (and stop it with `rxsuite sandbox down` after)")
-        url = base_url or sandbox.edge_url
-        anon_key = anon_key or sandbox.anon_key
-        csv_path = csv_path or str(sandbox.credentials_file)
+    platform = env.platform() if not (base_url and anon_key and csv_path) else None
+    if platform is not None:
+        endpoint = platform.endpoint()
+        url = base_url or endpoint.base_url
+        anon_key = anon_key or endpoint.anon_key
+        csv_path = csv_path or str(endpoint.credentials_csv)
     if not anon_key:
         raise ConfigError(str(env.file), "anon_key_env", f"environment variable {env.anon_key_env!r} is not set",
                           "export the platform's anon key in that variable")

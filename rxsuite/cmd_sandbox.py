@@ -1,10 +1,15 @@
-"""`rxsuite sandbox up|down|status|logs`: the embedded reference platform."""
+"""`rxsuite sandbox up|down|status|logs|reset`: the embedded reference platform.
+
+The sandbox is a plug-in (the `sandbox` extra): it is imported only when one of these commands runs, so the CLI
+works without it and says how to install it when it is asked for.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 from rich.live import Live
 from rich.table import Table
@@ -12,7 +17,9 @@ from rich.table import Table
 from rxcore.environment import load_environment
 from rxcore.errors import RxError
 from rxsuite.console import console, fail, interactive
-from sandbox.stack import PART_ORDER, Sandbox
+
+if TYPE_CHECKING:
+    from sandbox.stack import Sandbox
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument("--env", default="sandbox", help="environment file name or path (default: sandbox)")
         sub.set_defaults(func=func)
     logs = actions.add_parser("logs", help="print a part's log")
-    logs.add_argument("part", nargs="?", help=f"one of {', '.join(PART_ORDER)} (default: list the logs)")
+    logs.add_argument("part", nargs="?", help="a part, e.g. region-a or pg-b (default: list the logs)")
     logs.add_argument("-n", "--lines", type=int, default=50, help="last N lines (default 50)")
     logs.add_argument("--env", default="sandbox")
     logs.set_defaults(func=_logs)
@@ -37,6 +44,10 @@ def sandbox_for(env_name: str) -> Sandbox:
     env = load_environment(env_name)
     if env.sandbox is None:
         raise RxError(f"{env.file}: kind is {env.kind!r}, not sandbox (use --env sandbox)")
+    try:
+        from sandbox.stack import Sandbox
+    except ImportError as exc:
+        raise RxError(str(exc)) from exc
     return Sandbox(env.sandbox)
 
 
@@ -56,7 +67,7 @@ def _up(args: argparse.Namespace) -> int:
     sandbox = sandbox_for(args.env)
     started = time.monotonic()
     if interactive():
-        rows: dict[str, tuple[str, str]] = {part: ("waiting", "") for part in PART_ORDER}
+        rows: dict[str, tuple[str, str]] = {part: ("waiting", "") for part in sandbox.part_names}
 
         def render() -> Table:
             table = Table(title=f"sandbox up  {time.monotonic() - started:5.1f} s", title_justify="left")

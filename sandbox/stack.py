@@ -110,6 +110,10 @@ class Sandbox:
 
     # ----- public URLs and credentials (for tests, load users, probes) ------------------------------------------
     @property
+    def part_names(self) -> tuple[str, ...]:
+        return PART_ORDER
+
+    @property
     def edge_url(self) -> str:
         return self.config.url("edge")
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rxcore.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.environment import PROJECT_ROOT
 from sandbox.config import SandboxConfig
 from sandbox.stack import Sandbox
+from sandbox.variant import sandbox_variant
 
 # Developers running several test sessions at once give each its own offset (and so its own ports and folder).
 _TEST_PORT_OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "1000"))

@@ -10,9 +10,9 @@ import yaml
 from chaos.sandbox_env import write_sandbox_environment
 from chaos.scenario import known_scenarios, load_scenario
 from chaos.suite import load_suite
-from rxcore.environment import sandbox_variant
 from rxcore.errors import ConfigError
 from rxsuite.cli import main
+from sandbox.variant import sandbox_variant
 
 _VALID = {
     "name": "t",

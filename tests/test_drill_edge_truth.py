@@ -18,10 +18,11 @@ import pytest
 import yaml
 
 from chaos.drill import DrillRequest, execute
-from chaos.drivers.sandbox import SandboxDriver
 from chaos.sandbox_env import write_sandbox_environment
-from rxcore.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.environment import PROJECT_ROOT
+from sandbox.chaos_driver import SandboxDriver
 from sandbox.stack import Sandbox
+from sandbox.variant import sandbox_variant
 from tests.conftest import running_sandbox
 
 _OFFSET = 6150

@@ -16,8 +16,8 @@ import pytest
 
 from chaos.drill import DrillRequest, execute
 from chaos.sandbox_env import write_sandbox_environment
-from rxcore.environment import sandbox_variant
 from sandbox.stack import Sandbox
+from sandbox.variant import sandbox_variant
 from tests.conftest import running_sandbox
 
 _OFFSET = 6300

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from chaos.toxiproxy import ToxiproxyClient
-from rxcore.environment import sandbox_variant
 from sandbox.stack import Sandbox
+from sandbox.variant import sandbox_variant
 from tests.conftest import running_sandbox
 
 _OFFSET = 2000

@@ -17,11 +17,12 @@ import psycopg
 import pytest
 import yaml
 
-from rxcore.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.environment import PROJECT_ROOT
 from rxcore.processes import ProcessRef, is_running, port_is_free
 from sandbox import postgres
 from sandbox.errors import SandboxError
 from sandbox.stack import PART_ORDER, Sandbox
+from sandbox.variant import sandbox_variant
 from tests.children import interruptible
 
 _OFFSET = 3000

@@ -1,50 +1,30 @@
 """Fault drivers: what each can do (checked when a scenario is loaded) and which the environment allows.
 
 A driver is an object with `run(action, args, ctx) -> dict` (a detail for the journal). Arguments are declared
-here, once, so scenario files are refused with a precise field before any driver is built.
+here, once, so scenario files are refused with a precise field before any driver is built. The generic drivers
+live here; a plug-in adds its own (rxcore.plugins, group `rxsuite.chaos_drivers`: the sandbox's), loaded only when
+a scenario names it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
+from rxcore import plugins
+from rxcore.plugins import Arg
+
 BUILTIN_DRIVER = "drill"
-NODE_NAMES = ("primary", "standby", "lost", "pg-a", "pg-b")
-REGIONS = ("region-a", "region-b")
-
-
-@dataclass(frozen=True)
-class Arg:
-    kinds: tuple[type, ...]
-    required: bool = False
-    choices: tuple[Any, ...] | None = None
 
 
 _TEXT, _NUM, _BOOL, _MAP, _LIST = (str,), (int, float), (bool,), (dict,), (list,)
-_REGION = Arg(_TEXT, True, REGIONS)
 _PROXY = Arg(_TEXT, True)
 
-ACTIONS: dict[str, dict[str, dict[str, Arg]]] = {
+ACTIONS: dict[str, dict[str, dict[str, Arg]]] = {  # the generic drivers
     BUILTIN_DRIVER: {
         "wait": {"seconds": Arg(_NUM, True)},
         "mark": {"name": Arg(_TEXT, True)},
         "wait_for_recovery": {"timeout_s": Arg(_NUM)},
-    },
-    "sandbox": {
-        "kill_region": {"region": _REGION},
-        "freeze_region": {"region": _REGION},
-        "thaw_region": {"region": _REGION},
-        "start_region": {"region": _REGION, "version": Arg(_TEXT)},
-        "ensure_region": {"region": _REGION},
-        "wait_region_ready": {"region": _REGION, "timeout_s": Arg(_NUM)},
-        "set_edge_server": {"region": _REGION, "enabled": Arg(_BOOL, True)},
-        "stop_node": {"node": Arg(_TEXT, True, NODE_NAMES), "mode": Arg(_TEXT, False, ("immediate", "fast"))},
-        "set_auto_failover": {"enabled": Arg(_BOOL, True)},
-        "ensure_standby": {"timeout_s": Arg(_NUM)},
-        "set_synchronous": {"enabled": Arg(_BOOL, True)},
-        "payments_control": {"outage": Arg(_BOOL), "latency_ms": Arg((int,))},
-        "restore_to_mark": {"mark": Arg(_TEXT, True), "timeout_s": Arg(_NUM)},
     },
     "toxiproxy": {
         "disable_proxy": {"proxy": _PROXY},
@@ -67,9 +47,22 @@ ACTIONS: dict[str, dict[str, dict[str, Arg]]] = {
 }
 
 
+def driver_names() -> list[str]:
+    """Every driver a scenario may name: the generic ones and those of installed plug-ins (not loaded here)."""
+    return sorted({*ACTIONS, *plugins.chaos_drivers()})
+
+
+def driver_actions(driver: str) -> Mapping[str, Mapping[str, Arg]] | None:
+    """The actions of a driver and their arguments; None for no such driver. Loads a plug-in driver."""
+    if driver in ACTIONS:
+        return ACTIONS[driver]
+    plugin = plugins.chaos_driver(driver)
+    return plugin.actions if plugin else None
+
+
 def check_action_args(driver: str, action: str, args: dict[str, Any]) -> tuple[str, str, str] | None:
     """The first problem with `args` as (field, problem, fix), or None."""
-    spec = ACTIONS[driver][action]
+    spec = (driver_actions(driver) or {})[action]
     for name in args:
         if name not in spec:
             return name, "unknown argument", f"{driver}.{action} takes: {', '.join(spec) or 'no arguments'}"

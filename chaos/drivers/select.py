@@ -1,7 +1,9 @@
 """Which drivers a drill may use: those the environment file lists under chaos.drivers, built for its targets.
 
-On a sandbox environment the `sandbox` driver also provides `toxiproxy` (the sandbox's fault proxy speaks the
-Toxiproxy API) and `http` (to the sandbox's own URLs only), since both are parts of the embedded platform.
+The generic drivers (`toxiproxy`, `http`, `command`) are built from the environment file's `chaos` section. On an
+environment whose kind is a plug-in platform (the sandbox), listing the kind's own driver also allows the generic
+drivers the platform serves, with the platform's defaults (its fault proxy speaks the Toxiproxy API; `http` may
+reach its own URLs).
 """
 
 from __future__ import annotations
@@ -10,21 +12,23 @@ from typing import Any
 
 from chaos.drivers.command import CommandDriver
 from chaos.drivers.http import HttpDriver
-from chaos.drivers.sandbox import SandboxDriver
 from chaos.drivers.toxiproxy import ToxiproxyDriver
+from rxcore import plugins
 from rxcore.environment import Environment
 from rxcore.errors import ConfigError
-from sandbox.stack import Sandbox
+
+__all__ = ["allowed_drivers", "build_drivers"]
 
 
 def allowed_drivers(env: Environment) -> set[str]:
     listed = set(env.chaos.get("drivers") or ())
-    if env.is_sandbox and "sandbox" in listed:
-        listed |= {"toxiproxy", "http"}
+    platform = env.platform() if env.kind in listed else None
+    if platform is not None:
+        listed |= set(platform.driver_defaults())
     return listed
 
 
-def build_drivers(env: Environment, needed: set[str], sandbox: Sandbox | None) -> dict[str, Any]:
+def build_drivers(env: Environment, needed: set[str], platform: plugins.Platform | None) -> dict[str, Any]:
     """One driver per name in `needed`; refuses (ConfigError on the environment file) any the file does not allow."""
     allowed = allowed_drivers(env)
     missing = sorted(needed - allowed)
@@ -33,25 +37,28 @@ def build_drivers(env: Environment, needed: set[str], sandbox: Sandbox | None) -
                           f"which this environment does not allow ({', '.join(sorted(allowed)) or 'none'})",
                           "add them to chaos.drivers in the environment file, or pick another scenario")
     chaos = env.chaos
+    defaults = platform.driver_defaults() if platform is not None else {}
     drivers: dict[str, Any] = {}
     for name in sorted(needed):
-        if name == "sandbox":
-            if sandbox is None:
-                raise ConfigError(str(env.file), "kind", "the sandbox driver needs a sandbox environment",
-                                  "use --env sandbox or drop the sandbox steps")
-            drivers[name] = SandboxDriver(sandbox)
-        elif name == "toxiproxy":
-            url = (chaos.get("toxiproxy") or {}).get("url") or (sandbox.fault_proxy_url if sandbox else None)
+        if name == "toxiproxy":
+            url = (chaos.get("toxiproxy") or {}).get("url") or defaults.get("toxiproxy", {}).get("url")
             if not url:
                 raise ConfigError(str(env.file), "chaos.toxiproxy.url", "missing", "set the Toxiproxy API URL")
             drivers[name] = ToxiproxyDriver(url)
         elif name == "http":
             http = chaos.get("http") or {}
-            targets = dict(http.get("targets") or {})
-            if sandbox is not None:
-                targets.update(edge=sandbox.edge_url, payments=sandbox.payments_url, failover=sandbox.failover_url,
-                               fault_proxy=sandbox.fault_proxy_url)
+            targets = {**(http.get("targets") or {}), **defaults.get("http", {}).get("targets", {})}
             drivers[name] = HttpDriver(targets, tuple(http.get("allow") or ()))
         elif name == "command":
             drivers[name] = CommandDriver(tuple((chaos.get("command") or {}).get("allow") or ()))
+        else:
+            drivers[name] = _plugin_driver(env, name, platform)
     return drivers
+
+
+def _plugin_driver(env: Environment, name: str, platform: plugins.Platform | None) -> Any:
+    plugin = plugins.chaos_driver(name)
+    if plugin is None:
+        raise ConfigError(str(env.file), "chaos.drivers", f"no driver named {name!r} is installed",
+                          "install the plug-in that provides it (the sandbox's: pip install -e '.[sandbox]')")
+    return plugin.build(platform)

@@ -1,4 +1,4 @@
-"""The `sandbox` driver: processes, edge and database nodes of the embedded platform, through Sandbox's public
+"""The `sandbox` chaos driver: processes, edge and database nodes of the embedded platform, through Sandbox's public
 fault primitives. Node names may be symbolic (primary, standby, lost), resolved from the failover manager's
 topology at the moment the action runs."""
 
@@ -12,11 +12,14 @@ from typing import Any
 import httpx
 import psycopg
 
-from chaos.context import DrillContext
-from chaos.probes import READ_PATH
+from rxcore.plugins import DriverContext
 from sandbox import haproxy, pitr, postgres
 from sandbox.errors import SandboxError
 from sandbox.stack import REGIONS, Sandbox
+
+__all__ = ["SandboxDriver"]
+
+READ_PATH = "/rest/v1/medications?select=id&limit=1"  # a database read through the region's REST API
 
 
 class SandboxDriver:
@@ -25,24 +28,24 @@ class SandboxDriver:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
 
-    def run(self, action: str, args: dict[str, Any], ctx: DrillContext) -> dict[str, Any]:
+    def run(self, action: str, args: dict[str, Any], ctx: DriverContext) -> dict[str, Any]:
         return getattr(self, f"_{action}")(ctx=ctx, **args) or {}
 
     # ----- regions and edge ------------------------------------------------------------------------------------
-    def _kill_region(self, region: str, ctx: DrillContext) -> None:
+    def _kill_region(self, region: str, ctx: DriverContext) -> None:
         self.sandbox.kill_region(region)
 
-    def _freeze_region(self, region: str, ctx: DrillContext) -> None:
+    def _freeze_region(self, region: str, ctx: DriverContext) -> None:
         self.sandbox.freeze_region(region)
 
-    def _thaw_region(self, region: str, ctx: DrillContext) -> None:
+    def _thaw_region(self, region: str, ctx: DriverContext) -> None:
         self.sandbox.thaw_region(region)
 
-    def _start_region(self, region: str, ctx: DrillContext, version: str | None = None) -> dict[str, Any]:
+    def _start_region(self, region: str, ctx: DriverContext, version: str | None = None) -> dict[str, Any]:
         self.sandbox.start_region(region, version=version)
         return {"version": version or self.sandbox.config.version}
 
-    def _ensure_region(self, region: str, ctx: DrillContext) -> dict[str, Any]:
+    def _ensure_region(self, region: str, ctx: DriverContext) -> dict[str, Any]:
         """Idempotent rollback: the region runs, unfrozen, at the configured version."""
         with contextlib.suppress(SandboxError):
             self.sandbox.thaw_region(region)
@@ -51,7 +54,7 @@ class SandboxDriver:
         self.sandbox.start_region(region)
         return {"changed": True, "version": self.sandbox.config.version}
 
-    def _wait_region_ready(self, region: str, ctx: DrillContext, timeout_s: float = 60) -> dict[str, Any]:
+    def _wait_region_ready(self, region: str, ctx: DriverContext, timeout_s: float = 60) -> dict[str, Any]:
         """A deploy's readiness gate: the region itself (not the edge) answers a database read."""
         url = f"{self.sandbox.region_urls[region]}{READ_PATH}"
         started = time.monotonic()
@@ -72,7 +75,7 @@ class SandboxDriver:
         except (httpx.HTTPError, ValueError):
             return None
 
-    def _set_edge_server(self, region: str, enabled: bool, ctx: DrillContext) -> None:
+    def _set_edge_server(self, region: str, enabled: bool, ctx: DriverContext) -> None:
         self.sandbox.set_edge_server(region, enabled)
 
     # ----- database ----------------------------------------------------------------------------------------------
@@ -84,15 +87,15 @@ class SandboxDriver:
             raise SandboxError("failover", f"the topology has no {node} node now", "run ensure_standby first")
         return resolved
 
-    def _stop_node(self, node: str, ctx: DrillContext, mode: str = "immediate") -> dict[str, Any]:
+    def _stop_node(self, node: str, ctx: DriverContext, mode: str = "immediate") -> dict[str, Any]:
         resolved = self.resolve_node(node)
         self.sandbox.stop_node(resolved, mode=mode)
         return {"node": resolved}
 
-    def _set_auto_failover(self, enabled: bool, ctx: DrillContext) -> None:
+    def _set_auto_failover(self, enabled: bool, ctx: DriverContext) -> None:
         self.sandbox.failover_request("/auto", {"enabled": enabled})
 
-    def _ensure_standby(self, ctx: DrillContext, timeout_s: float = 60) -> dict[str, Any]:
+    def _ensure_standby(self, ctx: DriverContext, timeout_s: float = 60) -> dict[str, Any]:
         """Idempotent rollback: rebuild a lost node as a standby (the manager returns once it streams)."""
         started = time.monotonic()
         rebuilt = self.sandbox.topology().get("lost")
@@ -107,20 +110,20 @@ class SandboxDriver:
             time.sleep(0.2)
         raise SandboxError("failover", f"no streaming standby within {timeout_s:g} s", "see the pg logs")
 
-    def _set_synchronous(self, enabled: bool, ctx: DrillContext) -> dict[str, Any]:
+    def _set_synchronous(self, enabled: bool, ctx: DriverContext) -> dict[str, Any]:
         primary = self.sandbox.topology()["primary"]
         postgres.set_synchronous(self.sandbox.layout(), primary, enabled)
         return {"node": primary}
 
     # ----- payment provider --------------------------------------------------------------------------------------
-    def _payments_control(self, ctx: DrillContext, **settings: Any) -> dict[str, Any]:
+    def _payments_control(self, ctx: DriverContext, **settings: Any) -> dict[str, Any]:
         url = f"{self.sandbox.payments_url}/_control" + ("" if settings else "/reset")
         response = httpx.post(url, json=settings, timeout=5)
         response.raise_for_status()
         return {"sent": settings or "reset"}
 
     # ----- point-in-time restore ----------------------------------------------------------------------------------
-    def _restore_to_mark(self, mark: str, ctx: DrillContext, timeout_s: float = 90) -> dict[str, Any]:
+    def _restore_to_mark(self, mark: str, ctx: DriverContext, timeout_s: float = 90) -> dict[str, Any]:
         """Restore the base backup + archived WAL to the marked time on a spare port, then check the ledger:
         every write acknowledged before the target is there, none sent after it is."""
         if mark not in ctx.marks:
