@@ -7,6 +7,7 @@ works without it and says how to install it when it is asked for.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import deque
 from typing import TYPE_CHECKING
@@ -26,13 +27,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sandbox", help="start, stop and inspect the embedded sandbox platform")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, func, help_text in (
-        ("up", _up, "start every part and wait until healthy (idempotent)"),
-        ("down", _down, "stop every part the sandbox started"),
+        ("up", _up, "start every part that is not running and wait until healthy; keeps the data (idempotent)"),
+        ("down", _down, "stop every part the sandbox started (the data stays for the next up)"),
         ("status", _status, "each part, its pid, role and replication lag"),
     ):
         sub = actions.add_parser(name, help=help_text)
         sub.add_argument("--env", default="sandbox", help="environment file name or path (default: sandbox)")
         sub.set_defaults(func=func)
+    reset = actions.add_parser("reset", help="stop every part and DELETE the sandbox's data, keys and logs")
+    reset.add_argument("--env", default="sandbox", help="environment file name or path (default: sandbox)")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts, CI)")
+    reset.set_defaults(func=_reset)
     logs = actions.add_parser("logs", help="print a part's log")
     logs.add_argument("part", nargs="?", help="a part, e.g. region-a or pg-b (default: list the logs)")
     logs.add_argument("-n", "--lines", type=int, default=50, help="last N lines (default 50)")
@@ -104,6 +109,23 @@ def _down(args: argparse.Namespace) -> int:
     sandbox = sandbox_for(args.env)
     stopped = sandbox.down()
     print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+    return 0
+
+
+@_guard
+def _reset(args: argparse.Namespace) -> int:
+    """Wiping is never implicit: it needs --yes, or the state folder's name typed at a terminal."""
+    sandbox = sandbox_for(args.env)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise RxError(f"refusing to delete {sandbox.state_dir} (every row, key and log of the sandbox) without "
+                          "confirmation: run `rxsuite sandbox reset --yes`")
+        answer = input(f"This deletes {sandbox.state_dir}: every row, key and log of the sandbox. "
+                       f"Type {sandbox.state_dir.name!r} to confirm: ")
+        if answer.strip() != sandbox.state_dir.name:
+            raise RxError("not confirmed: nothing was deleted")
+    stopped = sandbox.reset()
+    print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}; deleted {sandbox.state_dir}")
     return 0
 
 

@@ -33,25 +33,25 @@ class SandboxDriver:
 
     # ----- regions and edge ------------------------------------------------------------------------------------
     def _kill_region(self, region: str, ctx: DriverContext) -> None:
-        self.sandbox.kill_region(region)
+        self.sandbox.faults.kill_region(region)
 
     def _freeze_region(self, region: str, ctx: DriverContext) -> None:
-        self.sandbox.freeze_region(region)
+        self.sandbox.faults.freeze_region(region)
 
     def _thaw_region(self, region: str, ctx: DriverContext) -> None:
-        self.sandbox.thaw_region(region)
+        self.sandbox.faults.thaw_region(region)
 
     def _start_region(self, region: str, ctx: DriverContext, version: str | None = None) -> dict[str, Any]:
-        self.sandbox.start_region(region, version=version)
+        self.sandbox.faults.start_region(region, version=version)
         return {"version": version or self.sandbox.config.version}
 
     def _ensure_region(self, region: str, ctx: DriverContext) -> dict[str, Any]:
         """Idempotent rollback: the region runs, unfrozen, at the configured version."""
         with contextlib.suppress(SandboxError):
-            self.sandbox.thaw_region(region)
+            self.sandbox.faults.thaw_region(region)
         if self._region_version(region) == self.sandbox.config.version:
             return {"changed": False}
-        self.sandbox.start_region(region)
+        self.sandbox.faults.start_region(region)
         return {"changed": True, "version": self.sandbox.config.version}
 
     def _wait_region_ready(self, region: str, ctx: DriverContext, timeout_s: float = 60) -> dict[str, Any]:
@@ -76,7 +76,7 @@ class SandboxDriver:
             return None
 
     def _set_edge_server(self, region: str, enabled: bool, ctx: DriverContext) -> None:
-        self.sandbox.set_edge_server(region, enabled)
+        self.sandbox.faults.set_edge_server(region, enabled)
 
     # ----- database ----------------------------------------------------------------------------------------------
     def resolve_node(self, node: str) -> str:
@@ -89,18 +89,18 @@ class SandboxDriver:
 
     def _stop_node(self, node: str, ctx: DriverContext, mode: str = "immediate") -> dict[str, Any]:
         resolved = self.resolve_node(node)
-        self.sandbox.stop_node(resolved, mode=mode)
+        self.sandbox.faults.stop_node(resolved, mode=mode)
         return {"node": resolved}
 
     def _set_auto_failover(self, enabled: bool, ctx: DriverContext) -> None:
-        self.sandbox.failover_request("/auto", {"enabled": enabled})
+        self.sandbox.faults.failover_request("/auto", {"enabled": enabled})
 
     def _ensure_standby(self, ctx: DriverContext, timeout_s: float = 60) -> dict[str, Any]:
         """Idempotent rollback: rebuild a lost node as a standby (the manager returns once it streams)."""
         started = time.monotonic()
         rebuilt = self.sandbox.topology().get("lost")
         if rebuilt is not None:
-            self.sandbox.failover_request("/rebuild")
+            self.sandbox.faults.failover_request("/rebuild")
         while time.monotonic() - started < timeout_s:
             topology = self.sandbox.topology()
             status = postgres.node_status(self.sandbox.layout(), topology["primary"])

@@ -1,72 +1,37 @@
-"""The sandbox as a whole: bring every part up in order, remember what was started, take it all down again.
+"""The sandbox's lifecycle: bring every part up in order, repair what died, take it all down again, and wipe it
+only when asked.
 
-State lives in `state_dir`: `state.json` (parts, pids, URLs; no secrets), `secrets.json` (mode 600), the
-topology file of the failover manager, PostgreSQL data under `pg/`, and one log per part under `logs/`.
-Everything started is recorded the moment it starts, so a crash or Ctrl-C at any point can be cleaned up by pid.
+A sandbox is identified by its state folder (sandbox/state.py). `up` on a sandbox that was initialised once never
+deletes anything: it restarts the parts that are not running (after a crash, a SIGKILL or `down`) on the data they
+left. Only `reset` wipes, and only the CLI's `rxsuite sandbox reset` (with a confirmation) or a test calls it. The
+parts are in sandbox/parts.py, the fault primitives in sandbox/faults.py.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-import os
-import secrets
-import shutil
 import signal
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 
-from rxcore.files import write_json_atomic
-from rxcore.processes import (
-    ProcessRef,
-    is_running,
-    port_is_free,
-    ref_for,
-    signals_deferred,
-    spawn,
-    stop,
-    wait_until,
-)
+from rxcore.plugins import StepCallback
+from rxcore.processes import ProcessRef, is_running, port_is_free, ref_for, stop
 from sandbox import haproxy, postgres
 from sandbox.config import SandboxConfig
 from sandbox.errors import SandboxError
-from sandbox.failover import CONFIG_FILE as FAILOVER_CONFIG
-from sandbox.failover import TOPOLOGY_FILE
+from sandbox.faults import Faults, thaw
+from sandbox.parts import PART_ORDER, PORT_OF_PART, PORT_OWNER, REGIONS, Parts, PartStatus, quiet
 from sandbox.postgres import NODES, PgLayout
+from sandbox.state import StateFolder, config_summary, new_secrets
 
-REGIONS = ("region-a", "region-b")
-# Start order; `down` stops in reverse, the failover manager first so it does not react to the shutdown.
-PART_ORDER = ("fault-proxy", "payments", "pg-a", "pg-b", "region-a", "region-b", "edge", "failover")
-_PORT_OF_PART = {"fault-proxy": "fault_api", "payments": "payments", "pg-a": "pg_a", "pg-b": "pg_b",
-                 "region-a": "region_a", "region-b": "region_b", "edge": "edge", "failover": "failover"}
-_PORT_OWNER = {
-    "edge": "edge", "edge_stats": "edge", "region_a": "region-a", "region_b": "region-b", "payments": "payments",
-    "failover": "failover", "pg_a": "pg-a", "pg_b": "pg-b", "fault_api": "fault-proxy",
-    "proxy_pg_a": "fault-proxy", "proxy_pg_b": "fault-proxy", "proxy_replication": "fault-proxy",
-}
-StepCallback = Callable[[str, str, str], None]
+__all__ = ["PART_ORDER", "REGIONS", "PartStatus", "Sandbox"]
 
-
-def _quiet(part: str, state: str, detail: str) -> None:
-    return
-
-
-@dataclass(frozen=True)
-class PartStatus:
-    name: str
-    pid: int | None
-    running: bool
-    url: str
-    role: str | None = None
-    detail: str = ""
+_RESET_FIX = "run `rxsuite sandbox reset` to wipe it and start afresh (every row and key in it is lost)"
 
 
 class Sandbox:
@@ -75,38 +40,9 @@ class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.state_dir = config.state_dir.resolve()
-
-    # ----- paths and recorded state -------------------------------------------------------------------------
-    @property
-    def _state_file(self) -> Path:
-        return self.state_dir / "state.json"
-
-    @property
-    def _secrets_file(self) -> Path:
-        return self.state_dir / "secrets.json"
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.state_dir / "logs"
-
-    @property
-    def credentials_file(self) -> Path:
-        return self.state_dir / "credentials.csv"
-
-    def _load_state(self) -> dict[str, Any] | None:
-        try:
-            return _read_json(self._state_file)
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-
-    def _save_state(self, state: dict[str, Any]) -> None:
-        write_json_atomic(self._state_file, state)
-
-    def _secrets(self) -> dict[str, Any]:
-        try:
-            return _read_json(self._secrets_file)
-        except FileNotFoundError as exc:
-            raise SandboxError("state", f"no sandbox secrets in {self.state_dir}", "run `rxsuite sandbox up`") from exc
+        self.folder = StateFolder(self.state_dir)
+        self.parts = Parts(config, self.folder)
+        self.faults = Faults(self.parts)
 
     # ----- public URLs and credentials (for tests, load users, probes) ------------------------------------------
     @property
@@ -114,12 +50,20 @@ class Sandbox:
         return PART_ORDER
 
     @property
+    def logs_dir(self) -> Path:
+        return self.folder.logs_dir
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.folder.credentials_file
+
+    @property
     def edge_url(self) -> str:
         return self.config.url("edge")
 
     @property
     def region_urls(self) -> dict[str, str]:
-        return {"region-a": self.config.url("region_a"), "region-b": self.config.url("region_b")}
+        return {region: self.parts.url(region) for region in REGIONS}
 
     @property
     def payments_url(self) -> str:
@@ -139,19 +83,19 @@ class Sandbox:
 
     @property
     def anon_key(self) -> str:
-        return self._secrets()["anon_key"]
+        return self.folder.secrets()["anon_key"]
 
     @property
     def service_key(self) -> str:
-        return self._secrets()["service_key"]
+        return self.folder.secrets()["service_key"]
 
     @property
     def webhook_secret(self) -> str:
-        return self._secrets()["webhook_secret"]
+        return self.folder.secrets()["webhook_secret"]
 
     @property
     def jwt_secret(self) -> str:
-        return self._secrets()["jwt_secret"]
+        return self.folder.secrets()["jwt_secret"]
 
     @property
     def credentials(self) -> list[dict[str, str]]:
@@ -159,17 +103,10 @@ class Sandbox:
             return list(csv.DictReader(src))
 
     def layout(self) -> PgLayout:
-        secret = self._secrets()
-        return self._layout(secret["pg_passwords"], Path(secret["pg_bin_dir"]))
-
-    def _layout(self, passwords: dict[str, str], bin_dir: Path) -> PgLayout:
-        ports = self.config.ports
-        return PgLayout(state_dir=self.state_dir, bin_dir=bin_dir, ports={"pg-a": ports["pg_a"], "pg-b": ports["pg_b"]},
-                        passwords=passwords, replication_proxy_port=ports["proxy_replication"],
-                        synchronous=self.config.replication == "sync")
+        return self.parts.layout()
 
     def topology(self) -> dict[str, Any]:
-        return _read_json(self.state_dir / TOPOLOGY_FILE)
+        return self.folder.topology()
 
     def node_conninfo(self, node: str, superuser: bool = False) -> str:
         layout = self.layout()
@@ -179,72 +116,75 @@ class Sandbox:
         """A direct connection (not through the fault proxy) to whichever node is primary now."""
         return self.node_conninfo(self.topology()["primary"])
 
-    # ----- up ---------------------------------------------------------------------------------------------------
-    def up(self, on_step: StepCallback = _quiet) -> bool:
-        """Start every part and wait until each is healthy. Returns False when it was already up."""
-        state = self._load_state()
-        if state is not None:
-            if state.get("status") == "up" and self._all_running(state):
+    # ----- up: initialise once, repair after -------------------------------------------------------------------
+    def up(self, on_step: StepCallback = quiet) -> bool:
+        """Start every part that is not running and wait until each is healthy; never deletes data.
+
+        Returns False when everything was already running. A sandbox whose first start never finished holds no
+        data yet and is started afresh; one that was initialised is repaired: its dead parts restart on its data.
+        """
+        state = self.folder.load()
+        if state is not None and StateFolder.initialised(state):
+            dead = self._dead_parts(state)
+            if not dead:
                 on_step("sandbox", "up", f"already running from {self.state_dir}")
                 return False
-            if state.get("status") != "down":
-                on_step("sandbox", "stale", "cleaning up a sandbox left by an earlier crash")
-                self.down()
-        self._preflight()
+            self._repair(state, dead, on_step)
+            return True
+        if state is not None:
+            on_step("sandbox", "stale", "an earlier start did not finish (it held no data yet): starting afresh")
+            self.down()
+        self._preflight(PART_ORDER)
         try:
-            self._start_all(on_step)
+            self._initialise(on_step)
         except BaseException:
             on_step("sandbox", "failed", "stopping everything already started")
             self.down()
             raise
         return True
 
-    def _preflight(self) -> None:
+    def _preflight(self, parts: tuple[str, ...]) -> None:
         haproxy.find_haproxy()
         postgres.find_bin_dir()
         for name, port in self.config.ports.items():
-            if not port_is_free(port):
-                owner = _PORT_OWNER[name]
-                raise SandboxError(owner, f"port {port} is already in use",
+            if PORT_OWNER[name] in parts and not port_is_free(port):
+                raise SandboxError(PORT_OWNER[name], f"port {port} is already in use",
                                    f"stop what listens there or change sandbox.ports.{name} in the environment file")
 
-    def _start_all(self, on_step: StepCallback) -> None:
-        self._remove_state_dir()
-        self.logs_dir.mkdir(parents=True)
+    def _initialise(self, on_step: StepCallback) -> None:
+        self.folder.wipe()  # only a folder whose first start never finished: see `up`
+        self.folder.logs_dir.mkdir(parents=True)
         self.state_dir.chmod(0o755)
         state: dict[str, Any] = {"status": "starting", "started_at": datetime.now(UTC).isoformat(),
-                                 "config": _config_summary(self.config), "parts": {}}
-        self._save_state(state)
-        secret = _new_secrets()
-        secret["pg_bin_dir"] = str(postgres.find_bin_dir())
-        write_json_atomic(self._secrets_file, secret, mode=0o600)
-        layout = self._layout(secret["pg_passwords"], Path(secret["pg_bin_dir"]))
+                                 "config": config_summary(self.config), "parts": {}}
+        self.folder.save(state)
+        secret = new_secrets(postgres.find_bin_dir())
+        self.folder.write_secrets(secret)
+        layout = self.parts.layout(secret)
         started = time.monotonic()
 
-        self._spawn_part(state, "fault-proxy", self._fault_proxy_argv(), {}, on_step)
-        self._spawn_part(state, "payments", [sys.executable, "-m", "sandbox.payments", "--host", "127.0.0.1",
-                                             "--port", str(self.config.ports["payments"])],
-                         self._payments_env(secret), on_step)
+        self.parts.start(state, "fault-proxy", secret, on_step)
+        self.parts.start(state, "payments", secret, on_step)
 
         on_step("pg-a", "starting", "initdb, primary")
         postgres.prepare_dirs(layout)
         postgres.init_primary(layout, "pg-a")
         postgres.start(layout, "pg-a")
-        self._record_pg(state, "pg-a")
+        self.parts.record_node(state, "pg-a")
         postgres.create_roles(layout, "pg-a")
         self._seed(layout)
         on_step("pg-a", "up", f"primary on 127.0.0.1:{layout.ports['pg-a']}")
 
         for region in REGIONS:
-            self._spawn_part(state, region, self._app_argv(region), self._app_env(region, secret), on_step)
+            self.parts.start(state, region, secret, on_step)
 
-        self._wait_http("fault-proxy", f"{self.fault_proxy_url}/version")
+        self.parts.wait_healthy("fault-proxy")
         on_step("pg-b", "starting", "base backup, streaming standby")
         postgres.clone_standby(layout, "pg-a", "pg-b")
         postgres.start(layout, "pg-b")
-        self._record_pg(state, "pg-b")
-        self._wait(lambda: "pg-b" in postgres.node_status(layout, "pg-a").streaming_to, "pg-b",
-                   "standby streaming from the primary")
+        self.parts.record_node(state, "pg-b")
+        self.parts.wait(lambda: "pg-b" in postgres.node_status(layout, "pg-a").streaming_to, "pg-b",
+                        "standby streaming from the primary")
         if layout.synchronous:
             # Only now: with synchronous commit on and no standby yet, creating roles and seeding would wait forever.
             postgres.set_synchronous(layout, "pg-a", enabled=True)
@@ -252,32 +192,25 @@ class Sandbox:
         postgres.take_base_backup(layout, "pg-a", "base")
         on_step("pg-a", "up", "base backup taken for point-in-time restore")
 
-        self._write_failover_files(secret)
-        self._spawn_part(state, "edge", self._edge_argv(), {}, on_step)
-        for region in REGIONS:
-            self._wait_region_ready(region)
-            on_step(region, "up", self.region_urls[region])
-        self._wait_http("payments", f"{self.payments_url}/_control")
-        on_step("payments", "up", self.payments_url)
-        on_step("fault-proxy", "up", self.fault_proxy_url)
-        self._wait(lambda: set(self._edge_server_states().values()) == {"UP"}, "edge",
-                   "both regions UP in HAProxy")
-        on_step("edge", "up", self.edge_url)
-        self._spawn_part(state, "failover", [sys.executable, "-m", "sandbox.failover", "--state-dir",
-                                             str(self.state_dir)], {}, on_step)
-        self._wait_http("failover", f"{self.failover_url}/status")
-        on_step("failover", "up", f"{self.failover_url} (auto={self.config.failover.auto})")
+        self._start_front(state, secret, ("edge", "failover"), on_step)
         state["status"] = "up"
         state["up_after_s"] = round(time.monotonic() - started, 2)
-        self._save_state(state)
+        self.folder.save(state)
         on_step("sandbox", "up", f"all parts healthy after {state['up_after_s']:.1f} s")
 
-    def _remove_state_dir(self) -> None:
-        if not self.state_dir.exists():
-            return
-        if (self.state_dir / "pg").is_symlink():
-            postgres.remove_dirs(self._layout({}, Path()))
-        shutil.rmtree(self.state_dir)
+    def _start_front(self, state: dict[str, Any], secret: dict[str, Any], starting: tuple[str, ...],
+                     on_step: StepCallback) -> None:
+        """The edge (once the regions answer) and the failover manager (last, once the databases run); then the
+        health gate of every part of `starting` and of the regions, payments and fault proxy."""
+        if "edge" in starting:
+            self.parts.start(state, "edge", secret, on_step)
+        for part in ("region-a", "region-b", "payments", "fault-proxy", "edge"):
+            self.parts.wait_healthy(part)
+            on_step(part, "up", self.parts.url(part))
+        if "failover" in starting:
+            self.parts.start(state, "failover", secret, on_step)
+            self.parts.wait_healthy("failover")
+        on_step("failover", "up", f"{self.failover_url} (auto={self.config.failover.auto})")
 
     def _seed(self, layout: PgLayout) -> None:
         from sandbox.app.db import apply_schema
@@ -290,165 +223,103 @@ class Sandbox:
                       medications=seed.medications, credentials_path=self.credentials_file)
         self.credentials_file.chmod(0o600)
 
-    def _spawn_part(self, state: dict[str, Any], part: str, argv: list[str], env: dict[str, str],
-                    on_step: StepCallback) -> None:
-        on_step(part, "starting", "")
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-        with signals_deferred():
-            ref = spawn(argv, self.logs_dir / f"{part}.log", env=full_env, cwd=Path(__file__).resolve().parent.parent)
-            state["parts"][part] = {"process": ref.to_json(), "url": self.config.url(_PORT_OF_PART[part])}
-            self._save_state(state)
-
-    def _record_pg(self, state: dict[str, Any], node: str) -> None:
-        port = self.config.ports[_PORT_OF_PART[node]]
-        state["parts"][node] = {"process": None, "url": f"postgresql://127.0.0.1:{port}"}
-        self._save_state(state)
-
-    def _wait(self, predicate: Callable[[], bool], part: str, what: str, timeout_s: float = 30) -> None:
-        try:
-            wait_until(lambda: _safe(predicate), timeout_s, what=what)
-        except TimeoutError as exc:
-            raise SandboxError(part, f"{what}: not reached within {timeout_s:g} s",
-                               f"see {self.logs_dir / (part + '.log')}") from exc
-
-    def _wait_region_ready(self, region: str, timeout_s: float = 30) -> None:
-        """Healthy and with a working database pool: /health answering alone is not yet serving."""
-        url = f"{self.region_urls[region]}/health"
-        self._wait_http(region, url, timeout_s)
-        self._wait(lambda: httpx.get(url, timeout=1).json()["database"]["reachable"] is True, region,
-                   "database reachable from the region", timeout_s)
-
-    def _wait_http(self, part: str, url: str, timeout_s: float = 30) -> None:
-        state = self._load_state() or {}
-        ref_raw = (state.get("parts", {}).get(part) or {}).get("process")
-
-        def healthy() -> bool:
-            if ref_raw and not is_running(ProcessRef.from_json(ref_raw)):
-                raise SandboxError(part, "exited during start-up", f"see {self.logs_dir / (part + '.log')}")
-            try:
-                return httpx.get(url, timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if healthy():
-                return
-            time.sleep(0.1)
-        raise SandboxError(part, f"{url} did not answer 200 within {timeout_s:g} s",
-                           f"see {self.logs_dir / (part + '.log')}")
-
-    def _edge_server_states(self) -> dict[str, str]:
-        return haproxy.server_states(self.stats_url)
-
-    # ----- argv and environment of each part --------------------------------------------------------------------
-    def _fault_proxy_argv(self) -> list[str]:
-        ports = self.config.ports
-        proxies = [
-            {"name": "pg-a", "listen": f"127.0.0.1:{ports['proxy_pg_a']}", "upstream": f"127.0.0.1:{ports['pg_a']}",
-             "enabled": True},
-            {"name": "pg-b", "listen": f"127.0.0.1:{ports['proxy_pg_b']}", "upstream": f"127.0.0.1:{ports['pg_b']}",
-             "enabled": True},
-            {"name": "replication", "listen": f"127.0.0.1:{ports['proxy_replication']}",
-             "upstream": f"127.0.0.1:{ports['pg_a']}", "enabled": True},
-        ]
-        config_path = self.state_dir / "faultproxy.json"
-        write_json_atomic(config_path, proxies)
-        return [sys.executable, "-m", "sandbox.faultproxy", "--host", "127.0.0.1", "--port", str(ports["fault_api"]),
-                "--config", str(config_path)]
-
-    def _payments_env(self, secret: dict[str, Any]) -> dict[str, str]:
-        return {"RX_PAYMENT_SECRET_KEY": secret["payment_secret_key"], "RX_WEBHOOK_SECRET": secret["webhook_secret"],
-                "RX_WEBHOOK_URL": f"{self.edge_url}/functions/v1/payment-webhook"}
-
-    def _app_argv(self, region: str) -> list[str]:
-        port = self.config.ports["region_a" if region == "region-a" else "region_b"]
-        return [sys.executable, "-m", "sandbox.app", "--host", "127.0.0.1", "--port", str(port)]
-
-    def _app_env(self, region: str, secret: dict[str, Any], version: str | None = None) -> dict[str, str]:
-        ports, rate = self.config.ports, self.config.rate_limit
-        database_url = (f"host=127.0.0.1,127.0.0.1 port={ports['proxy_pg_a']},{ports['proxy_pg_b']} "
-                        f"dbname={postgres.DATABASE} user={postgres.APP_USER} "
-                        f"password={secret['pg_passwords'][postgres.APP_USER]} "
-                        "target_session_attrs=read-write connect_timeout=2")
-        return {
-            "RX_REGION": region,
-            "RX_VERSION": version or self.config.version,
-            "RX_DATABASE_URL": database_url,
-            "RX_JWT_SECRET": secret["jwt_secret"],
-            "RX_ANON_KEY": secret["anon_key"],
-            "RX_SERVICE_KEY": secret["service_key"],
-            "RX_PAYMENT_URL": self.payments_url,
-            "RX_PAYMENT_SECRET_KEY": secret["payment_secret_key"],
-            "RX_WEBHOOK_SECRET": secret["webhook_secret"],
-            "RX_ACCESS_TOKEN_TTL_S": str(self.config.access_token_ttl_s),
-            "RX_RATE_PER_USER_RPS": str(rate.per_user_rps),
-            "RX_RATE_PER_USER_BURST": str(rate.per_user_burst),
-            "RX_RATE_PER_ADDRESS_RPS": str(rate.per_address_rps),
-            "RX_RATE_PER_ADDRESS_BURST": str(rate.per_address_burst),
-            "RX_ACCESS_LOG": str(self.logs_dir / f"{region}.access.jsonl"),
-        }
-
-    def _edge_argv(self) -> list[str]:
-        binary = haproxy.find_haproxy()
-        path = haproxy.write_config(self.config, self.state_dir / "haproxy.cfg")
-        haproxy.check_config(binary, path)
-        return [binary, "-db", "-f", str(path)]
-
-    def _write_failover_files(self, secret: dict[str, Any]) -> None:
-        failover = self.config.failover
-        write_json_atomic(self.state_dir / FAILOVER_CONFIG, {
-            "bin_dir": secret["pg_bin_dir"],
-            "pg_ports": {"pg-a": self.config.ports["pg_a"], "pg-b": self.config.ports["pg_b"]},
-            "passwords": secret["pg_passwords"],
-            "replication_proxy_port": self.config.ports["proxy_replication"],
-            "synchronous": self.config.replication == "sync",
-            "fault_api_url": self.fault_proxy_url,
-            "auto": failover.auto,
-            "check_interval_s": failover.check_interval_s,
-            "failure_threshold": failover.failure_threshold,
-            "http_port": self.config.ports["failover"],
-        }, mode=0o600)
-        initial = {"primary": "pg-a", "standby": "pg-b", "lost": None, "events": []}
-        write_json_atomic(self.state_dir / TOPOLOGY_FILE, initial)
-
-    # ----- down, status -----------------------------------------------------------------------------------------
-    def _all_running(self, state: dict[str, Any]) -> bool:
+    def _dead_parts(self, state: dict[str, Any]) -> tuple[str, ...]:
+        """Parts that should run and do not. A node the failover manager declared lost stays down: it diverged,
+        and only a rebuild (the drill action `ensure_standby`) brings it back."""
+        lost = self._lost_node()
+        layout = self.parts.layout() if self.folder.secrets_file.exists() else None
+        dead = []
         for part in PART_ORDER:
-            entry = state.get("parts", {}).get(part)
-            if entry is None:
-                return False
             if part in NODES:
-                continue
-            if not is_running(ProcessRef.from_json(entry["process"])):
-                return False
-        return True
+                if part != lost and (layout is None or postgres.postmaster_pid(layout, part) is None):
+                    dead.append(part)
+            elif not Parts.running(state, part):
+                dead.append(part)
+        return tuple(dead)
 
+    def _lost_node(self) -> str | None:
+        try:
+            return self.folder.topology().get("lost")
+        except (OSError, ValueError):
+            return None
+
+    def _repair(self, state: dict[str, Any], dead: tuple[str, ...], on_step: StepCallback) -> None:
+        on_step("sandbox", "repair", f"restarting {', '.join(dead)} on the data in {self.state_dir}")
+        try:
+            secret = self.folder.secrets()
+        except SandboxError as exc:
+            raise SandboxError("state", f"{self.folder.secrets_file} is missing: the sandbox's keys and database "
+                               "passwords are gone, so its data cannot be reached", _RESET_FIX) from exc
+        self._preflight(dead)
+        layout = self.parts.layout(secret)
+        for node in (n for n in dead if n in NODES):
+            if not (layout.data_dir(node) / "PG_VERSION").is_file():
+                raise SandboxError(node, f"its data directory {layout.data_dir(node)} is unusable (no PG_VERSION)",
+                                   _RESET_FIX)
+        started = time.monotonic()
+        state["status"] = "starting"
+        self.folder.save(state)
+        try:
+            for part in dead:
+                if part in NODES:
+                    self._restart_node(state, part, on_step)
+                elif part not in ("edge", "failover"):
+                    self.parts.start(state, part, secret, on_step)
+            self._start_front(state, secret, tuple(p for p in dead if p in ("edge", "failover")), on_step)
+        except BaseException:
+            on_step("sandbox", "failed", "stopping every part (the data stays)")
+            self.down()
+            raise
+        state["status"] = "up"
+        state["repaired_at"] = datetime.now(UTC).isoformat()
+        self.folder.save(state)
+        on_step("sandbox", "up", f"repaired after {time.monotonic() - started:.1f} s; no data was touched")
+
+    def _restart_node(self, state: dict[str, Any], node: str, on_step: StepCallback) -> None:
+        layout = self.parts.layout()
+        data = layout.data_dir(node)
+        on_step(node, "starting", f"on its data in {data}")
+        try:
+            postgres.start(layout, node)
+        except SandboxError as exc:
+            raise SandboxError(node, f"does not start on its data directory {data} ({exc.cause})",
+                               f"see {layout.log_path(node)}; if the data is beyond repair, {_RESET_FIX}") from exc
+        self.parts.record_node(state, node)
+        on_step(node, "up", f"127.0.0.1:{layout.ports[node]}")
+
+    # ----- down, reset, status ----------------------------------------------------------------------------------
     def down(self) -> list[str]:
-        """Stop every part this sandbox started, by pid; returns the names of the parts that were running."""
-        state = self._load_state()
+        """Stop every part this sandbox started, by pid; returns the names of the parts that were running. The data
+        stays: the next `up` starts on it."""
+        state = self.folder.load()
         if state is None:
             return []
         stopped: list[str] = []
         parts = state.get("parts", {})
         for part in reversed(PART_ORDER):
             if part in NODES:
-                if self._stop_pg(part):
+                if self._stop_node(part):
                     stopped.append(part)
                 continue
             entry = parts.get(part)
             if entry and entry.get("process"):
                 ref = ProcessRef.from_json(entry["process"])
                 if is_running(ref):
-                    _thaw(ref)
+                    thaw(ref)
                     stop(ref, timeout_s=5)
                     stopped.append(part)
         state["status"] = "down"
         state["stopped_at"] = datetime.now(UTC).isoformat()
-        self._save_state(state)
+        self.folder.save(state)
         return stopped
 
-    def _stop_pg(self, node: str) -> bool:
+    def reset(self) -> list[str]:
+        """Stop everything and delete the state folder: every row, key and log. Only on an explicit request."""
+        stopped = self.down()
+        self.folder.wipe()
+        return stopped
+
+    def _stop_node(self, node: str) -> bool:
         try:
             layout = self.layout()
         except SandboxError:
@@ -468,19 +339,19 @@ class Sandbox:
         return True
 
     def status(self) -> list[PartStatus]:
-        state = self._load_state()
+        state = self.folder.load()
         if state is None:
             return []
         parts = state.get("parts", {})
         result: list[PartStatus] = []
-        layout = self.layout() if self._secrets_file.exists() else None
+        layout = self.layout() if self.folder.secrets_file.exists() else None
         try:
-            edge_states = self._edge_server_states()
+            edge_states = self.parts.edge_server_states()
         except (httpx.HTTPError, KeyError):
             edge_states = {}
         for part in PART_ORDER:
             entry = parts.get(part)
-            url = entry["url"] if entry else self.config.url(_PORT_OF_PART[part])
+            url = entry["url"] if entry else self.config.url(PORT_OF_PART[part])
             if part in NODES:
                 if layout is None:
                     result.append(PartStatus(part, None, False, url))
@@ -506,94 +377,9 @@ class Sandbox:
         pg_logs = (self.state_dir / "pg" / "logs").glob("*.log")
         return {p.stem: p for p in sorted([*self.logs_dir.glob("*.log"), *pg_logs])}
 
-    # ----- fault primitives used by tests and the sandbox chaos driver ------------------------------------------
-    def _part_ref(self, part: str) -> ProcessRef:
-        state = self._load_state() or {}
-        entry = state.get("parts", {}).get(part)
-        if not entry or not entry.get("process"):
-            raise SandboxError(part, "not started by this sandbox", "run `rxsuite sandbox up`")
-        return ProcessRef.from_json(entry["process"])
-
-    def kill_region(self, region: str) -> None:
-        """Kill a region's app at once (SIGKILL): the region outage."""
-        ref = self._part_ref(region)
-        stop(ref, timeout_s=0, sig=signal.SIGKILL)
-
-    def freeze_region(self, region: str) -> None:
-        """Stop a region's app without killing it (SIGSTOP): it holds connections but answers nothing."""
-        os.kill(self._part_ref(region).pid, signal.SIGSTOP)
-
-    def thaw_region(self, region: str) -> None:
-        _thaw(self._part_ref(region))
-
-    def start_region(self, region: str, version: str | None = None) -> None:
-        """(Re)start a region's app, optionally as another version, and wait until it is healthy."""
-        state = self._load_state() or {}
-        entry = state.get("parts", {}).get(region)
-        if entry and entry.get("process") and is_running(ProcessRef.from_json(entry["process"])):
-            stop(ProcessRef.from_json(entry["process"]))
-        self._spawn_part(state, region, self._app_argv(region), self._app_env(region, self._secrets(), version),
-                         _quiet)
-        self._wait_region_ready(region)
-
-    def set_edge_server(self, region: str, enabled: bool) -> None:
-        """Take a region out of (or back into) HAProxy's rotation, e.g. to drill an outage with no backup."""
-        haproxy.set_server_enabled(self.config, region, enabled)
-
-    def stop_node(self, node: str, mode: str = "immediate") -> None:
-        postgres.stop(self.layout(), node, mode=mode)
-
-    def start_node(self, node: str) -> None:
-        postgres.start(self.layout(), node)
-
-    def failover_request(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = httpx.post(f"{self.failover_url}{path}", json=body or {}, timeout=60)
-        if response.status_code != 200:
-            raise SandboxError("failover", f"{path} refused: {response.json().get('error')}", "see its status")
-        return response.json()
-
     def iter_log(self, part: str) -> Iterator[str]:
         path = self.log_files().get(part)
         if path is None:
             raise SandboxError(part, "no such log", f"parts with logs: {', '.join(self.log_files()) or 'none'}")
         with open(path, errors="replace") as src:
             yield from src
-
-
-def _thaw(ref: ProcessRef) -> None:
-    if is_running(ref):
-        os.kill(ref.pid, signal.SIGCONT)
-
-
-def _safe(predicate: Callable[[], bool]) -> bool:
-    try:
-        return predicate()
-    except (httpx.HTTPError, OSError, ValueError, KeyError, TypeError):
-        return False
-
-
-def _new_secrets() -> dict[str, Any]:
-    jwt_secret = secrets.token_urlsafe(48)
-    issued = int(time.time())
-
-    def key(role: str) -> str:
-        return jwt.encode({"iss": "rxsuite-sandbox", "role": role, "iat": issued}, jwt_secret, algorithm="HS256")
-
-    return {
-        "jwt_secret": jwt_secret,
-        "anon_key": key("anon"),
-        "service_key": key("service_role"),
-        "payment_secret_key": "sk_test_" + secrets.token_hex(24),
-        "webhook_secret": "whsec_" + secrets.token_hex(24),
-        "pg_passwords": {name: secrets.token_urlsafe(18) for name in
-                         (postgres.SUPERUSER, postgres.APP_USER, postgres.REPLICATION_USER)},
-    }
-
-
-def _config_summary(config: SandboxConfig) -> dict[str, Any]:
-    return {"ports": config.ports, "replication": config.replication,
-            "failover": vars(config.failover), "edge": vars(config.edge), "seed": vars(config.seed)}
-
-
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text())

@@ -18,8 +18,10 @@ _TEST_PORT_OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "1000"))
 
 
 def running_sandbox(config: SandboxConfig) -> Iterator[Sandbox]:
+    """A fresh sandbox: `up` keeps what an earlier session left (it never wipes), so tests reset theirs first."""
     sandbox = Sandbox(config)
     try:
+        sandbox.reset()
         sandbox.up()
         yield sandbox
     finally:

@@ -69,11 +69,11 @@ def _wait_replicated(sandbox: Sandbox) -> None:
 def test_region_outage_is_served_by_the_backup_region(failover_sandbox: Sandbox) -> None:
     sandbox = failover_sandbox
     assert _edge_region(sandbox) == "region-a"
-    sandbox.kill_region("region-a")
+    sandbox.faults.kill_region("region-a")
     try:
         _wait_for(lambda: _edge_region(sandbox) == "region-b", timeout_s=10)
     finally:
-        sandbox.start_region("region-a")
+        sandbox.faults.start_region("region-a")
     _wait_for(lambda: _edge_region(sandbox) == "region-a", timeout_s=15)
 
 
@@ -84,14 +84,14 @@ def test_primary_loss_is_followed_by_writes_on_the_promoted_standby(failover_san
     with httpx.Client() as client:
         assert _write(client, sandbox, run_id, 0)
         _wait_replicated(sandbox)
-        sandbox.stop_node("pg-a", mode="immediate")
+        sandbox.faults.stop_node("pg-a", mode="immediate")
         seq = iter(range(1, 10_000))
         recovered_after = _wait_for(lambda: _write(client, sandbox, run_id, next(seq)),
                                     timeout_s=failover.check_interval_s * failover.failure_threshold + 10)
     _wait_for(lambda: sandbox.topology()["primary"] == "pg-b", 5)  # the manager records it just after promoting
     assert recovered_after < failover.check_interval_s * failover.failure_threshold + 10
     assert 0 in _stored_seqs(sandbox.primary_conninfo(), run_id)
-    sandbox.failover_request("/rebuild")
+    sandbox.faults.failover_request("/rebuild")
     _wait_for(lambda: sandbox.topology()["standby"] == "pg-a", 30)
 
 
@@ -107,7 +107,7 @@ def test_cut_replication_loses_exactly_the_writes_after_the_cut(failover_sandbox
         try:
             after = {seq for seq in range(20, 50) if _write(client, sandbox, run_id, seq)}
             assert _stored_seqs(sandbox.primary_conninfo(), run_id) == before | after
-            sandbox.stop_node(old_primary, mode="immediate")
+            sandbox.faults.stop_node(old_primary, mode="immediate")
             _wait_for(lambda: sandbox.topology()["primary"] != old_primary, 20)
         finally:
             proxies.update_proxy("replication", enabled=True)
@@ -116,4 +116,4 @@ def test_cut_replication_loses_exactly_the_writes_after_the_cut(failover_sandbox
     lost = acknowledged - survivors
     assert len(before) == 20 and len(after) == 30
     assert lost == after
-    sandbox.failover_request("/rebuild")
+    sandbox.faults.failover_request("/rebuild")

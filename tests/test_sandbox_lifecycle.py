@@ -1,5 +1,5 @@
-"""`sandbox up/down/status`: idempotent, stale state cleaned, nothing left running after down, a taken port or
-Ctrl-C during up, whatever happens."""
+"""`sandbox up/down/status/reset`: idempotent, dead parts repaired without losing data, wiping only on an explicit
+reset, nothing left running after down, a taken port or Ctrl-C during up, whatever happens."""
 
 from __future__ import annotations
 
@@ -22,10 +22,18 @@ from rxcore.processes import ProcessRef, is_running, port_is_free
 from sandbox import postgres
 from sandbox.errors import SandboxError
 from sandbox.stack import PART_ORDER, Sandbox
+from sandbox.state import new_secrets
 from sandbox.variant import sandbox_variant
 from tests.children import interruptible
 
-_OFFSET = 3000
+# Beside the session's sandbox on the session's offset: small steps (no two sandboxes' port sets meet, see
+# _variant) keep every port below the kernel's ephemeral range, where other connections come and go.
+_OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "1000"))
+
+
+def _variant(step: int, state_name: str, **changes: object) -> Sandbox:
+    """Steps 1-5 shift the ports by 3, 6, 9, 12, 15: none of these is a difference between two sandbox ports."""
+    return Sandbox(sandbox_variant(_OFFSET + 3 * step, state_name, **changes))
 
 
 def _recorded_processes(sandbox: Sandbox) -> list[ProcessRef]:
@@ -46,8 +54,9 @@ def _nothing_running(sandbox: Sandbox) -> bool:
 
 @pytest.fixture(scope="module")
 def lifecycle_sandbox() -> Iterator[Sandbox]:
-    sandbox = Sandbox(sandbox_variant(_OFFSET, "test-lifecycle"))
+    sandbox = _variant(1, "test-lifecycle")
     try:
+        sandbox.reset()
         sandbox.up()
         yield sandbox
     finally:
@@ -72,19 +81,66 @@ def test_up_again_is_a_no_op(lifecycle_sandbox: Sandbox) -> None:
     assert _recorded_processes(lifecycle_sandbox) == before
 
 
-def test_stale_state_after_a_crash_is_cleaned_and_restarted(lifecycle_sandbox: Sandbox) -> None:
-    payments_pid = {p.name: p.pid for p in lifecycle_sandbox.status()}["payments"]
-    assert payments_pid is not None
-    os.kill(payments_pid, signal.SIGKILL)
+def _rows(sandbox: Sandbox) -> list[tuple[str, int]]:
+    """The rows this module wrote (a ground truth the tests create) and the seeded users (the sandbox's own)."""
+    with psycopg.connect(sandbox.primary_conninfo()) as conn:
+        written = conn.execute("SELECT run_id, seq FROM probe_writes WHERE run_id = 'lifecycle' ORDER BY seq")
+        return [*written.fetchall(), ("users", conn.execute("SELECT count(*) FROM users").fetchone()[0])]
+
+
+def _write_row(sandbox: Sandbox, seq: int) -> None:
+    with psycopg.connect(sandbox.primary_conninfo()) as conn:
+        conn.execute("INSERT INTO probe_writes (run_id, seq) VALUES ('lifecycle', %s)", (seq,))
+
+
+def test_a_sigkilled_region_is_restarted_and_nothing_is_wiped(lifecycle_sandbox: Sandbox) -> None:
+    _write_row(lifecycle_sandbox, 1)
+    rows, secrets = _rows(lifecycle_sandbox), (lifecycle_sandbox.state_dir / "secrets.json").read_text()
+    pids = {p.name: p.pid for p in lifecycle_sandbox.status()}
+    os.kill(pids["region-a"], signal.SIGKILL)
     time.sleep(0.2)
-    survivors = [ref for ref in _recorded_processes(lifecycle_sandbox) if is_running(ref)]
+    steps: list[tuple[str, str]] = []
+    assert lifecycle_sandbox.up(lambda part, state, detail: steps.append((part, state))) is True
+    after = {p.name: p for p in lifecycle_sandbox.status()}
+    assert all(p.running for p in after.values())
+    assert after["region-a"].pid != pids["region-a"]
+    assert {name: p.pid for name, p in after.items() if name != "region-a"} == {
+        name: pid for name, pid in pids.items() if name != "region-a"}
+    assert [part for part, state in steps if state == "starting"] == ["region-a"]
+    assert _rows(lifecycle_sandbox) == rows
+    assert (lifecycle_sandbox.state_dir / "secrets.json").read_text() == secrets
+
+
+def test_up_after_down_restarts_on_the_same_data(lifecycle_sandbox: Sandbox) -> None:
+    _write_row(lifecycle_sandbox, 2)
+    rows, anon_key = _rows(lifecycle_sandbox), lifecycle_sandbox.anon_key
+    lifecycle_sandbox.down()
     assert lifecycle_sandbox.up() is True
-    assert not any(is_running(ref) for ref in survivors)
     assert all(p.running for p in lifecycle_sandbox.status())
+    assert _rows(lifecycle_sandbox) == rows
+    assert lifecycle_sandbox.anon_key == anon_key
+
+
+def test_an_unusable_data_directory_is_named_with_the_command_to_run() -> None:
+    sandbox = _variant(2, "test-lifecycle-unusable")
+    sandbox.reset()
+    data_dir = sandbox.state_dir / "pg" / "pg-a"
+    data_dir.mkdir(parents=True)
+    (sandbox.state_dir / "logs").mkdir()
+    (sandbox.state_dir / "state.json").write_text(json.dumps({"status": "down", "up_after_s": 1.0, "parts": {}}))
+    (sandbox.state_dir / "secrets.json").write_text(json.dumps(new_secrets(postgres.find_bin_dir())))
+    try:
+        with pytest.raises(SandboxError, match=r"^sandbox pg-a: its data directory .*/pg-a is unusable "
+                                               r"\(no PG_VERSION\) \(run `rxsuite sandbox reset` to wipe it"):
+            sandbox.up()
+        assert data_dir.is_dir()
+        assert json.loads((sandbox.state_dir / "state.json").read_text())["parts"] == {}
+    finally:
+        sandbox.reset()
 
 
 def test_taken_port_is_named_and_nothing_is_started(lifecycle_sandbox: Sandbox) -> None:
-    other = Sandbox(sandbox_variant(_OFFSET + 500, "test-lifecycle-port"))
+    other = _variant(3, "test-lifecycle-port")
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", other.config.ports["payments"]))
     blocker.listen()
@@ -114,8 +170,8 @@ def _env_file(tmp_path: Path, offset: int, state_name: str) -> Path:
 
 
 def test_ctrl_c_during_up_leaves_nothing_running(tmp_path: Path) -> None:
-    env_file = _env_file(tmp_path, _OFFSET + 700, "test-lifecycle-interrupt")
-    sandbox = Sandbox(sandbox_variant(_OFFSET + 700, "test-lifecycle-interrupt"))
+    env_file = _env_file(tmp_path, _OFFSET + 3 * 4, "test-lifecycle-interrupt")
+    sandbox = _variant(4, "test-lifecycle-interrupt")
     proc = subprocess.Popen([sys.executable, "-m", "rxsuite.cli", "sandbox", "up", "--env", str(env_file)],
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=interruptible)
@@ -137,7 +193,7 @@ def test_ctrl_c_during_up_leaves_nothing_running(tmp_path: Path) -> None:
 
 
 def test_synchronous_mode_starts_with_a_synchronous_standby() -> None:
-    sandbox = Sandbox(sandbox_variant(_OFFSET + 900, "test-lifecycle-sync", replication="sync"))
+    sandbox = _variant(5, "test-lifecycle-sync", replication="sync")
     try:
         sandbox.up()
         with psycopg.connect(sandbox.node_conninfo("pg-a", superuser=True)) as conn:
