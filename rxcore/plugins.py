@@ -151,8 +151,7 @@ def _loader(name: str, load: Callable[[], Any], group: str) -> EntryPointLoad:
     def loaded() -> Any:
         try:
             return load()
-        except ImportError as exc:
-            raise RxError(f"plug-in {name!r} ({group}) is registered but cannot be imported ({exc}): reinstall it, "
-                          "e.g. pip install -e '.[sandbox]'") from exc
+        except ImportError as exc:  # registered by the installed project, but its extra is not installed
+            raise RxError(f"the {name} plug-in ({group}) cannot be loaded: {exc}") from exc
 
     return loaded

@@ -208,3 +208,16 @@ def test_every_job_runs_without_the_sandbox_extra(bare_venv: Path, remote_enviro
         records = _records(log_dir)
         assert any(Path(r["argv"][0]).name == "rxsuite" for r in records), f"{name}: the main process left no record"
         assert [(r["argv"][:2], r["attempted"], r["loaded"]) for r in records if r["attempted"] or r["loaded"]] == []
+
+
+def test_a_sandbox_environment_names_the_extra_to_install(bare_venv: Path, tmp_path: Path) -> None:
+    env_file = tmp_path / "sandbox.yaml"
+    env_file.write_text(yaml.safe_dump({"kind": "sandbox", "base_url": "http://127.0.0.1:9", "sandbox": {}}))
+    for argv in (["load", "--env", str(env_file), "--runs-dir", str(tmp_path)], ["sandbox", "status", "--env",
+                                                                                 str(env_file)]):
+        result = _run(bare_venv, [str(bare_venv / "bin" / "rxsuite"), *argv], {}, tmp_path / "log", tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (
+            "error: the sandbox plug-in (rxsuite.environment_kinds) cannot be loaded: the sandbox needs its extra "
+            "(fastapi, psycopg, psycopg-pool, pyjwt, python-multipart, uvicorn not installed): "
+            "pip install -e '.[sandbox]' (make venv does)"), argv
