@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,6 +28,8 @@ from rxcore.environment import PROJECT_ROOT
 from sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.slow
+_NOT_SOURCE = (".git", ".venv", ".rxsuite", "runs", "build", "*.egg-info", "__pycache__", ".pytest_cache",
+               ".ruff_cache", ".hypothesis")
 
 _WATCH = '''"""Records, per process, every attempt to import the sandbox (tests/test_without_sandbox.py)."""
 import atexit, json, os, sys
@@ -98,8 +101,9 @@ def _link_dependencies(site: Path) -> None:
 def bare_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv holding the project without the sandbox extra, and the import watch."""
     root = tmp_path_factory.mktemp("bare")
-    wheels = root / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(PROJECT_ROOT)],
+    source, wheels = root / "source", root / "wheels"
+    shutil.copytree(PROJECT_ROOT, source, ignore=shutil.ignore_patterns(*_NOT_SOURCE))  # the build leaves build/
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
                    check=True, capture_output=True, timeout=300)
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
