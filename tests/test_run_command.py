@@ -12,6 +12,7 @@ import pytest
 
 from rxsuite import cmd_run
 from rxsuite.cli import main
+from rxsuite.display import Display
 from tests import report_inputs
 
 
@@ -47,9 +48,9 @@ def fake_sandbox(monkeypatch: pytest.MonkeyPatch) -> list[FakeSandbox]:
 
 def _stages_writing(monkeypatch: pytest.MonkeyPatch, write: Any) -> None:
     """Replace the job stages with one that writes prepared stage folders (what the jobs would leave)."""
-    monkeypatch.setattr(cmd_run, "_journeys", lambda args, env, run_dir, progress, name: None)
-    monkeypatch.setattr(cmd_run, "_load_with_journeys", lambda args, env, run_dir, progress: write(run_dir))
-    monkeypatch.setattr(cmd_run, "_drill", lambda args, env, run_dir, progress: None)
+    monkeypatch.setattr(cmd_run, "_smoke_journeys", lambda request, env, run_dir, stages, stop: None)
+    monkeypatch.setattr(cmd_run, "_load_with_journeys", lambda request, env, run_dir, stages, stop: write(run_dir))
+    monkeypatch.setattr(cmd_run, "_drill", lambda request, env, run_dir, stages, stop: None)
 
 
 def test_sandbox_is_stopped_when_a_stage_fails(tmp_path: Path, fake_sandbox: list[FakeSandbox],
@@ -89,10 +90,11 @@ def test_exit_code_and_report_follow_the_slo_verdict(tmp_path: Path, fake_sandbo
     assert fake_sandbox[0].calls == ["up", "down"]
 
 
-def test_a_job_that_is_not_installed_is_a_skipped_stage(tmp_path: Path) -> None:
-    progress = cmd_run._Progress(total=1)
-    stage = cmd_run._run_stage(progress, "future job", "not written yet", ["no-such-job"], tmp_path)
-    assert stage.status == cmd_run.SKIPPED_UNAVAILABLE
+def test_a_job_that_is_not_installed_is_a_skipped_stage() -> None:
+    stages = cmd_run.Stages(Display("test", rich=False), total=1)
+    result = stages.run("future job", "not written yet", lambda: pytest.fail("a missing job was called"),
+                        "no_such_job.job")
+    assert result is None and stages.stages[0].status == cmd_run.SKIPPED_UNAVAILABLE
 
 
 def test_production_environment_is_refused(tmp_path: Path) -> None:
