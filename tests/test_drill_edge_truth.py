@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,11 @@ import httpx
 import pytest
 import yaml
 
-from chaos.drill import DrillRequest, execute
+from chaos.drill import DrillRequest, execute, plan
 from chaos.drivers.sandbox import SandboxDriver
 from chaos.sandbox_env import write_sandbox_environment
 from rxcore.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.jobs import QuietProgress, StopToken
 from sandbox.stack import Sandbox
 from tests.conftest import running_sandbox
 
@@ -59,7 +59,8 @@ def test_a_region_down_for_five_seconds_is_measured_as_five_seconds(edge_sandbox
     env_file = write_sandbox_environment(edge_sandbox.config, tmp_path / "env.yaml")
     request = DrillRequest(env=str(env_file), scenario=str(_scenario(tmp_path, method, _EDGE_BACK)),
                            runs_dir=tmp_path / "runs")
-    code, result, _ = execute(request, threading.Event(), lambda kind, message: None)
+    done = execute(plan(request), QuietProgress(), StopToken())
+    code, result = done.exit_code, done.details["drill"]
     assert code == 0, result.get("reason")
     assert abs(result["downtime_s"] - 5.0) <= 0.3
     assert abs(result["rto_s"] - 5.0) <= 0.3
