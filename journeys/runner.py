@@ -22,6 +22,7 @@ from typing import Any
 
 from journeys import platform, results
 from journeys.redact import Redactor
+from rxcore.processes import start_child, stop_child
 
 JOURNEYS_DIR = Path(__file__).resolve().parent
 ARTIFACTS_DIR = "artifacts"
@@ -107,10 +108,8 @@ def _attempt(options: JourneyOptions, run_dir: Path, number: int, nodeids: list[
     argv += [f"--rx-break-path={path}" for path in options.break_paths]
     env = {**os.environ, platform.BASE_URL_ENV: options.base_url, platform.ANON_KEY_ENV: options.anon_key,
            platform.CREDENTIALS_ENV: str(options.credentials_csv)}
-    with open(log, "wb") as out:
-        child = subprocess.Popen(argv, cwd=JOURNEYS_DIR.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
-        code = _wait(child, stop)
+    log.unlink(missing_ok=True)
+    code = _wait(start_child(argv, log, env=env, cwd=JOURNEYS_DIR.parent), stop)
     if code is None:
         raise JourneysError(f"attempt {number} ran longer than {ATTEMPT_TIMEOUT_S} s and was stopped (see {log})")
     try:
@@ -134,23 +133,15 @@ def _wait(child: subprocess.Popen[bytes], stop: threading.Event) -> int | None:
     """The attempt's exit code; None when it overstayed. A stop is passed on as Ctrl-C (pytest then tears its
     browsers down); a child that will not go is killed by pid. The child never outlives this call."""
     deadline = time.monotonic() + ATTEMPT_TIMEOUT_S
-    overstayed = False
     try:
         while child.poll() is None and not stop.is_set():
-            overstayed = time.monotonic() >= deadline
-            if overstayed:
-                break
+            if time.monotonic() >= deadline:
+                stop_child(child, signal.SIGINT, _STOP_GRACE_S)
+                return None
             stop.wait(0.2)
-        if child.poll() is None:
-            child.send_signal(signal.SIGINT)
-            child.wait(timeout=_STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    return None if overstayed else child.returncode
+        code = stop_child(child, signal.SIGINT, _STOP_GRACE_S)
+    return code
 
 
 def _scrub(options: JourneyOptions, run_dir: Path) -> None:

@@ -93,6 +93,7 @@ def test_ctrl_c_during_a_fault_runs_the_rollbacks(edge_sandbox: Sandbox, tmp_pat
     rollbacks_run = [a for a in result["actions"] if a["phase"] == "rollback"]
     assert drill.returncode == 130, output
     assert result["status"] == "interrupted"
+    assert result["verdict"] is None and "PASS" not in output  # a stopped drill shows no verdict
     assert [a["outcome"] for a in rollbacks_run] == ["ok", "ok", "ok"]
     assert SandboxDriver(edge_sandbox).problems() == []
     assert httpx.get(f"{edge_sandbox.edge_url}/health", timeout=2).json()["region"] == "region-a"
