@@ -368,12 +368,33 @@ class RunVerdict:
         """In plain words: what the evidence showed met, showed missed, and could not show either way."""
         lines = []
         if self.missed:
-            lines.append(f"shown missed: {', '.join(self.missed)}")
+            lines.append(f"shown missed: {_grouped(self.missed, name_all=True)}")
         if self.met:
-            lines.append(f"shown met at {self.confidence:.0%} confidence: {', '.join(self.met)}")
+            lines.append(f"shown met at {self.confidence:.0%} confidence: {_grouped(self.met, name_all=False)}")
         if self.not_shown:
-            lines.append(f"not shown either way (too little evidence in this run): {', '.join(self.not_shown)}")
+            lines.append(f"not shown either way (too little evidence in this run): "
+                         f"{_grouped(self.not_shown, name_all=True)}")
         return lines or ["no objective applied to what this run measured"]
+
+
+def _grouped(objectives: list[str], name_all: bool) -> str:
+    """Per-request objectives ("name[request] (objective)") folded into one entry: the request names listed when
+    `name_all`, else counted."""
+    folded: dict[str, list[str]] = {}
+    for entry in objectives:
+        head, _, objective = entry.rpartition(" (")
+        name, _, request = head.partition("[")
+        folded.setdefault(f"{name} ({objective}", []).append(request.removesuffix("]"))
+    parts = []
+    for key, requests in folded.items():
+        named = [r for r in requests if r]
+        if not named:
+            parts.append(key)
+        elif name_all:
+            parts.append(f"{key} for {'; '.join(named)}")
+        else:
+            parts.append(f"{key} for {len(named)} request name{'s' if len(named) > 1 else ''}")
+    return ", ".join(parts)
 
 
 def _print_result(stages: Stages, run_dir: Path, report: Path, verdict: RunVerdict) -> None:
