@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     request = ReportRequest(run=args.run, period=args.period, since=args.since, baseline=args.baseline,
                             spec=args.spec, runs_dir=args.runs_dir, output=args.output, pdf=not args.no_pdf)
-    return run_job(plan, execute, request, "rxsuite report", show=_print)
+    return run_job(plan, execute, request, "rxsuite report", raise_first=True, show=_print)
 
 
 def _print(result: Result) -> None:

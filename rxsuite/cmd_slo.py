@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     request = SloRequest(runs=tuple(args.runs), spec=args.spec, output=args.output, write=not args.no_write)
     return run_job(plan, lambda slo_plan, _display, stop: execute(slo_plan, None, stop), request,
-                   "rxsuite slo evaluate", show=lambda result: _show(result, args.format))
+                   "rxsuite slo evaluate", raise_first=True, show=lambda result: _show(result, args.format))
 
 
 def _show(result: Result, fmt: str) -> None:
