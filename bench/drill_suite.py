@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from chaos.drill import DrillRequest, execute
+from chaos.drill import DrillRequest, execute, plan
 from chaos.sandbox_env import write_sandbox_environment
+from rxcore.jobs import QuietProgress, StopToken
 from sandbox.variant import sandbox_variant
 
 _OFFSET = 6900
@@ -28,9 +28,9 @@ def main() -> None:
     config = sandbox_variant(_OFFSET, "bench-drill")
     env_file = write_sandbox_environment(config, args.runs_dir / "env.yaml", "sandbox-bench")
     started = time.monotonic()
-    code, result, folder = execute(
-        DrillRequest(env=str(env_file), suite="quarterly", runs_dir=args.runs_dir, background_load=not args.no_load),
-        threading.Event(), lambda kind, message: None)
+    done = execute(plan(DrillRequest(env=str(env_file), suite="quarterly", runs_dir=args.runs_dir,
+                                     background_load=not args.no_load)), QuietProgress(), StopToken())
+    code, result, folder = int(done.exit_code), done.details["drill"], done.run_dir
     wall = time.monotonic() - started
     print(f"{'scenario':34} {'verdict':8} {'score':>6} {'RTO s':>7} {'RPO writes':>10} {'RPO s':>6}")
     for row in result["scenarios"]:

@@ -1,11 +1,11 @@
 """One drill or a suite of drills against an environment: every check that can refuse happens first (environment,
 production guard, scenario files, drivers), then the sandbox is started or reused, then each scenario runs in its
-own folder of the run folder. The programmatic entry point behind `rxsuite drill`."""
+own folder of the run folder. `plan` and `execute` are the drill job's lifecycle, behind `rxsuite drill` and
+`rxsuite run`. An interrupted drill records no verdict: its status says how it ended."""
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +20,13 @@ from chaos.suite import load_suite, summarise
 from chaos.trend import earlier_drills, trend
 from rxcore.environment import Environment, load_environment
 from rxcore.errors import ConfigError, RxError
+from rxcore.exitcodes import ExitCode
+from rxcore.jobs import DEFAULT_RUNS_DIR, Result, StopToken, check_allowed
+from rxcore.jobs import Progress as JobProgress
 from rxcore.plugins import Platform
 from rxcore.runfolder import RunFolder
 
-EXIT_AS_EXPECTED, EXIT_NOT_AS_EXPECTED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
+JOB = "drill"
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class DrillRequest:
     env: str
     scenario: str | None = None
     suite: str | None = None
-    runs_dir: Path = Path("runs")
+    runs_dir: Path = DEFAULT_RUNS_DIR
     confirm_production: str | None = None
     keep_sandbox: bool = False
     background_load: bool = True
@@ -39,6 +42,7 @@ class DrillRequest:
 
 @dataclass(frozen=True)
 class Plan:
+    request: DrillRequest
     env: Environment
     scenarios: tuple[tuple[Scenario, float], ...]
     suite: str | None
@@ -47,9 +51,7 @@ class Plan:
 def plan(request: DrillRequest) -> Plan:
     """Everything that can refuse the drill, before anything touches the target."""
     env = load_environment(request.env)
-    if env.allowed_jobs and "drill" not in env.allowed_jobs:
-        raise ConfigError(str(env.file), "allowed_jobs", "drills are not allowed in this environment",
-                          "add drill to allowed_jobs if the environment's owner agrees")
+    check_allowed(env, JOB)
     if env.kind == "production":
         if env.chaos.get("allow_production") is not True:
             raise ConfigError(str(env.file), "chaos.allow_production", "chaos is refused in production unless the "
@@ -71,12 +73,12 @@ def plan(request: DrillRequest) -> Plan:
             raise ConfigError(str(env.file), "chaos.drivers", f"scenario {scenario.name} needs driver(s) "
                               f"{', '.join(missing)}, not allowed here ({', '.join(sorted(allowed)) or 'none'})",
                               "add them to chaos.drivers in the environment file, or pick another scenario")
-    return Plan(env, scenarios, suite_name)
+    return Plan(request, env, scenarios, suite_name)
 
 
-def execute(request: DrillRequest, stop: threading.Event, progress: Progress) -> tuple[int, dict[str, Any], Path]:
-    drill_plan = plan(request)
-    env = drill_plan.env
+def execute(drill_plan: Plan, job_progress: JobProgress, stop: StopToken) -> Result:
+    """Run the planned drill; `stop` ends the method early and the rollbacks still run."""
+    request, env, progress = drill_plan.request, drill_plan.env, job_progress.note
     platform, started_platform = _acquire_platform(env, progress)
     try:
         target = _target(env, platform)
@@ -91,25 +93,24 @@ def execute(request: DrillRequest, stop: threading.Event, progress: Progress) ->
             result = DrillRunner(scenario, env, folder.path, target, platform, stop, progress,
                                  request.background_load).run()
             history = earlier_drills(request.runs_dir, env.name, scenario.name, exclude=folder.path)
-            extra = {"trend": trend(history, result.get("score")), "sandbox": sandbox_note}
+            extra = {"trend": trend(history, result.get("score")), "sandbox": sandbox_note, **_stopped(stop)}
             Journal(folder.path / DRILL_FILE, {**result, **extra})
             result.update(extra)
-            code = _exit_code(result.get("status"), bool(result.get("as_expected")))
         else:
             result = _run_suite(drill_plan, folder, target, platform, stop, progress, sandbox_note, request)
-            code = _exit_code(result["status"], result["as_expected"])
+        code = _exit_code(stop, bool(result.get("as_expected")))
         folder.finish(result.get("status", "completed"), code, reason=result.get("reason") or "",
                       verdict=result.get("verdict"), score=result.get("score"))
-        return code, result, folder.path
+        return Result(code, result.get("status", "completed"), folder.path, result.get("verdict"),
+                      result.get("reason") or "", {"drill": result})
     finally:
         if started_platform and platform is not None and not request.keep_sandbox:
             progress("sandbox", "stopping the sandbox this drill started")
             platform.down()
 
 
-def _run_suite(drill_plan: Plan, folder: RunFolder, target: Target, platform: Platform | None,
-               stop: threading.Event, progress: Progress, sandbox_note: dict[str, Any] | None,
-               request: DrillRequest) -> dict[str, Any]:
+def _run_suite(drill_plan: Plan, folder: RunFolder, target: Target, platform: Platform | None, stop: StopToken,
+               progress: Progress, sandbox_note: dict[str, Any] | None, request: DrillRequest) -> dict[str, Any]:
     started = time.time()
     journal = Journal(folder.path / DRILL_FILE, {
         "kind": "suite", "suite": drill_plan.suite, "environment": drill_plan.env.name, "status": "running",
@@ -139,8 +140,16 @@ def _run_suite(drill_plan: Plan, folder: RunFolder, target: Target, platform: Pl
     summary["as_expected"] = summary["as_expected"] and not interrupted
     history = earlier_drills(request.runs_dir, drill_plan.env.name, f"suite:{drill_plan.suite}", exclude=folder.path)
     journal.update(**summary, status="interrupted" if interrupted else "completed", ended_at=iso(time.time()),
-                   duration_s=round(time.time() - started, 1), trend=trend(history, summary["score"]))
+                   duration_s=round(time.time() - started, 1), trend=trend(history, summary["score"]),
+                   **_stopped(stop))
     return journal.data
+
+
+def _stopped(stop: StopToken) -> dict[str, Any]:
+    """A stopped drill shows nothing: no verdict (never PASS), and its status says how it ended."""
+    if not stop.is_set():
+        return {}
+    return {"status": stop.status, "verdict": None, "as_expected": False, "reason": stop.describe()}
 
 
 def _duration(result: dict[str, Any]) -> float | None:
@@ -148,10 +157,10 @@ def _duration(result: dict[str, Any]) -> float | None:
     return round(timeline[-1]["unix"] - timeline[0]["unix"], 1) if len(timeline) > 1 else None
 
 
-def _exit_code(status: str | None, as_expected: bool) -> int:
-    if status == "interrupted":
-        return EXIT_INTERRUPTED
-    return EXIT_AS_EXPECTED if as_expected else EXIT_NOT_AS_EXPECTED
+def _exit_code(stop: StopToken, as_expected: bool) -> ExitCode:
+    if stop.is_set():
+        return stop.exit_code
+    return ExitCode.OK if as_expected else ExitCode.FAIL
 
 
 def _acquire_platform(env: Environment, progress: Progress) -> tuple[Platform | None, bool]:

@@ -1,22 +1,39 @@
-"""Background load during a drill: `rxsuite load` (the load job's own command, Locust underneath) run as a child
-process for the scenario's profile, users and duration, its run folder inside the drill's. It is stopped like a
-user would (SIGINT: the load job finishes its files) when the drill no longer needs it."""
+"""Background load during a drill: the load job's own `plan` and `execute` for the scenario's profile, users and
+duration, its run folder inside the drill's. `execute` runs in a thread of the drill (Locust itself runs in the
+load job's child processes, so gevent never patches the drill), and is stopped like a user would stop it (its
+stop token: Locust finishes its requests and the record is closed) when the drill no longer needs it."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from chaos.scenario import LoadSpec
-from rxcore.environment import PROJECT_ROOT
+from locustfiles.job import LoadRequest, execute, plan
+from rxcore.errors import RxError
+from rxcore.jobs import QuietProgress, Result, StopToken
 
-_STOP_WAIT_S = 20.0
+__all__ = ["BackgroundLoad"]
+
+_STOP_WAIT_S = 60.0
 _START_WAIT_S = 20.0
+
+
+class _Started(QuietProgress):
+    """Notes the moment the load job has made its run folder: the fault waits for that."""
+
+    def __init__(self) -> None:
+        self.folder = threading.Event()
+
+    def note(self, kind: str, message: str) -> None:
+        if kind == "run folder":
+            self.folder.set()
+
+    def live(self, figures: Mapping[str, Any]) -> None:
+        return None
 
 
 class BackgroundLoad:
@@ -25,52 +42,52 @@ class BackgroundLoad:
         self.env_file = env_file
         self.folder = folder
         self.enabled = enabled
-        self._child: subprocess.Popen[bytes] | None = None
+        self._stop = StopToken()
+        self._thread: threading.Thread | None = None
+        self._result: Result | None = None
+        self._error: str | None = None
 
     def start(self) -> dict[str, Any]:
         if self.spec is None:
             return {"outcome": "none", "detail": "the scenario names no background load"}
         if not self.enabled:
             return {"outcome": "skipped", "detail": "background load switched off for this drill (--no-load)"}
-        argv = [sys.executable, "-m", "rxsuite.cli", "load", "--env", str(self.env_file), "--profile",
-                self.spec.profile, "--users", str(self.spec.users), "--duration", f"{self.spec.duration_s:g}s",
-                "--runs-dir", str(self.folder / "load")]
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / "load.log", "wb") as log:
-            self._child = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True,
-                                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
         described = {"profile": self.spec.profile, "users": self.spec.users, "duration_s": self.spec.duration_s}
-        if not self._running_within(_START_WAIT_S):
-            tail = (self.folder / "load.log").read_text(errors="replace").strip().splitlines()[-1:]
-            return {"outcome": "failed", "detail": f"rxsuite load did not start: {' '.join(tail) or 'no output'}",
+        request = LoadRequest(env=str(self.env_file), profile=self.spec.profile, users=self.spec.users,
+                              duration=f"{self.spec.duration_s:g}s", runs_dir=self.folder / "load")
+        try:
+            load_plan = plan(request)
+        except RxError as exc:
+            return {"outcome": "failed", "detail": f"the load job refused: {exc}", **described}
+        started = _Started()
+        self._thread = threading.Thread(target=self._run, args=(load_plan, started), name="drill-background-load",
+                                        daemon=True)
+        self._thread.start()
+        if not started.folder.wait(_START_WAIT_S):
+            return {"outcome": "failed", "detail": f"the load job did not start: {self._error or 'no run folder'}",
                     **described}
-        return {"outcome": "started", "detail": f"rxsuite load --profile {self.spec.profile} --users "
-                f"{self.spec.users} for {self.spec.duration_s:g} s (pid {self._child.pid}, log load.log)",
-                **described}
+        return {"outcome": "started", "detail": f"load job --profile {self.spec.profile} --users {self.spec.users} "
+                f"for {self.spec.duration_s:g} s (run folder in load/)", **described}
 
-    def _running_within(self, timeout_s: float) -> bool:
-        """The load run counts as started once it has written its run folder; the fault waits for that."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if any((self.folder / "load").glob("*/run.json")):
-                return True
-            if self._child is None or self._child.poll() is not None:
-                return False
-            time.sleep(0.1)
-        return False
+    def _run(self, load_plan: Any, progress: _Started) -> None:
+        try:
+            self._result = execute(load_plan, progress, self._stop)
+        except Exception as exc:  # reported by stop(); the drill goes on
+            self._error = repr(exc)
+        finally:
+            progress.folder.set()
 
     def stop(self) -> dict[str, Any]:
         """Stop the load run if still going; its own verdict and files stay in load/."""
-        if self._child is None:
+        if self._thread is None:
             return {"outcome": "none"}
-        if self._child.poll() is None:
-            self._child.send_signal(signal.SIGINT)
-            try:
-                self._child.wait(timeout=_STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                self._child.kill()
-                self._child.wait(timeout=5)
-        runs = sorted((self.folder / "load").glob("*/run.json"))
-        return {"outcome": "stopped", "exit_code": self._child.returncode,
-                "run_folder": str(runs[-1].parent) if runs else None}
+        if self._thread.is_alive():
+            self._stop.request(signal.SIGINT)
+        self._thread.join(_STOP_WAIT_S)
+        if self._thread.is_alive():
+            self._stop.request(signal.SIGINT)  # the second request forces it: the Locust processes are killed
+            self._thread.join(10.0)
+        result = self._result
+        return {"outcome": "stopped", "exit_code": None if result is None else int(result.exit_code),
+                "run_folder": None if result is None or result.run_dir is None else str(result.run_dir),
+                **({"error": self._error} if self._error else {})}

@@ -7,7 +7,6 @@ file: load runs take logins from the front, so journeys can run while a load run
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from rxcore.credentials import Credential, CredentialsError, read_credentials
 
 BASE_URL_ENV = "RXSUITE_JOURNEYS_BASE_URL"
 ANON_KEY_ENV = "RXSUITE_JOURNEYS_ANON_KEY"
@@ -28,12 +29,7 @@ class TargetError(RuntimeError):
     """The target is not described well enough to run journeys; the message names what to set."""
 
 
-@dataclass(frozen=True)
-class Account:
-    email: str
-    password: str
-    role: str
-    user_id: str
+Account = Credential  # one synthetic account of the credentials file
 
 
 @dataclass(frozen=True)
@@ -68,15 +64,9 @@ class Target:
 
 def read_accounts(path: Path) -> tuple[Account, ...]:
     try:
-        with open(path, newline="", encoding="utf-8") as src:
-            reader = csv.DictReader(src)
-            missing = {"email", "password", "role"} - set(reader.fieldnames or [])
-            if missing:
-                raise TargetError(f"{path}: missing column(s) {', '.join(sorted(missing))} "
-                                  "(header: email,password,role,user_id)")
-            return tuple(Account(r["email"], r["password"], r["role"], r.get("user_id") or "") for r in reader)
-    except OSError as exc:
-        raise TargetError(f"{path}: cannot read the credentials file ({exc.strerror})") from None
+        return tuple(read_credentials(path))
+    except CredentialsError as exc:
+        raise TargetError(str(exc)) from None
 
 
 class Api:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from typing import Any
 
 from journeys import platform, results
 from journeys.redact import Redactor
+from rxcore.processes import start_child, stop_child
 
 JOURNEYS_DIR = Path(__file__).resolve().parent
 ARTIFACTS_DIR = "artifacts"
@@ -28,6 +31,7 @@ ATTEMPT_TIMEOUT_S = 600
 PER_TEST_TIMEOUT_S = 120
 EXIT_BROWSER_OR_TARGET = 4  # conftest: pytest.exit(..., returncode=4)
 EXIT_NOTHING_COLLECTED = 5  # pytest's own code
+_STOP_GRACE_S = 15.0  # a stopped attempt's pytest closes its browsers (fixture teardown) within this
 
 
 class JourneysError(RuntimeError):
@@ -59,8 +63,10 @@ class JourneysOutcome:
         return 1 if self.document["summary"]["failed"] else 0
 
 
-def run_journeys(options: JourneyOptions, run_dir: Path) -> JourneysOutcome:
-    """Run, retry what failed (``options.retries`` times), and write journeys.json and junit.xml."""
+def run_journeys(options: JourneyOptions, run_dir: Path, stop: threading.Event | None = None) -> JourneysOutcome:
+    """Run, retry what failed (``options.retries`` times), and write journeys.json and junit.xml. When `stop` is
+    set the attempt in progress is interrupted (its pytest closes the browsers) and no retry follows."""
+    stop = stop or threading.Event()
     if options.tag not in TAG_FILTERS:
         raise JourneysError(f"--tag {options.tag!r}: use one of {', '.join(TAG_FILTERS)}")
     started, started_at = time.monotonic(), datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -69,12 +75,12 @@ def run_journeys(options: JourneyOptions, run_dir: Path) -> JourneysOutcome:
     merged: list[results.JourneyResult] = []
     retry: list[str] | None = None
     for number in range(1, options.retries + 2):
-        attempt, log = _attempt(options, run_dir, number, retry)
+        attempt, log = _attempt(options, run_dir, number, retry, stop)
         attempts.append(attempt)
         logs.append(log)
         merged = results.merge(attempts)
         retry = results.failed_nodeids(merged)
-        if not retry:
+        if not retry or stop.is_set():
             break
     document = results.journeys_document(
         merged, run_dir, environment=options.environment, base_url=options.base_url, tag=options.tag,
@@ -86,8 +92,8 @@ def run_journeys(options: JourneyOptions, run_dir: Path) -> JourneysOutcome:
     return JourneysOutcome(merged, document, time.monotonic() - started, logs)
 
 
-def _attempt(options: JourneyOptions, run_dir: Path, number: int,
-             nodeids: list[str] | None) -> tuple[dict[str, Any], Path]:
+def _attempt(options: JourneyOptions, run_dir: Path, number: int, nodeids: list[str] | None,
+             stop: threading.Event) -> tuple[dict[str, Any], Path]:
     results_file = run_dir / f".attempt-{number}.json"
     log = run_dir / f"pytest-attempt-{number}.log"
     argv = [sys.executable, "-m", "pytest", *(nodeids or [str(JOURNEYS_DIR)]),
@@ -102,13 +108,10 @@ def _attempt(options: JourneyOptions, run_dir: Path, number: int,
     argv += [f"--rx-break-path={path}" for path in options.break_paths]
     env = {**os.environ, platform.BASE_URL_ENV: options.base_url, platform.ANON_KEY_ENV: options.anon_key,
            platform.CREDENTIALS_ENV: str(options.credentials_csv)}
-    with open(log, "wb") as out:
-        try:
-            code = subprocess.run(argv, cwd=JOURNEYS_DIR.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=ATTEMPT_TIMEOUT_S, check=False).returncode
-        except subprocess.TimeoutExpired:
-            raise JourneysError(f"attempt {number} ran longer than {ATTEMPT_TIMEOUT_S} s and was stopped "
-                                f"(see {log})") from None
+    log.unlink(missing_ok=True)
+    code = _wait(start_child(argv, log, env=env, cwd=JOURNEYS_DIR.parent), stop)
+    if code is None:
+        raise JourneysError(f"attempt {number} ran longer than {ATTEMPT_TIMEOUT_S} s and was stopped (see {log})")
     try:
         attempt = json.loads(results_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -124,6 +127,21 @@ def _attempt(options: JourneyOptions, run_dir: Path, number: int,
         raise JourneysError(f"the journeys' pytest process ended with code {code} without results: "
                             f"{_tail(log)} (full log: {log})")
     return attempt, log
+
+
+def _wait(child: subprocess.Popen[bytes], stop: threading.Event) -> int | None:
+    """The attempt's exit code; None when it overstayed. A stop is passed on as Ctrl-C (pytest then tears its
+    browsers down); a child that will not go is killed by pid. The child never outlives this call."""
+    deadline = time.monotonic() + ATTEMPT_TIMEOUT_S
+    try:
+        while child.poll() is None and not stop.is_set():
+            if time.monotonic() >= deadline:
+                stop_child(child, signal.SIGINT, _STOP_GRACE_S)
+                return None
+            stop.wait(0.2)
+    finally:
+        code = stop_child(child, signal.SIGINT, _STOP_GRACE_S)
+    return code
 
 
 def _scrub(options: JourneyOptions, run_dir: Path) -> None:

@@ -7,41 +7,15 @@ same login either.
 
 from __future__ import annotations
 
-import csv
 from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
 
-ROLES = ("patient", "doctor", "pharmacist")
-_REQUIRED = ("email", "password", "role")
+from rxcore.credentials import ROLES, Credential, CredentialsError, read_credentials
+
+__all__ = ["Credential", "CredentialPool", "CredentialsError", "PoolExhausted", "read_credentials"]
 
 
 class PoolExhausted(RuntimeError):
     """More concurrent users of a role than logins in this process's share of the file."""
-
-
-@dataclass(frozen=True)
-class Credential:
-    email: str
-    password: str
-    role: str
-    user_id: str = ""
-
-
-def read_credentials(path: Path) -> list[Credential]:
-    """Every row of the file; a missing column or unknown role is an error naming file, line and fix."""
-    with open(path, newline="", encoding="utf-8") as src:
-        reader = csv.DictReader(src)
-        missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)} "
-                             "(the header must include email,password,role)")
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            if row["role"] not in ROLES:
-                raise ValueError(f"{path}:{line}: role {row['role']!r} is not one of {', '.join(ROLES)}")
-            rows.append(Credential(row["email"], row["password"], row["role"], row.get("user_id") or ""))
-    return rows
 
 
 class CredentialPool:

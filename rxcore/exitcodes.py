@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["ExitCode"]
+__all__ = ["ExitCode", "slo_exit_code"]
 
 
 class ExitCode(IntEnum):
@@ -17,3 +17,13 @@ class ExitCode(IntEnum):
     INVALID = 4  # ran, but its own measurement cannot be trusted (the generator or a probe could not keep up)
     INTERRUPTED = 130  # SIGINT (Ctrl-C)
     TERMINATED = 143  # SIGTERM or SIGHUP
+
+
+def slo_exit_code(verdict: str | None, strict: bool) -> ExitCode:
+    """An SLO verdict as an exit code: insufficient data fails only a strict caller (a short run cannot show a
+    99.9 % objective either way); no verdict at all (nothing judged) is OK for the same reason."""
+    if verdict == "fail":
+        return ExitCode.FAIL
+    if verdict == "insufficient-data" and strict:
+        return ExitCode.NO_VERDICT
+    return ExitCode.OK

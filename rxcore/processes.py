@@ -1,7 +1,11 @@
-"""Processes the sandbox starts: spawned detached, remembered by pid and start time, stopped by pid only.
+"""The one child-process launcher. Two kinds of children, both in their own session (a terminal's Ctrl-C reaches
+only the parent, which decides how to stop them), output to a log file, stopped by pid only:
 
-The start time (from /proc) guards against pid reuse: a pid whose start time differs is not ours and is never
-signalled.
+- `spawn`: detached parts (the sandbox's), remembered by pid and start time, stopped later by another process
+  perhaps. The start time (from /proc) guards against pid reuse: a pid whose start time differs is not ours and
+  is never signalled.
+- `start_child`: a child this process waits for and whose exit code it reads (a journeys attempt); `stop_child`
+  signals it, waits, then kills it.
 """
 
 from __future__ import annotations
@@ -51,16 +55,35 @@ def is_running(ref: ProcessRef) -> bool:
     return start_ticks(ref.pid) == ref.start_ticks
 
 
-def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None,
-          cwd: Path | None = None) -> ProcessRef:
-    """Start a detached process (own session, so Ctrl-C in the terminal does not reach it) logging to a file."""
+def start_child(argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None,
+                cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a process in its own session, logging to a file; the caller waits for it or stops it (`stop_child`)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
             preexec_fn=_unblock_signals,
         )
+
+
+def stop_child(child: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace_s: float = 5.0) -> int:
+    """Send `sig`, wait up to `grace_s`, then SIGKILL; returns the exit code. The child never outlives this call."""
+    if child.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(sig)
+        try:
+            child.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return child.returncode
+
+
+def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None,
+          cwd: Path | None = None) -> ProcessRef:
+    """Start a detached process (own session, so Ctrl-C in the terminal does not reach it) logging to a file."""
+    proc = start_child(argv, log_path, env, cwd)
     ref = ref_for(proc.pid)
     if ref is None:
         raise RuntimeError(f"{argv[0]} exited at once; see {log_path}")
@@ -74,8 +97,8 @@ def _unblock_signals() -> None:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the block ends, so a process is never started without being recorded."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the block ends, so a process is never started without being recorded."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     try:
         yield
     finally:

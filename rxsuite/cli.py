@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
+
+from rxcore.exitcodes import ExitCode
+from rxcore.jobs import Stopped, StopToken, stop_on_signals
 
 # Each module exposes `register(subparsers)`, which adds its sub-command and sets `func(args) -> int`.
 _COMMAND_MODULES = (
@@ -35,11 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    stop = StopToken()
+    try:  # SIGTERM and SIGHUP stop a command as Ctrl-C does; a job's own lifecycle installs finer handlers
+        with stop_on_signals(stop, raise_first=True):
+            return int(args.func(args))
+    except KeyboardInterrupt as exc:  # a stop the command did not turn into its Result (its cleanup has run)
+        code = ExitCode.TERMINATED if isinstance(exc, Stopped) and exc.signum != signal.SIGINT else ExitCode.INTERRUPTED
+        print("terminated" if code == ExitCode.TERMINATED else "interrupted", file=sys.stderr)
+        return int(code)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rxcore.environment import PROJECT_ROOT
-from rxsuite.console import fail
-
-EXIT_ERROR = 2
+from reports.job import ReportRequest, execute, plan
+from rxcore.jobs import DEFAULT_RUNS_DIR, Result
+from rxsuite.lifecycle import run_job
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--since", help="every run since a date (YYYY-MM-DD)")
     parser.add_argument("--baseline", type=Path, metavar="RUN", help="compare with this run folder")
     parser.add_argument("--spec", type=Path, help="SLO spec (default: the one the run was judged by, else default)")
-    parser.add_argument("--runs-dir", type=Path, default=PROJECT_ROOT / "runs",
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
                         help="runs folder for --period/--since and the drill trend (default: runs/)")
     parser.add_argument("--output", type=Path, help="where to write (default: the run folder, or runs/report-<period>)")
     parser.add_argument("--no-pdf", action="store_true", help="skip the PDF (no Chromium needed)")
@@ -35,38 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from reports.builder import generate
-    from reports.sources import SourceError, for_period, for_run, parse_period
-    from slo.artifacts import ArtifactError
-    from slo.evaluate import EvaluationError
-    from slo.records import RecordError
-    from slo.spec import SpecError
+    request = ReportRequest(run=args.run, period=args.period, since=args.since, baseline=args.baseline,
+                            spec=args.spec, runs_dir=args.runs_dir, output=args.output, pdf=not args.no_pdf)
+    return run_job(plan, execute, request, "rxsuite report", raise_first=True, show=_print)
 
-    if (args.run is None) == (args.period is None and args.since is None):
-        fail("name a run folder, or --period/--since (not both): e.g. `rxsuite report runs/<folder>` or "
-             "`rxsuite report --period 2026-Q4`")
-        return EXIT_ERROR
-    try:
-        if args.run is not None:
-            sources = for_run(args.run)
-            if args.output is not None:
-                sources.output_dir = args.output
-            runs_root = args.run.resolve().parent
-        else:
-            start, end, label = parse_period(args.period, args.since)
-            output = args.output or args.runs_dir / f"report-{label.replace(' ', '-')}"
-            sources = for_period(args.runs_dir, start, end, label, output)
-            runs_root = args.runs_dir
-        baseline = for_run(args.baseline) if args.baseline is not None else None
-        result = generate(sources, args.spec, baseline=baseline, runs_root=runs_root, pdf=not args.no_pdf)
-    except (SourceError, SpecError, EvaluationError, ArtifactError, RecordError) as exc:
-        fail(str(exc))
-        return EXIT_ERROR
-    for note in result.notes:
-        print(f"note      {note}")
-    for name, path in result.files.items():
+
+def _print(result: Result) -> None:
+    for name, path in result.details["files"].items():
         print(f"{name:<12}{path}")
-    if result.regressions is not None:
-        print(f"baseline    {result.regressions} regression(s) beyond noise")
+    if result.details["regressions"] is not None:
+        print(f"baseline    {result.details['regressions']} regression(s) beyond noise")
     print(f"verdict     {result.verdict} (exit code {result.exit_code})")
-    return result.exit_code

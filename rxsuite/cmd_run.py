@@ -1,19 +1,21 @@
 """`rxsuite run [--env NAME]`: everything at once, the README's first command.
 
-With the sandbox (the default): starts it (or reuses one already running), runs the smoke journeys, a short load
-run with the journeys again during it (the user's experience under load), one drill (db-primary-loss), evaluates
-the SLOs over all of it, writes the report, and stops the sandbox it started (always, also on failure or Ctrl-C).
-Each job is called through its own command (`rxsuite journeys`, `load`, `drill`), so a stage behaves exactly as
-that command does; its run folder is a stage folder inside this run's folder.
+With the sandbox (the default): starts it (or reuses one already running), runs the smoke journeys, an
+arrival-rate load run long enough to show the availability and latency objectives at 95 % confidence (the
+journeys run again during it: the user's experience under load), one drill (db-primary-loss), evaluates the SLOs
+over all of it, writes the report, and stops the sandbox it started (always, also on failure or a signal). Each
+stage is its job's own `plan` and `execute`, called in-process; its run folder is a stage folder inside this
+run's folder.
 
-Exit codes follow `rxsuite load`: 0 no SLO failed (the report says where data was insufficient; --strict makes
-that 3), 1 an SLO failed, 2 the run could not start or produced nothing to judge, 130 interrupted.
+Exit codes follow `rxsuite load`: 0 no SLO failed (the banner says what could not be shown; --strict makes that
+3), 1 an SLO failed, 2 the run could not start or produced nothing to judge, 130 interrupted, 143 terminated.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -23,29 +25,37 @@ from typing import Any
 
 from rxcore.environment import PROJECT_ROOT, Environment, load_environment
 from rxcore.errors import RxError
+from rxcore.exitcodes import ExitCode
+from rxcore.jobs import DEFAULT_RUNS_DIR, Result, Stopped, StopToken, check_allowed, stop_on_signals
 from rxcore.runfolder import RunFolder
 from rxsuite.console import fail
+from rxsuite.display import Display
 
 JOB = "run"
-EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
-SKIPPED_UNAVAILABLE = "skipped: not available"
 DEFAULT_SCENARIO = "db-primary-loss"
+SKIPPED_UNAVAILABLE = "skipped: not available"
+HEADLINE_OBJECTIVES = ("availability", "latency-p95")  # the default spec's overall availability and p95
+# A flat arrival rate (the smoke profile's shape) of 60 task iterations/s for 75 s: about 4,500 requests, enough to
+# show 99.9 % availability at 95 % confidence (one-sided, no failure: 2,995 valid requests) and each request
+# name's p95. A ramp from zero is avoided: users would take their first slots at the ramp's tiny early rate.
+DEFAULT_PROFILE, DEFAULT_RATE, DEFAULT_USERS, DEFAULT_DURATION = "smoke", 60.0, 40, "75s"
 _JOURNEYS_JOIN_S = 300
 
 
 @dataclass
 class Stage:
     name: str
-    status: str = "pending"  # pending, running, ok, failed (exit code), skipped: ...
+    status: str = "pending"  # pending, running, ok, finished with exit code N, skipped: ...
     exit_code: int | None = None
     seconds: float | None = None
     folder: str | None = None
 
 
 @dataclass
-class _Progress:
-    """One line per stage start and end, with the elapsed time: readable in a terminal and in CI logs."""
+class Stages:
+    """Each stage's start and end on the display, with the time since the run began."""
 
+    display: Display
     total: int
     started: float = field(default_factory=time.monotonic)
     stages: list[Stage] = field(default_factory=list)
@@ -53,30 +63,73 @@ class _Progress:
     def begin(self, name: str, what: str) -> Stage:
         stage = Stage(name, "running")
         self.stages.append(stage)
-        print(f"\n[{len(self.stages)}/{self.total}] {self._clock()} {name}: {what}", flush=True)
+        self.display.note(f"[{len(self.stages)}/{self.total}] {name}", what)
         return stage
 
-    def end(self, stage: Stage, status: str, exit_code: int | None, began: float) -> None:
+    def end(self, stage: Stage, status: str, exit_code: int | None, began: float, folder: Path | None = None) -> None:
         stage.status, stage.exit_code, stage.seconds = status, exit_code, round(time.monotonic() - began, 1)
-        print(f"[{self.stages.index(stage) + 1}/{self.total}] {self._clock()} {stage.name}: {status} "
-              f"({stage.seconds:.0f} s)", flush=True)
+        stage.folder = folder.name if folder is not None else None
+        self.display.note(f"[{self.stages.index(stage) + 1}/{self.total}] {stage.name}", f"{status} "
+                          f"({stage.seconds:.0f} s)")
 
-    def note(self, text: str) -> None:
-        print(f"    {self._clock()} {text}", flush=True)
+    def skip(self, name: str, what: str, why: str) -> None:
+        began = time.monotonic()
+        self.end(self.begin(name, what), f"skipped: {why}", None, began)
 
-    def _clock(self) -> str:
-        elapsed = int(time.monotonic() - self.started)
-        return f"{elapsed // 60:02d}:{elapsed % 60:02d}"
+    def run(self, name: str, what: str, job: Callable[[], Result], module: str) -> Result | None:
+        """A stage is its job's plan and execute (from `module`); a refusal is the stage's outcome (exit 2), the
+        run goes on; a job that is not installed is a skipped stage."""
+        began = time.monotonic()
+        stage = self.begin(name, what)
+        if not _installed(module):
+            self.end(stage, SKIPPED_UNAVAILABLE, None, began)
+            return None
+        try:
+            result = job()
+        except RxError as exc:
+            self.display.note("error", f"{name}: {exc}")
+            self.end(stage, f"refused: {exc}", ExitCode.ERROR, began)
+            return None
+        status = "ok" if result.exit_code == ExitCode.OK else f"finished with exit code {int(result.exit_code)}"
+        self.end(stage, status, int(result.exit_code), began, result.run_dir)
+        return result
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its package is missing
+        return False
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    env: str = "sandbox"
+    runs_dir: Path = DEFAULT_RUNS_DIR
+    profile: str = DEFAULT_PROFILE
+    users: int = DEFAULT_USERS
+    rate: float | None = DEFAULT_RATE
+    duration: str = DEFAULT_DURATION
+    scenario: str = DEFAULT_SCENARIO
+    drill: bool = True
+    journeys: bool = True
+    pdf: bool = True
+    keep_sandbox: bool = False
+    strict: bool = False
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="everything at once: sandbox, journeys, load, drill, SLOs, report",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="sandbox", help="environment name or file (default: sandbox)")
-    parser.add_argument("--runs-dir", type=Path, default=PROJECT_ROOT / "runs", help="where run folders go")
-    parser.add_argument("--profile", default="baseline", help="load profile (default: baseline)")
-    parser.add_argument("--users", type=int, default=20, help="load users (default 20)")
-    parser.add_argument("--duration", default="60s", help="load run length (default 60s)")
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where run folders go")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"load profile (default: {DEFAULT_PROFILE}, flat)")
+    parser.add_argument("--users", type=int, default=DEFAULT_USERS,
+                        help=f"load users: the pool the arrival rate draws on (default {DEFAULT_USERS})")
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE,
+                        help=f"load arrival rate, task iterations per second (default {DEFAULT_RATE:g}); 0: closed "
+                             "loop with --users")
+    parser.add_argument("--duration", default=DEFAULT_DURATION, help=f"load run length (default {DEFAULT_DURATION})")
     parser.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"drill scenario (default {DEFAULT_SCENARIO})")
     parser.add_argument("--no-drill", action="store_true", help="skip the drill")
     parser.add_argument("--no-journeys", action="store_true", help="skip the browser journeys")
@@ -87,164 +140,186 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_all(args: argparse.Namespace) -> int:
+    request = RunRequest(env=args.env, runs_dir=args.runs_dir, profile=args.profile, users=args.users,
+                         rate=args.rate or None, duration=args.duration, scenario=args.scenario,
+                         drill=not args.no_drill, journeys=not args.no_journeys, pdf=not args.no_pdf,
+                         keep_sandbox=args.keep_sandbox, strict=args.strict)
     try:
-        env = load_environment(args.env)
-        if env.allowed_jobs and JOB not in env.allowed_jobs:
-            raise RxError(f"{env.file}: allowed_jobs does not list {JOB!r}; add it to run everything there")
-        if env.kind == "production":
-            raise RxError(f"{env.file}: kind is production: `rxsuite run` (load and a drill) is not for production; "
-                          "run the jobs one by one with their own guards")
+        env = plan(request)
     except RxError as exc:
         fail(str(exc))
-        return EXIT_ERROR
-    folder = RunFolder.create(args.runs_dir, JOB, env.name, environment={"name": env.name, "kind": env.kind},
-                              parameters={"profile": args.profile, "users": args.users, "duration": args.duration,
-                                          "scenario": None if args.no_drill else args.scenario},
+        return ExitCode.ERROR
+    stop = StopToken()
+    with Display("rxsuite run") as display, stop_on_signals(stop, False, lambda text: display.note("signal", text)):
+        return int(execute(request, env, display, stop))
+
+
+def plan(request: RunRequest) -> Environment:
+    """The run's own refusals; each stage's job plans (and may refuse) when its turn comes."""
+    env = load_environment(request.env)
+    check_allowed(env, JOB)
+    if env.kind == "production":
+        raise RxError(f"{env.file}: kind is production: `rxsuite run` (load and a drill) is not for production; "
+                      "run the jobs one by one with their own guards")
+    return env
+
+
+def execute(request: RunRequest, env: Environment, display: Display, stop: StopToken) -> ExitCode:
+    folder = RunFolder.create(request.runs_dir, JOB, env.name, environment={"name": env.name, "kind": env.kind},
+                              parameters={"profile": request.profile, "users": request.users, "rate": request.rate,
+                                          "duration": request.duration,
+                                          "scenario": request.scenario if request.drill else None},
                               project_root=PROJECT_ROOT)
-    progress = _Progress(total=7)
-    print(f"run folder {folder.path}", flush=True)
-    sandbox, started_sandbox, code = None, False, EXIT_ERROR
+    stages = Stages(display, total=7)
+    display.note("run folder", str(folder.path))
+    sandbox, started_sandbox = None, False
     try:
-        sandbox, started_sandbox = _sandbox_up(env, progress)
-        _journeys(args, env, folder.path, progress, "smoke journeys")
-        _load_with_journeys(args, env, folder.path, progress)
-        _drill(args, env, folder.path, progress)
-        verdict, code = _evaluate(args, folder, progress)
-        report = _report(args, folder, progress, sandbox)
-        folder.finish("completed", code, stages=[vars(s) for s in progress.stages], slo_verdict=verdict)
-        _print_result(progress, folder.path, report, verdict, code)
-        return code
-    except KeyboardInterrupt:
-        folder.finish("interrupted", EXIT_INTERRUPTED, "interrupted by Ctrl-C",
-                      stages=[vars(s) for s in progress.stages])
-        raise
+        sandbox, started_sandbox = _sandbox_up(env, stages, stop)
+        for step in (_smoke_journeys, _load_with_journeys, _drill):
+            if stop.is_set():
+                break
+            step(request, env, folder.path, stages, stop)
+        if stop.is_set():
+            folder.finish(stop.status, stop.exit_code, stop.describe(), stages=[vars(s) for s in stages.stages])
+            return stop.exit_code
+        slo = _evaluate(request, folder, stages)
+        report = _report(request, folder, stages, sandbox)
+        verdict = RunVerdict.of(slo, request.strict)
+        folder.finish("completed", verdict.exit_code, stages=[vars(s) for s in stages.stages],
+                      slo_verdict=slo.verdict, verdict=verdict.verdict, shown_met=verdict.met,
+                      shown_missed=verdict.missed, not_shown=verdict.not_shown)
+        _print_result(stages, folder.path, report, verdict)
+        return verdict.exit_code
+    except KeyboardInterrupt as exc:
+        if not stop.is_set():
+            stop.request(exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
+        folder.finish(stop.status, stop.exit_code, stop.describe(), stages=[vars(s) for s in stages.stages])
+        return stop.exit_code
     except Exception as exc:
-        folder.finish("failed", EXIT_ERROR, repr(exc), stages=[vars(s) for s in progress.stages])
+        folder.finish("failed", ExitCode.ERROR, repr(exc), stages=[vars(s) for s in stages.stages])
         raise
     finally:
-        if started_sandbox and sandbox is not None and not args.keep_sandbox:
-            progress.note("stopping the sandbox this run started")
+        if started_sandbox and sandbox is not None and not request.keep_sandbox:
+            display.note("sandbox", "stopping the sandbox this run started")
             sandbox.down()
 
 
-def _sandbox_up(env: Environment, progress: _Progress) -> tuple[Any, bool]:
-    began = time.monotonic()
+def _sandbox_up(env: Environment, stages: Stages, stop: StopToken) -> tuple[Any, bool]:
+    """The sandbox is started here (it blocks without polling `stop`: a signal raises, and `up` stops every part it
+    had started before the exception leaves it)."""
     if env.sandbox is None:
-        stage = progress.begin("sandbox", f"not used ({env.name} is a {env.kind} environment)")
-        progress.end(stage, "skipped: not a sandbox environment", None, began)
+        stages.skip("sandbox", f"not used ({env.name} is a {env.kind} environment)", "not a sandbox environment")
         return None, False
     from sandbox.stack import Sandbox
 
-    stage = progress.begin("sandbox", "starting the embedded platform (PostgreSQL pair, apps, edge, stubs)")
+    began = time.monotonic()
+    stage = stages.begin("sandbox", "starting the embedded platform (PostgreSQL pair, apps, edge, stubs)")
     sandbox = Sandbox(env.sandbox)
-    started = sandbox.up(lambda part, state, detail: progress.note(f"{part} {state} {detail}".strip()))
-    progress.end(stage, "ok: started" if started else "ok: reused the running sandbox (left running after)", 0,
-                 began)
+    with stop_on_signals(stop, True, lambda text: stages.display.note("signal", text)):
+        started = sandbox.up(lambda part, state, detail: stages.display.note(part, f"{state} {detail}".strip()))
+    stages.end(stage, "ok: started" if started else "ok: reused the running sandbox (left running after)", 0, began)
     return sandbox, started
 
 
-def _command(argv: list[str]) -> tuple[Callable[[argparse.Namespace], int], argparse.Namespace] | None:
-    """A job's own command, parsed by the real parser (so defaults live in one place); None if not installed."""
-    from rxsuite.cli import build_parser
+def _journeys_job(env: Environment, run_dir: Path, stop: StopToken, display: Display) -> Result:
+    from journeys.job import JourneysRequest, execute, plan
 
-    if importlib.util.find_spec(f"rxsuite.cmd_{argv[0]}") is None:
-        return None
-    args = build_parser().parse_args(argv)
-    return args.func, args
+    return execute(plan(JourneysRequest(env=str(env.file), tag="smoke", runs_dir=run_dir)), display, stop)
 
 
-def _run_stage(progress: _Progress, name: str, what: str, argv: list[str], stage_dir: Path) -> Stage:
-    began = time.monotonic()
-    stage = progress.begin(name, what)
-    command = _command(argv)
-    if command is None:
-        progress.end(stage, SKIPPED_UNAVAILABLE, None, began)
-        return stage
-    pattern = f"*-{argv[0]}-*"
-    before = {p.name for p in stage_dir.glob(pattern)}
-    func, parsed = command
-    code = int(func(parsed))
-    made = sorted({p.name for p in stage_dir.glob(pattern) if p.is_dir()} - before)
-    stage.folder = made[-1] if made else None
-    progress.end(stage, "ok" if code == 0 else f"finished with exit code {code}", code, began)
-    return stage
+def _smoke_journeys(request: RunRequest, env: Environment, run_dir: Path, stages: Stages, stop: StopToken) -> None:
+    if not request.journeys:
+        stages.skip("smoke journeys", "browser journeys", "--no-journeys")
+        return
+    stages.run("smoke journeys", "headless browser journeys (smoke tag)",
+               lambda: _journeys_job(env, run_dir, stop, stages.display), "journeys.job")
 
 
-def _journeys(args: argparse.Namespace, env: Environment, run_dir: Path, progress: _Progress, name: str) -> Stage:
-    argv = ["journeys", "--env", str(env.file), "--tag", "smoke", "--runs-dir", str(run_dir)]
-    if args.no_journeys:
-        began = time.monotonic()
-        stage = progress.begin(name, "browser journeys")
-        progress.end(stage, "skipped: --no-journeys", None, began)
-        return stage
-    return _run_stage(progress, name, "headless browser journeys (smoke tag)", argv, run_dir)
-
-
-def _load_with_journeys(args: argparse.Namespace, env: Environment, run_dir: Path, progress: _Progress) -> None:
-    """The load run in this thread (it owns Ctrl-C); the journeys start in another once the load has ramped up."""
+def _load_with_journeys(request: RunRequest, env: Environment, run_dir: Path, stages: Stages,
+                        stop: StopToken) -> None:
+    """The load run in this thread; the journeys start in another once the load has ramped up, with their own
+    stop token (set when this run stops, or when the load ended before they began)."""
     from slo.durations import parse_duration
 
-    delay = min(10.0, parse_duration(args.duration) / 4)
+    def load() -> Result:
+        from locustfiles.job import LoadRequest, execute, plan
+
+        load_request = LoadRequest(env=str(env.file), profile=request.profile, users=request.users,
+                                   rate=request.rate, duration=request.duration, runs_dir=run_dir)
+        return execute(plan(load_request), stages.display, stop)
+
     during: dict[str, Any] = {}
+    journeys_stop = StopToken()
 
     def journeys_during_load() -> None:
-        time.sleep(delay)
+        if journeys_stop.wait(min(10.0, parse_duration(request.duration) / 4)):
+            return
         try:
-            during["stage"] = _journeys(args, env, run_dir, progress, "journeys during the load")
+            stages.run("journeys during the load", "the same journeys while the load runs",
+                       lambda: _journeys_job(env, run_dir, journeys_stop, stages.display), "journeys.job")
         except Exception as exc:  # reported as the stage's outcome; the load goes on
             during["error"] = repr(exc)
 
-    worker = threading.Thread(target=journeys_during_load, name="journeys-during-load", daemon=True)
-    worker.start()
-    argv = ["load", "--env", str(env.file), "--profile", args.profile, "--users", str(args.users),
-            "--duration", args.duration, "--runs-dir", str(run_dir)]
-    _run_stage(progress, "load", f"{args.profile} profile, {args.users} users for {args.duration}, journeys during it",
-               argv, run_dir)
-    worker.join(_JOURNEYS_JOIN_S)
+    worker = None
+    if request.journeys:
+        worker = threading.Thread(target=journeys_during_load, name="journeys-during-load", daemon=True)
+        worker.start()
+    else:
+        stages.skip("journeys during the load", "browser journeys", "--no-journeys")
+    mode = f"{request.rate:g} iterations/s" if request.rate else f"{request.users} users"
+    try:
+        stages.run("load", f"{request.profile} profile, {mode} for {request.duration}"
+                   + (", journeys during it" if worker else ""),
+                   load, "locustfiles.job")
+    finally:
+        if worker is not None:
+            if stop.is_set() or not any(s.name == "journeys during the load" for s in stages.stages):
+                journeys_stop.request(stop.signum or signal.SIGINT)
+            worker.join(_JOURNEYS_JOIN_S)
     if "error" in during:
-        progress.note(f"journeys during the load failed to run: {during['error']}")
+        stages.display.note("error", f"journeys during the load failed to run: {during['error']}")
 
 
-def _drill(args: argparse.Namespace, env: Environment, run_dir: Path, progress: _Progress) -> None:
-    if args.no_drill:
-        began = time.monotonic()
-        stage = progress.begin("drill", "DR drill")
-        progress.end(stage, "skipped: --no-drill", None, began)
+def _drill(request: RunRequest, env: Environment, run_dir: Path, stages: Stages, stop: StopToken) -> None:
+    if not request.drill:
+        stages.skip("drill", "DR drill", "--no-drill")
         return
-    argv = ["drill", "--env", str(env.file), "--scenario", args.scenario, "--runs-dir", str(run_dir)]
-    _run_stage(progress, "drill", f"{args.scenario}: fault, recovery, RTO/RPO measured", argv, run_dir)
+
+    def drill() -> Result:
+        from chaos.drill import DrillRequest, execute, plan
+
+        drill_request = DrillRequest(env=str(env.file), scenario=request.scenario, runs_dir=run_dir)
+        return execute(plan(drill_request), stages.display, stop)
+
+    stages.run("drill", f"{request.scenario}: fault, recovery, RTO/RPO measured", drill, "chaos.drill")
 
 
-def _evaluate(args: argparse.Namespace, folder: RunFolder, progress: _Progress) -> tuple[str, int]:
+def _evaluate(request: RunRequest, folder: RunFolder, stages: Stages) -> Result:
     from reports.sources import SourceError, for_run
-    from slo.evaluate import evaluate_runs, write_slo_json
+    from slo.job import SloRequest, execute, plan
 
     began = time.monotonic()
-    stage = progress.begin("slo", "evaluating every objective over the journeys, load and drill")
+    stage = stages.begin("slo", "evaluating every objective over the journeys, load and drill")
     try:
         sources = for_run(folder.path)
     except SourceError as exc:
-        progress.end(stage, f"failed: {exc}", EXIT_ERROR, began)
+        stages.end(stage, f"failed: {exc}", ExitCode.ERROR, began)
         raise RxError(f"no stage produced anything to judge: {exc}") from None
-    evaluation = evaluate_runs(sources.all_dirs)
-    write_slo_json(evaluation, folder.path)
-    code = 1 if evaluation.verdict == "fail" else 3 if evaluation.verdict == "insufficient-data" and args.strict else 0
-    progress.end(stage, f"ok: verdict {evaluation.verdict}", evaluation.exit_code, began)
-    return evaluation.verdict, code
+    result = execute(plan(SloRequest(runs=tuple(sources.all_dirs), output=folder.path, strict=request.strict)))
+    stages.end(stage, f"ok: verdict {result.verdict}", int(result.exit_code), began)
+    return result
 
 
-def _report(args: argparse.Namespace, folder: RunFolder, progress: _Progress, sandbox: Any) -> Path:
-    from reports.builder import generate
-    from reports.sources import for_run
+def _report(request: RunRequest, folder: RunFolder, stages: Stages, sandbox: Any) -> Path:
+    from reports.job import ReportRequest, execute, plan
 
     began = time.monotonic()
-    stage = progress.begin("report", "HTML, PDF, summary.md and report.json")
-    result = generate(for_run(folder.path), runs_root=folder.path.parent, pdf=not args.no_pdf,
-                      known_secrets=_sandbox_secrets(sandbox))
-    for note in result.notes:
-        progress.note(note)
-    progress.end(stage, "ok", 0, began)
-    return result.html
+    stage = stages.begin("report", "HTML, PDF, summary.md and report.json")
+    result = execute(plan(ReportRequest(run=folder.path, pdf=request.pdf, known_secrets=_sandbox_secrets(sandbox))),
+                     stages.display)
+    stages.end(stage, "ok", ExitCode.OK, began)
+    report: Path = result.details["files"]["report.html"]
+    return report
 
 
 def _sandbox_secrets(sandbox: Any) -> list[str]:
@@ -258,12 +333,79 @@ def _sandbox_secrets(sandbox: Any) -> list[str]:
         return []
 
 
-def _print_result(progress: _Progress, run_dir: Path, report: Path, verdict: str, code: int) -> None:
+@dataclass(frozen=True)
+class RunVerdict:
+    """The run's verdict: FAIL when any objective was shown missed; PASS when the headline objectives (overall
+    availability and p95, which the load stage is sized to show) were shown met, whatever else could not be shown
+    (the banner lists it; --strict turns it into exit 3); otherwise insufficient data."""
+
+    verdict: str
+    exit_code: ExitCode
+    met: list[str]
+    missed: list[str]
+    not_shown: list[str]
+    confidence: float
+
+    @classmethod
+    def of(cls, slo: Result, strict: bool) -> RunVerdict:
+        from slo.job import evaluation_of
+
+        evaluation = evaluation_of(slo)
+        groups: dict[str, list[str]] = {"pass": [], "fail": [], "insufficient-data": []}
+        for objective in evaluation.objectives:
+            groups.setdefault(objective.verdict, []).append(f"{objective.name} ({objective.objective})")
+        headline = {o.name: o.verdict for o in evaluation.objectives if o.name in HEADLINE_OBJECTIVES}
+        if groups["fail"]:
+            verdict, code = "fail", ExitCode.FAIL
+        elif headline and all(v == "pass" for v in headline.values()):
+            verdict = "pass"
+            code = ExitCode.NO_VERDICT if strict and groups["insufficient-data"] else ExitCode.OK
+        else:
+            verdict, code = "insufficient-data", ExitCode.NO_VERDICT if strict else ExitCode.OK
+        return cls(verdict, code, groups["pass"], groups["fail"], groups["insufficient-data"], evaluation.confidence)
+
+    def banner(self) -> list[str]:
+        """In plain words: what the evidence showed met, showed missed, and could not show either way."""
+        lines = []
+        if self.missed:
+            lines.append(f"shown missed: {_grouped(self.missed, name_all=True)}")
+        if self.met:
+            lines.append(f"shown met at {self.confidence:.0%} confidence: {_grouped(self.met, name_all=False)}")
+        if self.not_shown:
+            lines.append(f"not shown either way (too little evidence in this run): "
+                         f"{_grouped(self.not_shown, name_all=True)}")
+        return lines or ["no objective applied to what this run measured"]
+
+
+def _grouped(objectives: list[str], name_all: bool) -> str:
+    """Per-request objectives ("name[request] (objective)") folded into one entry: the request names listed when
+    `name_all`, else counted."""
+    folded: dict[str, list[str]] = {}
+    for entry in objectives:
+        head, _, objective = entry.rpartition(" (")
+        name, _, request = head.partition("[")
+        folded.setdefault(f"{name} ({objective}", []).append(request.removesuffix("]"))
+    parts = []
+    for key, requests in folded.items():
+        named = [r for r in requests if r]
+        if not named:
+            parts.append(key)
+        elif name_all:
+            parts.append(f"{key} for {'; '.join(named)}")
+        else:
+            parts.append(f"{key} for {len(named)} request name{'s' if len(named) > 1 else ''}")
+    return ", ".join(parts)
+
+
+def _print_result(stages: Stages, run_dir: Path, report: Path, verdict: RunVerdict) -> None:
     print("\nstage                      result                                   time")
-    for stage in progress.stages:
+    for stage in stages.stages:
         seconds = "" if stage.seconds is None else f"{stage.seconds:.0f} s"
         print(f"{stage.name:<26} {stage.status[:40]:<40} {seconds:>6}")
-    total = int(time.monotonic() - progress.started)
+    total = int(time.monotonic() - stages.started)
+    print()
+    for line in verdict.banner():
+        print(line)
     print(f"\nreport    {report}")
-    print(f"verdict   {verdict} (exit code {code}) in {total // 60} min {total % 60} s")
+    print(f"verdict   {verdict.verdict} (exit code {int(verdict.exit_code)}) in {total // 60} min {total % 60} s")
     print(f"run       {run_dir}")

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-from rich.live import Live
 from rich.table import Table
 
 from rxcore.environment import load_environment
 from rxcore.errors import RxError
+from rxcore.exitcodes import ExitCode
+from rxcore.jobs import Stopped, StopToken, stop_on_signals
 from rxsuite.console import console, fail, interactive
+from rxsuite.display import Display
 
 if TYPE_CHECKING:
     from sandbox.stack import Sandbox
@@ -62,38 +63,21 @@ def _guard(func):  # type: ignore[no-untyped-def]
             return func(args)
         except RxError as exc:
             fail(str(exc))
-            return 2
+            return ExitCode.ERROR
 
     return wrapped
 
 
 @_guard
 def _up(args: argparse.Namespace) -> int:
+    """SIGINT, SIGTERM and SIGHUP stop a start half-way: every part already started is stopped by pid."""
     sandbox = sandbox_for(args.env)
-    started = time.monotonic()
-    if interactive():
-        rows: dict[str, tuple[str, str]] = {part: ("waiting", "") for part in sandbox.part_names}
-
-        def render() -> Table:
-            table = Table(title=f"sandbox up  {time.monotonic() - started:5.1f} s", title_justify="left")
-            for column in ("part", "state", "where / detail"):
-                table.add_column(column)
-            colour = {"up": "green", "starting": "yellow", "failed": "red"}
-            for part, (state, detail) in rows.items():
-                table.add_row(part, f"[{colour.get(state, 'white')}]{state}[/]", detail)
-            return table
-
-        with Live(render(), console=console, refresh_per_second=8) as live:
-            def on_step(part: str, state: str, detail: str) -> None:
-                if part in rows:
-                    rows[part] = (state, detail)
-                else:
-                    console.print(f"{part}: {state} {detail}")
-                live.update(render())
-
-            sandbox.up(on_step)
-    else:
-        sandbox.up(lambda part, state, detail: print(f"{part}\t{state}\t{detail}", flush=True))
+    stop = StopToken()
+    with Display("sandbox up") as display, stop_on_signals(stop, True, lambda text: display.note("signal", text)):
+        try:
+            sandbox.up(lambda part, state, detail: display.note(part, f"{state}\t{detail}"))
+        except Stopped:
+            return int(stop.exit_code)
     _print_where(sandbox)
     return 0
 

@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_USAGE = 2
+from rxcore.jobs import Result
+from rxsuite.lifecycle import run_job
+from slo.job import SloRequest, evaluation_of, execute, plan
 
 
 def register(subparsers: Any) -> None:
@@ -33,24 +35,13 @@ def register(subparsers: Any) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from slo.evaluate import EvaluationError, evaluate_runs, write_slo_json
-    from slo.spec import SpecError, load_spec
-
-    try:
-        spec = load_spec(args.spec)
-        evaluation = evaluate_runs(args.runs, spec)
-    except (SpecError, EvaluationError) as exc:
-        print(f"rxsuite slo: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if not args.no_write:
-        target = args.output or (args.runs[0] if len(args.runs) == 1 else None)
-        if target is not None:
-            write_slo_json(evaluation, target)
-    _show(evaluation, args.format)
-    return evaluation.exit_code
+    request = SloRequest(runs=tuple(args.runs), spec=args.spec, output=args.output, write=not args.no_write)
+    return run_job(plan, lambda slo_plan, _display, stop: execute(slo_plan, None, stop), request,
+                   "rxsuite slo evaluate", raise_first=True, show=lambda result: _show(result, args.format))
 
 
-def _show(evaluation: Any, fmt: str) -> None:
+def _show(result: Result, fmt: str) -> None:
+    evaluation = evaluation_of(result)
     if fmt == "auto":
         fmt = "table" if sys.stdout.isatty() else "plain"
     if fmt == "json":

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rxcore.exitcodes import slo_exit_code
 from slo import artifacts
 from slo.aggregate import LatencyQuery, StepData, aggregate
 from slo.budget import burn_rates, error_budget, step_series, sufficiency
@@ -30,7 +31,6 @@ from slo.stats import clopper_pearson, order_statistic_ranks
 
 SLO_FILE = "slo.json"
 FORMAT = "rxsuite-slo-result/1"
-EXIT_CODES = {"pass": 0, "fail": 1, "insufficient-data": 3}
 _RECORD_KINDS = ("availability", "latency")  # objectives read from latency.jsonl
 
 
@@ -80,7 +80,7 @@ class Evaluation:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.verdict]
+        return int(slo_exit_code(self.verdict, strict=True))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +16,10 @@ import httpx
 import pytest
 import yaml
 
-from chaos.drill import DrillRequest, execute
+from chaos.drill import DrillRequest, execute, plan
 from chaos.sandbox_env import write_sandbox_environment
 from rxcore.environment import PROJECT_ROOT
+from rxcore.jobs import QuietProgress, StopToken
 from sandbox.chaos_driver import SandboxDriver
 from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant
@@ -60,7 +60,8 @@ def test_a_region_down_for_five_seconds_is_measured_as_five_seconds(edge_sandbox
     env_file = write_sandbox_environment(edge_sandbox.config, tmp_path / "env.yaml")
     request = DrillRequest(env=str(env_file), scenario=str(_scenario(tmp_path, method, _EDGE_BACK)),
                            runs_dir=tmp_path / "runs")
-    code, result, _ = execute(request, threading.Event(), lambda kind, message: None)
+    done = execute(plan(request), QuietProgress(), StopToken())
+    code, result = done.exit_code, done.details["drill"]
     assert code == 0, result.get("reason")
     assert abs(result["downtime_s"] - 5.0) <= 0.3
     assert abs(result["rto_s"] - 5.0) <= 0.3
@@ -93,6 +94,7 @@ def test_ctrl_c_during_a_fault_runs_the_rollbacks(edge_sandbox: Sandbox, tmp_pat
     rollbacks_run = [a for a in result["actions"] if a["phase"] == "rollback"]
     assert drill.returncode == 130, output
     assert result["status"] == "interrupted"
+    assert result["verdict"] is None and "PASS" not in output  # a stopped drill shows no verdict
     assert [a["outcome"] for a in rollbacks_run] == ["ok", "ok", "ok"]
     assert SandboxDriver(edge_sandbox).problems() == []
     assert httpx.get(f"{edge_sandbox.edge_url}/health", timeout=2).json()["region"] == "region-a"

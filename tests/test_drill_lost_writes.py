@@ -7,15 +7,15 @@ Synchronous replication is switched on at run time by the sync scenario (a sandb
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from chaos.drill import DrillRequest, execute
+from chaos.drill import DrillRequest, execute, plan
 from chaos.sandbox_env import write_sandbox_environment
+from rxcore.jobs import QuietProgress, StopToken
 from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant
 from tests.conftest import running_sandbox
@@ -31,7 +31,8 @@ def replication_sandbox() -> Iterator[Sandbox]:
 def _drill(sandbox: Sandbox, scenario: str, tmp_path: Path) -> tuple[dict, Path]:
     env_file = write_sandbox_environment(sandbox.config, tmp_path / "env.yaml")
     request = DrillRequest(env=str(env_file), scenario=scenario, runs_dir=tmp_path / "runs", background_load=False)
-    _, result, folder = execute(request, threading.Event(), lambda kind, message: None)
+    done = execute(plan(request), QuietProgress(), StopToken())
+    result, folder = done.details["drill"], done.run_dir
     assert result["status"] == "completed", result.get("reason")
     return result, folder
 

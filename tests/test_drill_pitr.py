@@ -3,7 +3,6 @@ target time and none sent after it."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,8 +13,9 @@ import httpx
 import psycopg
 import pytest
 
-from chaos.drill import DrillRequest, execute
+from chaos.drill import DrillRequest, execute, plan
 from chaos.sandbox_env import write_sandbox_environment
+from rxcore.jobs import QuietProgress, StopToken
 from sandbox import pitr
 from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant
@@ -63,7 +63,8 @@ def test_backup_restore_scenario_passes_with_its_ledger_checked(pitr_sandbox: Sa
     env_file = write_sandbox_environment(pitr_sandbox.config, tmp_path / "env.yaml")
     request = DrillRequest(env=str(env_file), scenario="backup-restore", runs_dir=tmp_path / "runs",
                            background_load=False)
-    code, result, _ = execute(request, threading.Event(), lambda kind, message: None)
+    done = execute(plan(request), QuietProgress(), StopToken())
+    code, result = done.exit_code, done.details["drill"]
     restore = next(a for a in result["actions"] if a["action"] == "restore_to_mark")["detail"]
     assert code == 0, result.get("reason")
     assert restore["acknowledged_before_target"] > 20

@@ -12,6 +12,7 @@ import pytest
 
 from rxsuite import cmd_run
 from rxsuite.cli import main
+from rxsuite.display import Display
 from tests import report_inputs
 
 
@@ -47,9 +48,9 @@ def fake_sandbox(monkeypatch: pytest.MonkeyPatch) -> list[FakeSandbox]:
 
 def _stages_writing(monkeypatch: pytest.MonkeyPatch, write: Any) -> None:
     """Replace the job stages with one that writes prepared stage folders (what the jobs would leave)."""
-    monkeypatch.setattr(cmd_run, "_journeys", lambda args, env, run_dir, progress, name: None)
-    monkeypatch.setattr(cmd_run, "_load_with_journeys", lambda args, env, run_dir, progress: write(run_dir))
-    monkeypatch.setattr(cmd_run, "_drill", lambda args, env, run_dir, progress: None)
+    monkeypatch.setattr(cmd_run, "_smoke_journeys", lambda request, env, run_dir, stages, stop: None)
+    monkeypatch.setattr(cmd_run, "_load_with_journeys", lambda request, env, run_dir, stages, stop: write(run_dir))
+    monkeypatch.setattr(cmd_run, "_drill", lambda request, env, run_dir, stages, stop: None)
 
 
 def test_sandbox_is_stopped_when_a_stage_fails(tmp_path: Path, fake_sandbox: list[FakeSandbox],
@@ -89,10 +90,39 @@ def test_exit_code_and_report_follow_the_slo_verdict(tmp_path: Path, fake_sandbo
     assert fake_sandbox[0].calls == ["up", "down"]
 
 
-def test_a_job_that_is_not_installed_is_a_skipped_stage(tmp_path: Path) -> None:
-    progress = cmd_run._Progress(total=1)
-    stage = cmd_run._run_stage(progress, "future job", "not written yet", ["no-such-job"], tmp_path)
-    assert stage.status == cmd_run.SKIPPED_UNAVAILABLE
+def test_enough_evidence_shows_pass_and_the_banner_says_what_was_shown(tmp_path: Path,
+                                                                       fake_sandbox: list[FakeSandbox],
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    started = datetime(2026, 11, 20, 10, tzinfo=UTC)  # 3,600 requests without a failure: 2,995 show 99.9 %
+    _stages_writing(monkeypatch, lambda run_dir: report_inputs.load_run(run_dir, started, seconds=90, rps=40))
+    assert main(["run", "--runs-dir", str(tmp_path), "--no-pdf"]) == 0
+    run = json.loads(next(tmp_path.glob("*-run-sandbox/run.json")).read_text())
+    assert (run["verdict"], run["shown_missed"]) == ("pass", [])
+    assert {"availability (>= 99.9%)", "latency-p95 (p95 < 3s)"} <= set(run["shown_met"])
+    out = capsys.readouterr().out
+    assert "shown met at 95% confidence: availability (>= 99.9%), latency-p95 (p95 < 3s)" in out
+    assert "verdict   pass (exit code 0)" in out
+
+
+def test_too_little_evidence_is_not_a_pass_and_strict_makes_it_exit_3(tmp_path: Path,
+                                                                       fake_sandbox: list[FakeSandbox],
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    started = datetime(2026, 11, 20, 10, tzinfo=UTC)  # 1,200 requests: too few to show 99.9 %
+    _stages_writing(monkeypatch, lambda run_dir: report_inputs.load_run(run_dir, started, seconds=30, rps=40))
+    assert main(["run", "--runs-dir", str(tmp_path / "a"), "--no-pdf"]) == 0
+    assert main(["run", "--runs-dir", str(tmp_path / "b"), "--no-pdf", "--strict"]) == 3
+    out = capsys.readouterr().out
+    assert "not shown either way (too little evidence in this run): availability (>= 99.9%)" in out
+    assert "verdict   insufficient-data (exit code 0)" in out
+
+
+def test_a_job_that_is_not_installed_is_a_skipped_stage() -> None:
+    stages = cmd_run.Stages(Display("test", rich=False), total=1)
+    result = stages.run("future job", "not written yet", lambda: pytest.fail("a missing job was called"),
+                        "no_such_job.job")
+    assert result is None and stages.stages[0].status == cmd_run.SKIPPED_UNAVAILABLE
 
 
 def test_production_environment_is_refused(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env_file = root / "sandbox-run.yaml"
     env_file.write_text(yaml.safe_dump(raw))
     done = subprocess.run([sys.executable, "-m", "rxsuite.cli", "run", "--env", str(env_file), "--runs-dir",
-                           str(root / "runs"), "--duration", "20s", "--users", "8"], cwd=PROJECT_ROOT,
+                           str(root / "runs"), "--duration", "20s", "--users", "8", "--rate", "10"], cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=_RUN_TIMEOUT_S, check=False)
     folders = list((root / "runs").glob("*-run-*"))
     assert len(folders) == 1, done.stdout + done.stderr
@@ -49,7 +49,9 @@ def test_every_stage_ran(finished_run: dict[str, Any]) -> None:
 
 
 def test_exit_code_is_the_slo_verdicts(finished_run: dict[str, Any]) -> None:
-    verdict = json.loads((finished_run["folder"] / "slo.json").read_text())["verdict"]
+    slo_verdict = json.loads((finished_run["folder"] / "slo.json").read_text())["verdict"]
+    verdict = json.loads((finished_run["folder"] / "run.json").read_text())["verdict"]
+    assert (verdict == "fail") == (slo_verdict == "fail")
     assert finished_run["code"] == (1 if verdict == "fail" else 0)
     assert f"verdict   {verdict} (exit code {finished_run['code']})" in finished_run["out"]
 

@@ -1,0 +1,78 @@
+"""The report job's lifecycle: `plan` finds the sources (a run folder or a period) and the baseline, refusing
+before anything is written; `execute` evaluates, builds and writes the report files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reports.builder import generate
+from reports.sources import SourceError, Sources, for_period, for_run, parse_period
+from rxcore.errors import RxError
+from rxcore.exitcodes import ExitCode
+from rxcore.jobs import DEFAULT_RUNS_DIR, Progress, QuietProgress, Result, StopToken
+from slo.artifacts import ArtifactError
+from slo.evaluate import EvaluationError
+from slo.records import RecordError
+from slo.spec import SpecError
+
+__all__ = ["ReportPlan", "ReportRequest", "execute", "plan"]
+
+_INPUT_ERRORS = (SourceError, SpecError, EvaluationError, ArtifactError, RecordError)
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    run: Path | None = None
+    period: str | None = None
+    since: str | None = None
+    baseline: Path | None = None
+    spec: Path | None = None
+    runs_dir: Path = DEFAULT_RUNS_DIR
+    output: Path | None = None
+    pdf: bool = True
+    known_secrets: Sequence[str] = ()  # values to mask wherever they hide (a sandbox's keys and passwords)
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    request: ReportRequest
+    sources: Sources
+    baseline: Sources | None
+    runs_root: Path
+
+
+def plan(request: ReportRequest) -> ReportPlan:
+    if (request.run is None) == (request.period is None and request.since is None):
+        raise RxError("name a run folder, or --period/--since (not both): e.g. `rxsuite report runs/<folder>` or "
+                      "`rxsuite report --period 2026-Q4`")
+    try:
+        if request.run is not None:
+            sources = for_run(request.run)
+            if request.output is not None:
+                sources.output_dir = request.output
+            runs_root = request.run.resolve().parent
+        else:
+            start, end, label = parse_period(request.period, request.since)
+            output = request.output or request.runs_dir / f"report-{label.replace(' ', '-')}"
+            sources = for_period(request.runs_dir, start, end, label, output)
+            runs_root = request.runs_dir
+        baseline = for_run(request.baseline) if request.baseline is not None else None
+    except _INPUT_ERRORS as exc:
+        raise RxError(str(exc)) from None
+    return ReportPlan(request, sources, baseline, runs_root)
+
+
+def execute(report_plan: ReportPlan, progress: Progress | None = None, stop: StopToken | None = None) -> Result:
+    progress = progress or QuietProgress()
+    request = report_plan.request
+    try:
+        built = generate(report_plan.sources, request.spec, baseline=report_plan.baseline,
+                         runs_root=report_plan.runs_root, pdf=request.pdf, known_secrets=request.known_secrets)
+    except _INPUT_ERRORS as exc:
+        raise RxError(str(exc)) from None
+    for note in built.notes:
+        progress.note("note", note)
+    return Result(ExitCode(built.exit_code), "completed", built.html.parent, built.verdict,
+                  details={"files": built.files, "regressions": built.regressions, "notes": built.notes})

@@ -1,0 +1,45 @@
+"""The one reader of credentials files: `email,password,role[,user_id]` rows of synthetic accounts, as the
+sandbox writes them and as an operator supplies them for staging. The load users and the journeys read it."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ROLES", "Credential", "CredentialsError", "read_credentials"]
+
+ROLES = ("patient", "doctor", "pharmacist")
+_REQUIRED = ("email", "password", "role")
+
+
+class CredentialsError(ValueError):
+    """A credentials file that cannot be used; the message names the file, the line and the fix."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    email: str
+    password: str
+    role: str
+    user_id: str = ""
+
+
+def read_credentials(path: Path) -> list[Credential]:
+    """Every row of the file; an unreadable file, a missing column or an unknown role is a `CredentialsError`."""
+    try:
+        with open(path, newline="", encoding="utf-8") as src:
+            reader = csv.DictReader(src)
+            missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise CredentialsError(f"{path}: missing column(s) {', '.join(missing)} "
+                                       "(the header must include email,password,role; user_id is optional)")
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                if row["role"] not in ROLES:
+                    raise CredentialsError(f"{path}:{line}: role {row['role']!r} is not one of {', '.join(ROLES)}")
+                rows.append(Credential(row["email"], row["password"], row["role"], row.get("user_id") or ""))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"{path}: cannot read the credentials file ({exc}); point the credentials "
+                               "variable at a UTF-8 CSV of synthetic accounts") from None
+    return rows
