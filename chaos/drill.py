@@ -4,7 +4,6 @@ own folder of the run folder. The programmatic entry point behind `rxsuite drill
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from chaos.runner import DrillRunner, Progress
 from chaos.scenario import Scenario, load_scenario
 from chaos.suite import load_suite, summarise
 from chaos.trend import earlier_drills, trend
+from rxcore import envvars
 from rxcore.environment import Environment, load_environment
 from rxcore.errors import ConfigError, RxError
 from rxcore.runfolder import RunFolder
@@ -167,9 +167,9 @@ def _acquire_sandbox(env: Environment, progress: Progress) -> tuple[Sandbox | No
 def _target(env: Environment, sandbox: Sandbox | None) -> Target:
     if sandbox is not None:
         return Target(sandbox.edge_url, sandbox.anon_key, sandbox.service_key)
-    anon = os.environ.get(env.anon_key_env or "", "")
+    anon = envvars.getenv(env.anon_key_env or "", "") or ""
     if not anon:
         raise ConfigError(str(env.file), "anon_key_env", f"variable {env.anon_key_env!r} is not set",
                           "export the anon key in that variable")
     service_env = env.chaos.get("ledger_service_key_env")
-    return Target(env.base_url, anon, os.environ.get(service_env) if service_env else None)
+    return Target(env.base_url, anon, envvars.getenv(service_env) if service_env else None)

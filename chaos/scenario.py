@@ -99,10 +99,6 @@ class Scenario:
     recovery_timeout_s: float
     drivers: frozenset[str] = field(default_factory=frozenset)
 
-    @property
-    def fault_action(self) -> Action | None:
-        return next((a for a in self.method if a.fault), None)
-
 
 def scenario_path(name_or_path: str) -> Path:
     candidate = Path(name_or_path)

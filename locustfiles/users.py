@@ -9,10 +9,8 @@ type and the template as name; the recorder stores "METHOD template".
 from __future__ import annotations
 
 import json
-import logging
 import random
 import time
-import traceback
 from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
@@ -21,8 +19,7 @@ from urllib.parse import quote
 import gevent
 import websocket
 from locust import FastHttpUser, tag
-from locust import log as locust_log
-from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopTest, StopUser
+from locust.exception import StopUser
 
 from locustfiles import runtime
 from locustfiles.checks import Check, fields, non_empty_str, positive_int, rows
@@ -35,8 +32,6 @@ DECLINED_CARD = "4000000000000002"
 TOKEN_REFRESH_SHARE = 0.8  # refresh when this share of the token's lifetime has passed
 NOTIFICATION_TIMEOUT_S = 10.0
 _TOKEN_NAME = "/auth/v1/token?grant_type="
-# what a request listener may raise on purpose, which EventHook.fire lets through
-_LOCUST_CONTROL_FLOW = (StopUser, StopTest, RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet)
 
 
 class PlatformUser(FastHttpUser):
@@ -50,10 +45,9 @@ class PlatformUser(FastHttpUser):
         # every call carries the anon key: as a session default it is built once, not per request
         self.default_headers = {"apikey": runtime.state().anon_key}
         super().__init__(environment)
-        # the session reports each request through the judge, which checks status and body first, then calls
-        # the request hook's listeners (its `_handlers`, the list add_listener and remove_listener change)
-        self._judge = self.client.request_event = ResponseJudge(self.client.request_event._handlers,
-                                                                _listener_failed)
+        # the session reports each request through the judge, which checks status and body first, then fires the
+        # environment's request event (locustfiles.judge)
+        self._judge = self.client.request_event = ResponseJudge(self.environment.events.request)
         self.credential: Credential | None = None
         self.user_id = ""
         self._access_token = ""
@@ -158,14 +152,6 @@ class PlatformUser(FastHttpUser):
         self._judge.expecting = expecting
         self.client.request(method, path, name=name, json=json, headers=headers)
         return self._judge.body
-
-
-def _listener_failed(exc: Exception) -> None:
-    """A request listener raised: what Locust's EventHook.fire does (control flow passes, the rest is logged)."""
-    if isinstance(exc, _LOCUST_CONTROL_FLOW):
-        raise exc
-    logging.error("Uncaught exception in event handler: \n%s", traceback.format_exc())
-    locust_log.unhandled_greenlet_exception = True  # Locust then exits non-zero, as for its own hook
 
 
 def _session_check(role: str) -> Check:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from locustfiles.config import CREDENTIALS_ENV
+from rxcore import envvars
+from rxcore.envvars import CREDENTIALS_CSV
 from rxcore.errors import ConfigError, RxError
 from sandbox.config import SandboxConfig, parse_sandbox_config
 
@@ -106,8 +106,8 @@ class PlatformTarget:
 def platform_target(env: Environment, base_url: str | None = None) -> PlatformTarget:
     """The URL, anon key and credentials file from the environment variables, else from a running sandbox."""
     named_csv = env.raw.get("credentials_csv_env")
-    csv_path = os.environ.get(CREDENTIALS_ENV) or (os.environ.get(named_csv) if named_csv else None)
-    anon_key = os.environ.get(env.anon_key_env) if env.anon_key_env else None
+    csv_path = envvars.getenv(CREDENTIALS_CSV) or (envvars.getenv(named_csv) if named_csv else None)
+    anon_key = envvars.getenv(env.anon_key_env) if env.anon_key_env else None
     url = base_url or env.base_url
     if env.sandbox is not None and not (base_url and anon_key and csv_path):
         from sandbox.stack import Sandbox
@@ -125,6 +125,6 @@ def platform_target(env: Environment, base_url: str | None = None) -> PlatformTa
                           "export the platform's anon key in that variable")
     if not csv_path:
         raise ConfigError(str(env.file), "credentials_csv_env",
-                          f"no credentials file: set {CREDENTIALS_ENV} or the variable named by credentials_csv_env",
+                          f"no credentials file: set {CREDENTIALS_CSV} or the variable named by credentials_csv_env",
                           "point it at a CSV with email,password,role,user_id of synthetic accounts")
     return PlatformTarget(url.rstrip("/"), anon_key, Path(csv_path))

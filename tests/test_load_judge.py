@@ -1,14 +1,15 @@
 """The response judge: the verdict it writes into Locust's request event, for every kind of answer.
 
-Driven with stand-in responses (status and body) and a list of listeners standing in for Locust's hook; no
-Locust import here (the one test of the users' Locust side runs in a child process).
+Driven with stand-in responses (status and body) and a stand-in request event; no Locust import here. The users'
+Locust side (a real session firing through the judge into Locust's statistics) runs in a child process.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from locustfiles.checks import fields, non_empty_str, rows
 from locustfiles.judge import ResponseJudge, WrongAnswer
+from rxcore.envvars import ANON_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,19 +40,19 @@ def fired() -> list[dict[str, Any]]:
     return []
 
 
-@pytest.fixture
-def failures() -> list[Exception]:
-    return []
+class _RequestEvent:
+    """Stands in for Locust's `events.request`: what the judge fires through it."""
+
+    def __init__(self, fired: list[dict[str, Any]]) -> None:
+        self.fired = fired
+
+    def fire(self, **meta: Any) -> None:
+        self.fired.append(meta)
 
 
 @pytest.fixture
-def listeners(fired: list[dict[str, Any]]) -> list[Callable[..., None]]:
-    return [lambda **meta: fired.append(meta)]
-
-
-@pytest.fixture
-def judge(listeners: list[Callable[..., None]], failures: list[Exception]) -> ResponseJudge:
-    return ResponseJudge(listeners, failures.append)
+def judge(fired: list[dict[str, Any]]) -> ResponseJudge:
+    return ResponseJudge(_RequestEvent(fired))
 
 
 def _fire(judge: ResponseJudge, response: _Response, exception: Exception | None = None) -> None:
@@ -114,64 +116,56 @@ def test_no_answer_or_a_broken_body_keeps_locusts_own_error(judge: ResponseJudge
     assert [meta["exception"] for meta in fired] == [refused, reset, reset]
 
 
-def test_listeners_added_or_removed_after_the_judge_was_built_count_at_once(
-        judge: ResponseJudge, listeners: list[Callable[..., None]], fired: list[dict[str, Any]]) -> None:
-    late: list[dict[str, Any]] = []
-    listeners.append(lambda **meta: late.append(meta))
-    _fire(judge, _Response(200, b"[]"))
-    listeners.pop()
-    _fire(judge, _Response(200, b"[]"))
-    assert (len(fired), len(late)) == (2, 1)
+_THROUGH_LOCUST = """
+import json, os, sys
+import gevent
+from gevent.pywsgi import WSGIServer
+from locust.env import Environment
+from locustfiles import runtime
+from locustfiles.checks import rows
+from locustfiles.config import LoadConfig
+from locustfiles.users import PlatformUser
 
+BODIES = {"/right": (b"200 OK", b'[{"id": "a"}]'), "/wrong": (b"200 OK", b'{"id": "a"}'),
+          "/down": (b"503 Service Unavailable", b"down")}
 
-def test_a_failing_listener_is_reported_and_the_others_still_hear_the_event(
-        judge: ResponseJudge, listeners: list[Callable[..., None]], fired: list[dict[str, Any]],
-        failures: list[Exception]) -> None:
-    broken = ValueError("listener bug")
+def app(environ, start_response):
+    status, body = BODIES[environ["PATH_INFO"]]
+    start_response(status.decode(), [("Content-Type", "application/json")])
+    return [body]
 
-    def failing(**_: Any) -> None:
-        raise broken
+server = WSGIServer(("127.0.0.1", 0), app, log=None)
+server.start()
+url = f"http://127.0.0.1:{server.server_port}"
 
-    listeners.insert(0, failing)
-    _fire(judge, _Response(200, b"[]"))
-    assert failures == [broken]
-    assert len(fired) == 1
+class ReaderUser(PlatformUser):
+    host = url
 
-
-def test_a_listener_may_remove_itself_while_the_event_is_heard(
-        judge: ResponseJudge, listeners: list[Callable[..., None]], fired: list[dict[str, Any]]) -> None:
-    def once(**_: Any) -> None:
-        listeners.remove(once)
-
-    listeners.insert(0, once)
-    _fire(judge, _Response(200, b"[]"))
-    assert listeners and once not in listeners
-    assert len(fired) == 1
-
-
-_LISTENER_FAILED = """
-import sys
-from locust import log
-from locust.exception import StopUser
-from locustfiles.users import _listener_failed
-try:
-    _listener_failed(StopUser())
-except StopUser:
-    pass
-else:
-    sys.exit("StopUser was swallowed")
-try:
-    raise ValueError("listener bug")
-except ValueError as exc:
-    _listener_failed(exc)
-print(log.unhandled_greenlet_exception)
+environment = Environment(user_classes=[ReaderUser], host=url)
+environment.create_local_runner()  # it connects Locust's statistics to the request event
+runtime.init(environment, LoadConfig(base_url=url))
+user = ReaderUser(environment)
+late = []
+environment.events.request.add_listener(lambda **meta: late.append(meta["name"]))  # after the user was built
+bodies = [user.call("GET", path, path.strip("/"), check=rows(required=("id",)), authorized=False)
+          for path in ("/right", "/wrong", "/down")]
+errors = {e.name: e.error for e in environment.stats.errors.values()}
+print(json.dumps({"bodies": bodies, "late": late,
+                  "counts": {n: [environment.stats.get(n, "GET").num_requests,
+                                 environment.stats.get(n, "GET").num_failures] for n in ("right", "wrong", "down")},
+                  "errors": {n: repr(e) for n, e in sorted(errors.items())}}))
+server.stop()
 """
 
 
-def test_the_users_report_a_failing_listener_as_locusts_hook_does() -> None:
-    # in a child: importing Locust monkey-patches the process
-    done = subprocess.run([sys.executable, "-c", _LISTENER_FAILED], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+def test_locusts_statistics_and_every_listener_hear_the_judged_request() -> None:
+    # in a child: importing Locust monkey-patches the process; the key is what the session sends as `apikey`
+    done = subprocess.run([sys.executable, "-c", _THROUGH_LOCUST], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, ANON_KEY: "test-key", "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "True"  # Locust exits non-zero at the end of such a run
-    assert "Uncaught exception in event handler" in done.stderr and "ValueError: listener bug" in done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["bodies"] == [[{"id": "a"}], None, None]
+    assert seen["late"] == ["right", "wrong", "down"]
+    assert seen["counts"] == {"right": [1, 0], "wrong": [1, 1], "down": [1, 1]}
+    assert seen["errors"] == {"down": "WrongAnswer('unexpected HTTP 503')",
+                              "wrong": "WrongAnswer('body is not a JSON array')"}
