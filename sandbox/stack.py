@@ -354,8 +354,9 @@ class Sandbox:
                 "--config", str(config_path)]
 
     def _payments_env(self, secret: dict[str, Any]) -> dict[str, str]:
-        return {"RX_PAYMENT_SECRET_KEY": secret["payment_secret_key"], "RX_WEBHOOK_SECRET": secret["webhook_secret"],
-                "RX_WEBHOOK_URL": f"{self.edge_url}/functions/v1/payment-webhook"}
+        return {"RXSUITE_PAYMENT_SECRET_KEY": secret["payment_secret_key"],
+                "RXSUITE_WEBHOOK_SECRET": secret["webhook_secret"],
+                "RXSUITE_WEBHOOK_URL": f"{self.edge_url}/functions/v1/payment-webhook"}
 
     def _app_argv(self, region: str) -> list[str]:
         port = self.config.ports["region_a" if region == "region-a" else "region_b"]
@@ -368,21 +369,21 @@ class Sandbox:
                         f"password={secret['pg_passwords'][postgres.APP_USER]} "
                         "target_session_attrs=read-write connect_timeout=2")
         return {
-            "RX_REGION": region,
-            "RX_VERSION": version or self.config.version,
-            "RX_DATABASE_URL": database_url,
-            "RX_JWT_SECRET": secret["jwt_secret"],
-            "RX_ANON_KEY": secret["anon_key"],
-            "RX_SERVICE_KEY": secret["service_key"],
-            "RX_PAYMENT_URL": self.payments_url,
-            "RX_PAYMENT_SECRET_KEY": secret["payment_secret_key"],
-            "RX_WEBHOOK_SECRET": secret["webhook_secret"],
-            "RX_ACCESS_TOKEN_TTL_S": str(self.config.access_token_ttl_s),
-            "RX_RATE_PER_USER_RPS": str(rate.per_user_rps),
-            "RX_RATE_PER_USER_BURST": str(rate.per_user_burst),
-            "RX_RATE_PER_ADDRESS_RPS": str(rate.per_address_rps),
-            "RX_RATE_PER_ADDRESS_BURST": str(rate.per_address_burst),
-            "RX_ACCESS_LOG": str(self.logs_dir / f"{region}.access.jsonl"),
+            "RXSUITE_REGION": region,
+            "RXSUITE_VERSION": version or self.config.version,
+            "RXSUITE_DATABASE_URL": database_url,
+            "RXSUITE_JWT_SECRET": secret["jwt_secret"],
+            "RXSUITE_ANON_KEY": secret["anon_key"],
+            "RXSUITE_SERVICE_KEY": secret["service_key"],
+            "RXSUITE_PAYMENT_URL": self.payments_url,
+            "RXSUITE_PAYMENT_SECRET_KEY": secret["payment_secret_key"],
+            "RXSUITE_WEBHOOK_SECRET": secret["webhook_secret"],
+            "RXSUITE_ACCESS_TOKEN_TTL_S": str(self.config.access_token_ttl_s),
+            "RXSUITE_RATE_PER_USER_RPS": str(rate.per_user_rps),
+            "RXSUITE_RATE_PER_USER_BURST": str(rate.per_user_burst),
+            "RXSUITE_RATE_PER_ADDRESS_RPS": str(rate.per_address_rps),
+            "RXSUITE_RATE_PER_ADDRESS_BURST": str(rate.per_address_burst),
+            "RXSUITE_ACCESS_LOG": str(self.logs_dir / f"{region}.access.jsonl"),
         }
 
     def _edge_argv(self) -> list[str]:
