@@ -97,7 +97,7 @@ def _turns_child(url: str, users: int, duration_s: float, phase_s: float, out: P
     from locustfiles.users import ProbeUser
 
     plugin.configure_user_classes(plugin.runtime_config())
-    turn = {"side": "plain", "index": 0, "ends": math.inf}
+    turn: dict[str, Any] = {"side": "plain", "index": 0, "ends": math.inf}
     counts: dict[int, int] = {}
 
     def await_turn(side: str) -> int:
@@ -150,7 +150,7 @@ def _turns_child(url: str, users: int, duration_s: float, phase_s: float, out: P
     waited_s: dict[int, float] = {}  # the tick waiting for the record's fsync on a thread: users run
     collector.tick = timed(collector.tick, tick_s)  # type: ignore[method-assign]
     recorder.buffer.close = timed(recorder.buffer.close, close_s)  # type: ignore[method-assign]
-    collector.writer.sync = timed(collector.writer.sync, waited_s)  # type: ignore[method-assign]
+    collector.writer.sync = timed(collector.writer.sync, waited_s)
     turn["ends"] = time.time() + 1.0
     runner.start(2 * users, spawn_rate=2 * users)
     gevent.sleep(1.0)

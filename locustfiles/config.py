@@ -113,7 +113,7 @@ def parse_user_models(raw: Any, where: str) -> dict[str, dict[str, Any]]:
           doctor: {weight: 2}
           realtime: {weight: 0}
     """
-    models = json.loads(json.dumps(DEFAULT_USER_MODELS))
+    models: dict[str, dict[str, Any]] = json.loads(json.dumps(DEFAULT_USER_MODELS))
     if raw is None:
         return models
     if not isinstance(raw, dict):

@@ -351,7 +351,7 @@ class RealtimeUser(PatientUser):
                 "access_token": self._access_token})))
             reply = json.loads(self._socket.recv())
             ok = reply.get("event") == "phx_reply" and reply.get("payload", {}).get("status") == "ok"
-            error = None if ok else ValueError("join refused")
+            error: Exception | None = None if ok else ValueError("join refused")
         except (OSError, websocket.WebSocketException, ValueError) as exc:
             error = exc
         self._fire("realtime join", (time.perf_counter() - started) * 1000, error)

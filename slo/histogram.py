@@ -28,14 +28,16 @@ def bucket_index(values_us: npt.ArrayLike) -> npt.NDArray[np.int64]:
     v = np.clip(np.rint(np.asarray(values_us, dtype=np.float64)), 0, MAX_VALUE_US).astype(np.int64)
     _, exponent = np.frexp(v.astype(np.float64))  # bit length for v >= 1, 0 for v == 0
     shift = np.maximum(exponent - SUB_BUCKET_BITS, 0)
-    return shift * HALF_COUNT + (v >> shift)
+    index: npt.NDArray[np.int64] = shift * HALF_COUNT + (v >> shift)
+    return index
 
 
 def bucket_lowest(index: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """Smallest value (µs) that falls in each bucket."""
     i = np.asarray(index, dtype=np.int64)
     shift = np.maximum(i // HALF_COUNT - 1, 0)
-    return (i - shift * HALF_COUNT) << shift
+    lowest: npt.NDArray[np.int64] = (i - shift * HALF_COUNT) << shift
+    return lowest
 
 
 def bucket_highest(index: npt.ArrayLike) -> npt.NDArray[np.int64]:
