@@ -34,7 +34,7 @@ its share of instructions, so it is not a bound of the throughput ratio either w
 
     .venv/bin/python bench/recorder_overhead.py [--runs 4] [--duration 120] [--users 20] [--phase 0.25]
                                                 [--instructions]
-Target (issue 14: public Locust API only, the judge fires through EventHook.fire): ratio >= 0.93.
+Target (issue 14: public Locust API only, the checked request event fires through EventHook.fire): ratio >= 0.93.
 """
 
 from __future__ import annotations

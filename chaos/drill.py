@@ -12,7 +12,7 @@ from typing import Any
 
 from chaos.drivers.select import allowed_drivers
 from chaos.journal import DRILL_FILE, Journal, iso
-from chaos.probes import Target
+from chaos.probes import ProbeTarget
 from chaos.runner import DrillRunner, Progress
 from chaos.scenario import Scenario, load_scenario
 from chaos.suite import load_suite, summarise
@@ -107,7 +107,7 @@ def execute(request: DrillRequest, stop: threading.Event, progress: Progress) ->
             sandbox.down()
 
 
-def _run_suite(drill_plan: Plan, folder: RunFolder, target: Target, sandbox: Sandbox | None, stop: threading.Event,
+def _run_suite(drill_plan: Plan, folder: RunFolder, target: ProbeTarget, sandbox: Sandbox | None, stop: threading.Event,
                progress: Progress, sandbox_note: dict[str, Any] | None, request: DrillRequest) -> dict[str, Any]:
     started = time.time()
     journal = Journal(folder.path / DRILL_FILE, {
@@ -164,12 +164,12 @@ def _acquire_sandbox(env: Environment, progress: Progress) -> tuple[Sandbox | No
     return sandbox, started
 
 
-def _target(env: Environment, sandbox: Sandbox | None) -> Target:
+def _target(env: Environment, sandbox: Sandbox | None) -> ProbeTarget:
     if sandbox is not None:
-        return Target(sandbox.edge_url, sandbox.anon_key, sandbox.service_key)
+        return ProbeTarget(sandbox.edge_url, sandbox.anon_key, sandbox.service_key)
     anon = envvars.getenv(env.anon_key_env or "", "") or ""
     if not anon:
         raise ConfigError(str(env.file), "anon_key_env", f"variable {env.anon_key_env!r} is not set",
                           "export the anon key in that variable")
     service_env = env.chaos.get("ledger_service_key_env")
-    return Target(env.base_url, anon, envvars.getenv(service_env) if service_env else None)
+    return ProbeTarget(env.base_url, anon, envvars.getenv(service_env) if service_env else None)

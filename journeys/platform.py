@@ -37,13 +37,13 @@ class Account:
 
 
 @dataclass(frozen=True)
-class Target:
+class JourneyTarget:
     base_url: str
     anon_key: str
     accounts: tuple[Account, ...]
 
     @classmethod
-    def from_environment(cls) -> Target:
+    def from_environment(cls) -> JourneyTarget:
         """Read the target the runner hands over in environment variables (never on the command line)."""
         missing = [name for name in (BASE_URL_ENV, ANON_KEY_ENV, CREDENTIALS_ENV) if not os.environ.get(name)]
         if missing:
@@ -82,7 +82,7 @@ def read_accounts(path: Path) -> tuple[Account, ...]:
 class Api:
     """Just enough of the platform API for journey setup and for the security checks."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: JourneyTarget) -> None:
         self.target = target
         self.client = httpx.Client(base_url=target.base_url, timeout=15.0)
 

@@ -1,8 +1,8 @@
 """User models that follow the platform API contract (docs/load.md lists each flow and its request names).
 
-Every request goes through `PlatformUser.call`. Its session's ResponseJudge (locustfiles.judge) checks status
-*and* body before Locust's listeners hear of it, and the call names the request by its route template (ids and
-search terms become `[id]`, `[term]`), so statistics stay one row per route. Locust gets the method as request
+Every request goes through `PlatformUser.call`. Its session's CheckedRequestEvent (locustfiles.checked_event)
+checks status *and* body before Locust's listeners hear of it, and the call names the request by its route template
+(ids and search terms become `[id]`, `[term]`), so statistics stay one row per route. Locust gets the method as request
 type and the template as name; the recorder stores "METHOD template".
 """
 
@@ -22,9 +22,9 @@ from locust import FastHttpUser, tag
 from locust.exception import StopUser
 
 from locustfiles import runtime
+from locustfiles.checked_event import CheckedRequestEvent
 from locustfiles.checks import Check, fields, non_empty_str, positive_int, rows
 from locustfiles.credentials import Credential, PoolExhausted
-from locustfiles.judge import ResponseJudge
 
 SEARCH_TERMS = ("amo", "met", "lis", "ator", "sim", "ome", "lev", "pre", "gab", "hyd", "ser", "tra", "xr", "er")
 GOOD_CARD = "4242424242424242"
@@ -45,9 +45,9 @@ class PlatformUser(FastHttpUser):
         # every call carries the anon key: as a session default it is built once, not per request
         self.default_headers = {"apikey": runtime.state().anon_key}
         super().__init__(environment)
-        # the session reports each request through the judge, which checks status and body first, then fires the
-        # environment's request event (locustfiles.judge)
-        self._judge = self.client.request_event = ResponseJudge(self.environment.events.request)
+        # the session reports each request through a CheckedRequestEvent, which checks status and body first, then
+        # fires the environment's request event (locustfiles.checked_event)
+        self._checked = self.client.request_event = CheckedRequestEvent(self.environment.events.request)
         self.credential: Credential | None = None
         self.user_id = ""
         self._access_token = ""
@@ -149,9 +149,9 @@ class PlatformUser(FastHttpUser):
     def _send(self, method: str, path: str, name: str, expecting: tuple[Check | None, tuple[int, ...],
               dict[int, Check] | None], json: Any, headers: dict[str, str] | None) -> Any:
         """The request itself, positional only: no keywords to pack on the way (ProbeUser calls it directly)."""
-        self._judge.expecting = expecting
+        self._checked.expecting = expecting
         self.client.request(method, path, name=name, json=json, headers=headers)
-        return self._judge.body
+        return self._checked.body
 
 
 def _session_check(role: str) -> Check:

@@ -154,10 +154,7 @@ def _check_caps(env: Environment, users: int, rate: float | None, workers: int) 
 
 
 def _target(env: Environment) -> Any:
-    from locustfiles.launcher import Target
-
-    target = platform_target(env)
-    return Target(target.base_url, target.anon_key, target.credentials_csv)
+    return platform_target(env)
 
 
 def _check_pool(csv_path: Path, config: Any) -> None:
@@ -208,7 +205,7 @@ def _execute(args: argparse.Namespace, env: Environment, config: Any, launch: An
         raise
     exit_code, slo_verdict = outcome.exit_code, None
     if outcome.summary is not None and launch.role != "worker":
-        slo_verdict, slo_code = _judge(folder.path, args.spec)
+        slo_verdict, slo_code = _evaluate_slos(folder.path, args.spec)
         if outcome.exit_code == EXIT_OK and slo_code is not None:
             exit_code = slo_code
     folder.finish(outcome.status, exit_code, outcome.reason, mode=config.mode,
@@ -217,7 +214,7 @@ def _execute(args: argparse.Namespace, env: Environment, config: Any, launch: An
     return exit_code
 
 
-def _judge(run_dir: Path, spec: Path | None) -> tuple[str | None, int | None]:
+def _evaluate_slos(run_dir: Path, spec: Path | None) -> tuple[str | None, int | None]:
     """The SLO verdict of the run's record (slo.json); a broken spec is reported, not fatal to the run."""
     try:
         from slo.evaluate import EvaluationError, evaluate_run, write_slo_json

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from chaos.measure import classify_ledger, downtime_s, rpo, rto_s, time_to_detect_s
-from chaos.objectives import evaluate
+from chaos.objectives import verdict_and_score
 from chaos.probes import Sample
-from chaos.scenario import Objective
+from chaos.scenario import DrillObjective
 
 _FAULT = 1000.0
 
@@ -77,11 +77,12 @@ def test_nothing_lost_is_an_rpo_of_zero() -> None:
 
 
 def test_verdict_fails_on_a_critical_objective_and_score_is_the_weighted_share() -> None:
-    objectives = [Objective("rto", "rto_s", "<=", 10, 3, True), Objective("rpo", "rpo_count", "==", 0, 1, False)]
-    _, verdict, score = evaluate(objectives, {"rto_s": 12.0, "rpo_count": 0})
+    objectives = [DrillObjective("rto", "rto_s", "<=", 10, 3, True),
+                  DrillObjective("rpo", "rpo_count", "==", 0, 1, False)]
+    _, verdict, score = verdict_and_score(objectives, {"rto_s": 12.0, "rpo_count": 0})
     assert (verdict, score) == ("fail", 25.0)
 
 
 def test_unmeasured_metric_is_not_met() -> None:
-    results, verdict, score = evaluate([Objective("rto", "rto_s", "<=", 10, 1, False)], {"rto_s": None})
+    results, verdict, score = verdict_and_score([DrillObjective("rto", "rto_s", "<=", 10, 1, False)], {"rto_s": None})
     assert (results[0]["met"], verdict, score) == (False, "pass", 0.0)

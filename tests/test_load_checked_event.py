@@ -1,7 +1,7 @@
-"""The response judge: the verdict it writes into Locust's request event, for every kind of answer.
+"""The checked request event: the verdict it writes into Locust's request event, for every kind of answer.
 
 Driven with stand-in responses (status and body) and a stand-in request event; no Locust import here. The users'
-Locust side (a real session firing through the judge into Locust's statistics) runs in a child process.
+Locust side (a real session firing through the checked event into Locust's statistics) runs in a child process.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from locustfiles.checked_event import CheckedRequestEvent, WrongAnswer
 from locustfiles.checks import fields, non_empty_str, rows
-from locustfiles.judge import ResponseJudge, WrongAnswer
 from rxcore.envvars import ANON_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ def fired() -> list[dict[str, Any]]:
 
 
 class _RequestEvent:
-    """Stands in for Locust's `events.request`: what the judge fires through it."""
+    """Stands in for Locust's `events.request`: what the checked event fires through it."""
 
     def __init__(self, fired: list[dict[str, Any]]) -> None:
         self.fired = fired
@@ -51,25 +51,25 @@ class _RequestEvent:
 
 
 @pytest.fixture
-def judge(fired: list[dict[str, Any]]) -> ResponseJudge:
-    return ResponseJudge(_RequestEvent(fired))
+def checked(fired: list[dict[str, Any]]) -> CheckedRequestEvent:
+    return CheckedRequestEvent(_RequestEvent(fired))
 
 
-def _fire(judge: ResponseJudge, response: _Response, exception: Exception | None = None) -> None:
+def _fire(checked: CheckedRequestEvent, response: _Response, exception: Exception | None = None) -> None:
     """As FastHttpSession fires: Locust has set `exception` for an error status or a failed transfer."""
-    judge.fire(request_type="GET", name="/x", response_time=1.0, response_length=0, response=response,
+    checked.fire(request_type="GET", name="/x", response_time=1.0, response_length=0, response=response,
                exception=exception, context={}, start_time=1.0, url="http://127.0.0.1/x")
 
 
 _ROWS = rows(required=("id",))
 
 
-def test_a_right_answer_passes_on_without_exception_and_hands_back_the_body(judge: ResponseJudge,
+def test_a_right_answer_passes_on_without_exception_and_hands_back_the_body(checked: CheckedRequestEvent,
                                                                            fired: list[dict[str, Any]]) -> None:
-    judge.expecting = (_ROWS, (200,), None)
-    _fire(judge, _Response(200, b'[{"id": "a"}]'))
+    checked.expecting = (_ROWS, (200,), None)
+    _fire(checked, _Response(200, b'[{"id": "a"}]'))
     assert fired[0]["exception"] is None
-    assert judge.body == [{"id": "a"}]
+    assert checked.body == [{"id": "a"}]
     assert set(fired[0]) == {"request_type", "name", "response_time", "response_length", "response", "exception",
                              "context", "start_time", "url"}
 
@@ -80,39 +80,39 @@ def test_a_right_answer_passes_on_without_exception_and_hands_back_the_body(judg
     (_Response(200, b'{"id": "a"}'), "body is not a JSON array"),
     (_Response(201, b'[{"id": "a"}]'), "unexpected HTTP 201"),
 ])
-def test_a_wrong_answer_fails_with_what_is_wrong(judge: ResponseJudge, fired: list[dict[str, Any]],
+def test_a_wrong_answer_fails_with_what_is_wrong(checked: CheckedRequestEvent, fired: list[dict[str, Any]],
                                                  response: _Response, message: str) -> None:
-    judge.expecting = (_ROWS, (200,), None)
-    _fire(judge, response)
+    checked.expecting = (_ROWS, (200,), None)
+    _fire(checked, response)
     assert isinstance(fired[0]["exception"], WrongAnswer)
     assert str(fired[0]["exception"]) == message
-    assert judge.body is None
+    assert checked.body is None
 
 
 def test_an_accepted_error_status_is_a_right_answer_when_its_own_check_passes(
-        judge: ResponseJudge, fired: list[dict[str, Any]]) -> None:
+        checked: CheckedRequestEvent, fired: list[dict[str, Any]]) -> None:
     declined = fields(code=non_empty_str)
-    judge.expecting = (_ROWS, (200,), {402: declined})
-    _fire(judge, _Response(402, b'{"code": "card_declined"}'), exception=RuntimeError("HTTP 402"))
-    _fire(judge, _Response(402, b'{"message": "no code"}'), exception=RuntimeError("HTTP 402"))
-    assert fired[0]["exception"] is None and judge.body is None  # the body of the second, wrong, answer
+    checked.expecting = (_ROWS, (200,), {402: declined})
+    _fire(checked, _Response(402, b'{"code": "card_declined"}'), exception=RuntimeError("HTTP 402"))
+    _fire(checked, _Response(402, b'{"message": "no code"}'), exception=RuntimeError("HTTP 402"))
+    assert fired[0]["exception"] is None and checked.body is None  # the body of the second, wrong, answer
     assert str(fired[1]["exception"]) == "field code is missing or wrong"
 
 
-def test_an_unexpected_error_status_is_named(judge: ResponseJudge, fired: list[dict[str, Any]]) -> None:
-    judge.expecting = (_ROWS, (200,), {402: _ROWS})
-    _fire(judge, _Response(503, b"down"), exception=RuntimeError("HTTP 503"))
+def test_an_unexpected_error_status_is_named(checked: CheckedRequestEvent, fired: list[dict[str, Any]]) -> None:
+    checked.expecting = (_ROWS, (200,), {402: _ROWS})
+    _fire(checked, _Response(503, b"down"), exception=RuntimeError("HTTP 503"))
     assert str(fired[0]["exception"]) == "unexpected HTTP 503"
 
 
-def test_no_answer_or_a_broken_body_keeps_locusts_own_error(judge: ResponseJudge,
+def test_no_answer_or_a_broken_body_keeps_locusts_own_error(checked: CheckedRequestEvent,
                                                             fired: list[dict[str, Any]]) -> None:
     refused = ConnectionRefusedError(111, "Connection refused")
     reset = ConnectionResetError(104, "Connection reset by peer")
-    judge.expecting = (_ROWS, (200,), {402: _ROWS})
-    _fire(judge, _Response(0, None), exception=refused)
-    _fire(judge, _Response(200, broken=True), exception=reset)
-    _fire(judge, _Response(402, broken=True), exception=reset)
+    checked.expecting = (_ROWS, (200,), {402: _ROWS})
+    _fire(checked, _Response(0, None), exception=refused)
+    _fire(checked, _Response(200, broken=True), exception=reset)
+    _fire(checked, _Response(402, broken=True), exception=reset)
     assert [meta["exception"] for meta in fired] == [refused, reset, reset]
 
 

@@ -1,4 +1,4 @@
-"""Judging each response, status and content, before Locust's listeners hear of it.
+"""Checking each response, status and content, before Locust's listeners hear of it.
 
 Locust's usual way to fail a 200 with the wrong body is `catch_response=True`: a ResponseContextManager per
 request, built (copying the response), entered, marked and exited before the request event fires. On the
@@ -6,7 +6,7 @@ benchmark's probe that machinery was 40 % of what rxsuite adds to a request (ben
 
 FastHttpSession reports every request through its `request_event` (a documented constructor argument, kept as a
 public attribute; FastHttpUser passes `environment.events.request`) by calling its `fire(**meta)`. A
-`ResponseJudge` stands in for that event on one user's session: when the session fires, the judge checks the
+`CheckedRequestEvent` stands in for that event on one user's session: when the session fires, it checks the
 response against what the user's call expects, sets the event's `exception` to the verdict and fires the real
 request event through its public `fire`, which calls every listener (Locust's statistics, the recorder, any
 other) and reports a failing one as Locust always does. One event per request, already judged, as listeners
@@ -28,12 +28,12 @@ class WrongAnswer(Exception):
 
 
 class RequestEvent(Protocol):
-    """What FastHttpSession needs of its `request_event`: Locust's EventHook, or a judge standing in for it."""
+    """What FastHttpSession needs of its `request_event`: Locust's EventHook, or a CheckedRequestEvent."""
 
     def fire(self, **meta: Any) -> None: ...
 
 
-class ResponseJudge:
+class CheckedRequestEvent:
     """The request event of one user's HTTP session.
 
     A user's requests are sequential, so one expectation at a time: the user sets `expecting` to (check,
