@@ -22,6 +22,8 @@ import orjson
 
 from locustfiles.checks import Check
 
+__all__ = ["CheckedRequestEvent", "RequestEvent", "WrongAnswer"]
+
 
 class WrongAnswer(Exception):
     """The platform answered, but not what the contract promises (a status or a body)."""
