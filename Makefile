@@ -4,10 +4,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 RX := $(VENV)/bin/rxsuite
+LOCK := requirements.lock
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_PACKAGES := postgresql haproxy chromium python3-venv
 
-.PHONY: run test deps venv lint bench sandbox-up sandbox-down clean
+.PHONY: run test deps venv lock typecheck lint bench sandbox-up sandbox-down clean
 
 # The main job: sandbox up, smoke journeys, a short load run with journeys during it, one drill, SLO evaluation,
 # the report; the sandbox is taken down at the end whatever happens. Exit code from the SLO verdict.
@@ -46,12 +47,23 @@ deps:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the versions in the lock file (every extra), then the project itself without resolving again.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ needed"; exit 1; }
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[sandbox,dev]'
+	$(VENV)/bin/pip install -q -r $(LOCK)
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
+
+# Re-pin every dependency of every extra after a change to pyproject.toml; commit the lock file with it.
+lock: venv
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --annotation-style line --custom-compile-command 'make lock' -o $(LOCK)
+
+# The whole tree, strict for rxcore/ and slo/ (pyproject.toml [tool.mypy]); not yet part of `make test`.
+typecheck: venv
+	$(VENV)/bin/mypy
 
 clean:
 	-[ -x $(RX) ] && $(RX) sandbox down

@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _endpoint import trivial_endpoint  # noqa: E402
 
 from locustfiles.config import LoadConfig, only_models  # noqa: E402
-from locustfiles.launcher import Launch, Target, run  # noqa: E402
+from locustfiles.launcher import Launch, run  # noqa: E402
+from rxcore.environment import PlatformTarget  # noqa: E402
 from rxcore.runfolder import RunFolder  # noqa: E402
 
 
@@ -35,7 +36,7 @@ def _measure(url: str, workers: int, users: int, duration: int, work: Path) -> t
     work.mkdir(parents=True, exist_ok=True)
     (work / "creds.csv").write_text("email,password,role\n")
     folder = RunFolder.create(work / f"w{workers}", "load", "bench")
-    outcome = run(Launch(config, Target(url, "bench", work / "creds.csv"), workers=workers), folder)
+    outcome = run(Launch(config, PlatformTarget(url, "bench", work / "creds.csv"), workers=workers), folder)
     assert outcome.summary is not None, outcome.reason
     summary = outcome.summary
     span = summary["ended_at"] - summary["started_at"]

@@ -41,7 +41,8 @@ def _reference(base_url: str) -> float:
 
 
 def _smoke(sandbox: Sandbox, runs_dir: Path) -> tuple[float, int, dict[str, int]]:
-    env = {**os.environ, "RX_SANDBOX_ANON_KEY": sandbox.anon_key, "RX_CREDENTIALS_CSV": str(sandbox.credentials_file)}
+    env = {**os.environ, "RXSUITE_SANDBOX_ANON_KEY": sandbox.anon_key,
+           "RXSUITE_CREDENTIALS_CSV": str(sandbox.credentials_file)}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "rxsuite.cli", "journeys", "--env", "sandbox", "--base-url",
                            sandbox.edge_url, "--tag", "smoke", "--runs-dir", str(runs_dir)],

@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _endpoint import trivial_endpoint  # noqa: E402
 
 from locustfiles.config import LoadConfig, only_models  # noqa: E402
-from locustfiles.launcher import Launch, Target, run  # noqa: E402
+from locustfiles.launcher import Launch, run  # noqa: E402
+from rxcore.environment import PlatformTarget  # noqa: E402
 from rxcore.runfolder import RunFolder  # noqa: E402
 
 _WARMUP_S = 60.0
@@ -74,7 +75,7 @@ def main() -> None:
             sampler = threading.Thread(target=_sample, args=(folder, args.every, samples, done), daemon=True)
             sampler.start()
             try:
-                outcome = run(Launch(config, Target(url, "bench", work / "creds.csv"), workers=1), folder)
+                outcome = run(Launch(config, PlatformTarget(url, "bench", work / "creds.csv"), workers=1), folder)
             finally:
                 done.set()
                 sampler.join(timeout=10)

@@ -34,7 +34,7 @@ its share of instructions, so it is not a bound of the throughput ratio either w
 
     .venv/bin/python bench/recorder_overhead.py [--runs 4] [--duration 120] [--users 20] [--phase 0.25]
                                                 [--instructions]
-Target (issue 3): ratio >= 0.95.
+Target (issue 14: public Locust API only, the checked request event fires through EventHook.fire): ratio >= 0.93.
 """
 
 from __future__ import annotations
@@ -65,14 +65,14 @@ from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, CREDENTIALS_ENV, LoadCo
 
 _PATH = "/rest/v1/medications?select=id,name&limit=1"
 _NAME = "/rest/v1/medications?[probe]"
-_SAME_REQUEST_HEADERS = {"apikey": "bench"}  # what ProbeUser sends with RX_ANON_KEY=bench
+_SAME_REQUEST_HEADERS = {"apikey": "bench"}  # what ProbeUser sends with RXSUITE_ANON_KEY=bench
 _WARMUP_S = 3.0
 _COUNT_WARMUP = 100
 # With two CPUs or more the endpoint gets the last one and the generator the rest, so the generator is measured
 # alone on its CPU; when the scheduler let them share a core, part of every request's time was HAProxy's, the
 # same on both sides, and the ratio came out closer to 1 in some runs than in others.
 _ENDPOINT_CPU = max(os.sched_getaffinity(0)) if len(os.sched_getaffinity(0)) >= 2 else None
-_TARGET = 0.95
+_TARGET = 0.93
 
 
 def _child_env(url: str, work: Path, duration_s: float) -> dict[str, str]:
@@ -97,7 +97,7 @@ def _turns_child(url: str, users: int, duration_s: float, phase_s: float, out: P
     from locustfiles.users import ProbeUser
 
     plugin.configure_user_classes(plugin.runtime_config())
-    turn = {"side": "plain", "index": 0, "ends": math.inf}
+    turn: dict[str, Any] = {"side": "plain", "index": 0, "ends": math.inf}
     counts: dict[int, int] = {}
 
     def await_turn(side: str) -> int:
@@ -150,7 +150,7 @@ def _turns_child(url: str, users: int, duration_s: float, phase_s: float, out: P
     waited_s: dict[int, float] = {}  # the tick waiting for the record's fsync on a thread: users run
     collector.tick = timed(collector.tick, tick_s)  # type: ignore[method-assign]
     recorder.buffer.close = timed(recorder.buffer.close, close_s)  # type: ignore[method-assign]
-    collector.writer.sync = timed(collector.writer.sync, waited_s)  # type: ignore[method-assign]
+    collector.writer.sync = timed(collector.writer.sync, waited_s)
     turn["ends"] = time.time() + 1.0
     runner.start(2 * users, spawn_rate=2 * users)
     gevent.sleep(1.0)

@@ -5,7 +5,6 @@ own folder of the run folder. `plan` and `execute` are the drill job's lifecycle
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +12,12 @@ from typing import Any
 
 from chaos.drivers.select import allowed_drivers
 from chaos.journal import DRILL_FILE, Journal, iso
-from chaos.probes import Target
+from chaos.probes import ProbeTarget
 from chaos.runner import DrillRunner, Progress
 from chaos.scenario import Scenario, load_scenario
 from chaos.suite import load_suite, summarise
 from chaos.trend import earlier_drills, trend
+from rxcore import envvars
 from rxcore.environment import Environment, load_environment
 from rxcore.errors import ConfigError, RxError
 from rxcore.exitcodes import ExitCode
@@ -109,7 +109,7 @@ def execute(drill_plan: Plan, job_progress: JobProgress, stop: StopToken) -> Res
             platform.down()
 
 
-def _run_suite(drill_plan: Plan, folder: RunFolder, target: Target, platform: Platform | None, stop: StopToken,
+def _run_suite(drill_plan: Plan, folder: RunFolder, target: ProbeTarget, platform: Platform | None, stop: StopToken,
                progress: Progress, sandbox_note: dict[str, Any] | None, request: DrillRequest) -> dict[str, Any]:
     started = time.time()
     journal = Journal(folder.path / DRILL_FILE, {
@@ -176,13 +176,13 @@ def _acquire_platform(env: Environment, progress: Progress) -> tuple[Platform | 
     return platform, started
 
 
-def _target(env: Environment, platform: Platform | None) -> Target:
+def _target(env: Environment, platform: Platform | None) -> ProbeTarget:
     if platform is not None:
         endpoint = platform.endpoint()
-        return Target(endpoint.base_url, endpoint.anon_key, endpoint.service_key)
-    anon = os.environ.get(env.anon_key_env or "", "")
+        return ProbeTarget(endpoint.base_url, endpoint.anon_key, endpoint.service_key)
+    anon = envvars.getenv(env.anon_key_env or "", "") or ""
     if not anon:
         raise ConfigError(str(env.file), "anon_key_env", f"variable {env.anon_key_env!r} is not set",
                           "export the anon key in that variable")
     service_env = env.chaos.get("ledger_service_key_env")
-    return Target(env.base_url, anon, os.environ.get(service_env) if service_env else None)
+    return ProbeTarget(env.base_url, anon, envvars.getenv(service_env) if service_env else None)

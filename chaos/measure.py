@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from chaos.probes import Sample
+from slo.percentile import percentile
 
 
 def rto_s(samples: Sequence[Sample], fault_at: float, stability_s: float, observed_until: float) -> float | None:
@@ -119,7 +118,7 @@ def availability(samples: Sequence[Sample]) -> float | None:
 
 def p95_ms(samples: Sequence[Sample]) -> float | None:
     latencies = [s.latency_ms for s in samples if s.ok]
-    return float(np.percentile(latencies, 95)) if latencies else None
+    return percentile(latencies, 95)
 
 
 @dataclass(frozen=True)

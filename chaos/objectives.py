@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from chaos.metrics import OPERATORS
-from chaos.scenario import Objective
+from chaos.scenario import DrillObjective
 
 
-def evaluate(objectives: Sequence[Objective], metrics: dict[str, Any]) -> tuple[list[dict[str, Any]], str, float]:
+def verdict_and_score(objectives: Sequence[DrillObjective],
+                      metrics: dict[str, Any]) -> tuple[list[dict[str, Any]], str, float]:
     results = []
     for objective in objectives:
         measured = metrics.get(objective.metric)

@@ -44,7 +44,7 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class Target:
+class ProbeTarget:
     """Where probes go and with which keys (the service key is only needed for the ledger)."""
 
     edge_url: str
@@ -62,7 +62,7 @@ class Target:
 class Prober:
     """Runs the read and write probes until stopped; samples are kept in memory and appended to `series_file`."""
 
-    def __init__(self, target: Target, run_id: str, spec: ProbeSpec, series_file: Path | None = None) -> None:
+    def __init__(self, target: ProbeTarget, run_id: str, spec: ProbeSpec, series_file: Path | None = None) -> None:
         self.target = target
         self.run_id = run_id
         self.spec = spec
@@ -139,7 +139,7 @@ class Prober:
                     out.write(json.dumps(sample.to_json()) + "\n")
 
 
-def fetch_ledger(target: Target, run_id: str, timeout_s: float = 5.0) -> set[int]:
+def fetch_ledger(target: ProbeTarget, run_id: str, timeout_s: float = 5.0) -> set[int]:
     """Every seq of `run_id` the platform holds now, read through the edge with the service key."""
     seqs: set[int] = set()
     with httpx.Client(timeout=timeout_s) as client:

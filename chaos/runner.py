@@ -23,8 +23,8 @@ from chaos.drivers import BUILTIN_DRIVER
 from chaos.drivers.select import build_drivers
 from chaos.journal import DRILL_FILE, Journal, iso
 from chaos.load import BackgroundLoad
-from chaos.objectives import evaluate
-from chaos.probes import Prober, Target, fetch_ledger, retry
+from chaos.objectives import verdict_and_score
+from chaos.probes import Prober, ProbeTarget, fetch_ledger, retry
 from chaos.scenario import Action, Scenario
 from chaos.steady import run_checks, until_steady
 from rxcore.environment import Environment
@@ -77,7 +77,7 @@ class _Halt:
 
 
 class DrillRunner:
-    def __init__(self, scenario: Scenario, env: Environment, folder: Path, target: Target,
+    def __init__(self, scenario: Scenario, env: Environment, folder: Path, target: ProbeTarget,
                  platform: Platform | None, stop: threading.Event, progress: Progress = _quiet,
                  background_load: bool = True) -> None:
         self.scenario = scenario
@@ -274,7 +274,7 @@ class DrillRunner:
     def _conclude(self, ledger: measure.LedgerResult | None, steady_after: bool | None) -> dict[str, Any]:
         figures = self._figures(ledger, steady_after)
         ran = self.method_start is not None
-        objectives, verdict, score = evaluate(self.scenario.objectives, figures) if ran else ([], "fail", 0.0)
+        objectives, verdict, score = verdict_and_score(self.scenario.objectives, figures) if ran else ([], "fail", 0.0)
         reason = self.abort.reason
         if self.rollback_failures:
             reason = "; ".join(x for x in (reason, f"rollback failed: {', '.join(self.rollback_failures)}") if x)

@@ -56,7 +56,7 @@ class Safeguard:
 
 
 @dataclass(frozen=True)
-class Objective:
+class DrillObjective:
     name: str
     metric: str
     op: str
@@ -95,13 +95,9 @@ class Scenario:
     method: tuple[Action, ...]
     rollbacks: tuple[Action, ...]
     safeguards: tuple[Safeguard, ...]
-    objectives: tuple[Objective, ...]
+    objectives: tuple[DrillObjective, ...]
     recovery_timeout_s: float
     drivers: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def fault_action(self) -> Action | None:
-        return next((a for a in self.method if a.fault), None)
 
 
 def scenario_path(name_or_path: str) -> Path:
@@ -293,7 +289,7 @@ class _Parser:
             where=where,
         )
 
-    def objective(self, raw: Any, where: str) -> Objective:
+    def objective(self, raw: Any, where: str) -> DrillObjective:
         self.mapping(raw, where)
         self.known(raw, {"name", "metric", "op", "target", "weight", "critical"}, where)
         metric = raw.get("metric")
@@ -308,7 +304,7 @@ class _Parser:
         target = raw["target"]
         if isinstance(target, bool):
             target = float(target)
-        return Objective(
+        return DrillObjective(
             name=self.text(raw.get("name", f"{metric} {op} {target}"), f"{where}.name"), metric=metric, op=op,
             target=self.number(target, f"{where}.target", low=-1e12), weight=self.number(raw.get("weight", 1),
                                                                                          f"{where}.weight"),

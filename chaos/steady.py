@@ -10,16 +10,16 @@ from typing import Any
 
 import httpx
 
-from chaos.probes import Prober, Target
+from chaos.probes import Prober, ProbeTarget
 from chaos.scenario import Check
 
 
-def run_checks(checks: Sequence[Check], target: Target, prober: Prober | None, sandbox_driver: Any,
+def run_checks(checks: Sequence[Check], target: ProbeTarget, prober: Prober | None, sandbox_driver: Any,
                stop: threading.Event) -> list[dict[str, Any]]:
     return [{"check": c.kind, "where": c.where, **_one(c, target, prober, sandbox_driver, stop)} for c in checks]
 
 
-def until_steady(checks: Sequence[Check], target: Target, prober: Prober | None, sandbox_driver: Any,
+def until_steady(checks: Sequence[Check], target: ProbeTarget, prober: Prober | None, sandbox_driver: Any,
                  timeout_s: float) -> tuple[bool, list[dict[str, Any]], float]:
     """Repeat the checks until all hold or `timeout_s` passes; (held, last results, seconds waited)."""
     started = time.monotonic()
@@ -30,7 +30,7 @@ def until_steady(checks: Sequence[Check], target: Target, prober: Prober | None,
         time.sleep(0.5)
 
 
-def _one(check: Check, target: Target, prober: Prober | None, sandbox_driver: Any,
+def _one(check: Check, target: ProbeTarget, prober: Prober | None, sandbox_driver: Any,
          stop: threading.Event) -> dict[str, Any]:
     params = check.params
     if check.kind == "http":

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from journeys.browser import BrowserMissing, launch_options
 from journeys.journey import Journey
-from journeys.platform import ANON_KEY_ENV, Target, TargetError
+from journeys.platform import ANON_KEY_ENV, JourneyTarget, TargetError
 from journeys.redact import Redactor
 from rxcore.files import write_json_atomic
 
@@ -103,9 +103,9 @@ def _stop_session(config: pytest.Config, message: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def target(pytestconfig: pytest.Config) -> Target:
+def target(pytestconfig: pytest.Config) -> JourneyTarget:
     try:
-        return Target.from_environment()
+        return JourneyTarget.from_environment()
     except TargetError as exc:
         _stop_session(pytestconfig, str(exc))
 
@@ -129,7 +129,7 @@ def browser(pytestconfig: pytest.Config) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def journey(request: pytest.FixtureRequest, browser: Browser, target: Target) -> Iterator[Journey]:
+def journey(request: pytest.FixtureRequest, browser: Browser, target: JourneyTarget) -> Iterator[Journey]:
     config = request.config
     name = request.node.name.removeprefix("test_").replace("_", "-")
     artifacts_root = config.getoption("--rx-artifacts") or Path("artifacts")

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Page, Response, Route, expect
 
-from journeys.platform import Account, Api, Target
+from journeys.platform import Account, Api, JourneyTarget
 from journeys.redact import Redactor
 
 VITALS_SCRIPT = Path(__file__).with_name("vitals.js")
@@ -53,7 +53,7 @@ class _User:
 
 
 class Journey:
-    def __init__(self, name: str, browser: Browser, target: Target, artifacts_dir: Path,
+    def __init__(self, name: str, browser: Browser, target: JourneyTarget, artifacts_dir: Path,
                  break_paths: tuple[str, ...] = ()) -> None:
         self.name = name
         self.browser = browser

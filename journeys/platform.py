@@ -33,13 +33,13 @@ Account = Credential  # one synthetic account of the credentials file
 
 
 @dataclass(frozen=True)
-class Target:
+class JourneyTarget:
     base_url: str
     anon_key: str
     accounts: tuple[Account, ...]
 
     @classmethod
-    def from_environment(cls) -> Target:
+    def from_environment(cls) -> JourneyTarget:
         """Read the target the runner hands over in environment variables (never on the command line)."""
         missing = [name for name in (BASE_URL_ENV, ANON_KEY_ENV, CREDENTIALS_ENV) if not os.environ.get(name)]
         if missing:
@@ -72,7 +72,7 @@ def read_accounts(path: Path) -> tuple[Account, ...]:
 class Api:
     """Just enough of the platform API for journey setup and for the security checks."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: JourneyTarget) -> None:
         self.target = target
         self.client = httpx.Client(base_url=target.base_url, timeout=15.0)
 

@@ -1,4 +1,4 @@
-"""The capacity profile's judge: after each step, did the platform hold the SLO at that load?
+"""The capacity profile's finder: after each step, did the platform hold the SLO at that load?
 
 It is fed the merged record's windows (all request names together) as they are written, and evaluates a
 step once the record is complete past the step's end. Each step's first `warmup_s` are left out, so the
@@ -25,7 +25,7 @@ class _Step:
     seconds: float = 0.0
 
 
-class CapacityJudge:
+class CapacityFinder:
     def __init__(self, started_at: float, step_s: float, slo: SloTarget, warmup_s: float | None = None) -> None:
         self.started_at = started_at
         self.step_s = step_s

@@ -1,21 +1,24 @@
-"""The settings every Locust process of a run reads: one JSON file named by `RX_LOAD_CONFIG`.
+"""The settings every Locust process of a run reads: one JSON file named by `RXSUITE_LOAD_CONFIG`.
 
-`rxsuite load` writes it (no secrets: the anon key travels in `RX_ANON_KEY`, the credentials file is named by
-`RX_CREDENTIALS_CSV`), so a master, local workers and workers on other machines all run the same settings.
+`rxsuite load` writes it (no secrets: the anon key travels in `RXSUITE_ANON_KEY`, the credentials file is named by
+`RXSUITE_CREDENTIALS_CSV`; rxcore.envvars), so a master, local workers and workers on other machines all run the
+same settings.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rxcore.environment import CREDENTIALS_ENV as CREDENTIALS_ENV  # its home is the bottom package
+from rxcore import envvars
 
-CONFIG_ENV = "RX_LOAD_CONFIG"
-ANON_KEY_ENV = "RX_ANON_KEY"
+CONFIG_ENV = envvars.LOAD_CONFIG
+ANON_KEY_ENV = envvars.ANON_KEY
+# Names a CSV of synthetic accounts (email,password,role,user_id): set by `rxsuite load` for its Locust processes,
+# by the k8s manifests for theirs, and read by the CLI too (it overrides an environment file's credentials_csv_env).
+CREDENTIALS_ENV = envvars.CREDENTIALS_CSV
 MODES = ("closed", "arrival")
 
 # Default user mix: weight (relative share of users) and think time between tasks, [min, max] seconds.
@@ -85,7 +88,7 @@ class LoadConfig:
 
 def current() -> LoadConfig:
     """The run's settings in a Locust process; a clear error when the launcher did not provide them."""
-    path = os.environ.get(CONFIG_ENV)
+    path = envvars.getenv(CONFIG_ENV)
     if not path:
         raise RuntimeError(f"{CONFIG_ENV} is not set: start load runs with `rxsuite load` (it writes the settings "
                            "file), or point the variable at a load-config.json")
@@ -110,7 +113,7 @@ def parse_user_models(raw: Any, where: str) -> dict[str, dict[str, Any]]:
           doctor: {weight: 2}
           realtime: {weight: 0}
     """
-    models = json.loads(json.dumps(DEFAULT_USER_MODELS))
+    models: dict[str, dict[str, Any]] = json.loads(json.dumps(DEFAULT_USER_MODELS))
     if raw is None:
         return models
     if not isinstance(raw, dict):

@@ -1,6 +1,6 @@
 """Logins for the load users: a pool per role, each login held by at most one user at a time.
 
-The CSV (`email,password,role[,user_id]`) is the sandbox's credentials file or one named by `RX_CREDENTIALS_CSV`.
+The CSV (`email,password,role[,user_id]`) is the sandbox's credentials file or one named by `RXSUITE_CREDENTIALS_CSV`.
 With several worker processes each takes every N-th row (by its worker index), so no two processes ever use the
 same login either.
 """

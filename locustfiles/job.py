@@ -17,7 +17,7 @@ from typing import Any
 
 from locustfiles.config import LoadConfig, SloTarget, parse_user_models
 from locustfiles.credentials import read_credentials
-from locustfiles.launcher import Launch, LoadRun, Outcome, Target
+from locustfiles.launcher import Launch, LoadRun, Outcome
 from locustfiles.profiles import PROFILES
 from rxcore.environment import PROJECT_ROOT, Environment, load_environment, platform_target
 from rxcore.errors import ConfigError, RxError
@@ -106,7 +106,7 @@ def plan(request: LoadRequest) -> LoadPlan:
         models = parse_user_models(env.raw.get("users"), str(env.file))
     except ValueError as exc:
         raise RxError(str(exc)) from None
-    target = _target(env)
+    target = platform_target(env)
     processes = request.workers if request.workers else (request.expect_workers if request.master else 1)
     config = LoadConfig(base_url=target.base_url, profile=request.profile, mode=mode, users=users, rate=request.rate,
                         duration_s=duration, processes=max(1, processes), user_models=models,
@@ -247,9 +247,6 @@ def _check_caps(env: Environment, users: int, rate: float | None, workers: int) 
         raise RxError("--workers must be 0 or more")
 
 
-def _target(env: Environment) -> Target:
-    target = platform_target(env)
-    return Target(target.base_url, target.anon_key, target.credentials_csv)
 
 
 def _check_pool(csv_path: Path, config: LoadConfig) -> None:

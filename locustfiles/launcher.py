@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, CREDENTIALS_ENV, LoadConfig
+from rxcore.environment import PlatformTarget
 from rxcore.runfolder import RunFolder
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,18 +36,9 @@ EXIT_OK, EXIT_SLO_FAILED, EXIT_RUN_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1
 
 
 @dataclass
-class Target:
-    """Where the load goes and how the users sign in (the secrets stay in the children's environment)."""
-
-    base_url: str
-    anon_key: str
-    credentials_csv: Path
-
-
-@dataclass
 class Launch:
     config: LoadConfig
-    target: Target
+    target: PlatformTarget  # the secrets stay in the children's environment
     workers: int = 0  # 0: one process; N: a master and N local workers
     role: str = "all"  # all | master (external workers) | worker (joins --master-host)
     master_host: str = "127.0.0.1"

@@ -24,7 +24,7 @@ from locust import LoadTestShape, events
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
 
 from locustfiles import runtime
-from locustfiles.capacity import CapacityJudge
+from locustfiles.capacity import CapacityFinder
 from locustfiles.config import LoadConfig
 from locustfiles.profiles import level_at, stages_for
 from locustfiles.recorder import SampleRecorder, WindowMerger
@@ -55,7 +55,7 @@ class Collector:
         self.stop_reason: str | None = None
         self.stop_detail = ""
         self.stopping = False
-        self.judge: CapacityJudge | None = None
+        self.finder: CapacityFinder | None = None
         self._last_report: dict[str, float] = {}
         self._final_sources: set[str] = set()
         self._extras: dict[str, dict[str, Any]] = {}
@@ -80,8 +80,8 @@ class Collector:
                 if s not in self._final_sources and now - at < _SOURCE_SILENT_S]
 
     def _on_window(self, start: float, duration: float, outcomes: list[int], histogram: Any) -> None:
-        if self.judge is not None:
-            self.judge.on_window(start, duration, outcomes, histogram)
+        if self.finder is not None:
+            self.finder.on_window(start, duration, outcomes, histogram)
 
     def _tick_forever(self) -> None:
         while True:
@@ -140,10 +140,10 @@ class Collector:
             LOCAL.close_raw()
         self.merger.flush(final=True)
         self.writer.close()
-        if self.judge is not None:
-            if self.stop_reason == "completed":  # the last step ended with the run: judge it now
-                self.judge.evaluate_complete(math.inf)
-            write_json_atomic(self.run_dir / CAPACITY_FILE, self.judge.summary())
+        if self.finder is not None:
+            if self.stop_reason == "completed":  # the last step ended with the run: finder it now
+                self.finder.evaluate_complete(math.inf)
+            write_json_atomic(self.run_dir / CAPACITY_FILE, self.finder.summary())
         self._write_live(time.time())
         write_json_atomic(self.run_dir / SUMMARY_FILE, self.summary())
 
@@ -177,7 +177,7 @@ class Collector:
             "by_name": {name: t.summary() for name, t in sorted(self.merger.totals.items())},
             "content_errors": content_errors, "problems": problems,
             "arrival": arrival if cfg.mode == "arrival" else None,
-            "capacity": self.judge.summary() if self.judge is not None else None,
+            "capacity": self.finder.summary() if self.finder is not None else None,
         }
 
 
@@ -304,12 +304,12 @@ class RxShape(LoadTestShape):
         if self._stages is None:
             self._stages = stages_for(config.profile, config.step_count)
             if config.profile == "capacity" and COLLECTOR is not None:
-                COLLECTOR.judge = CapacityJudge(time.time(), config.duration_s / config.step_count, config.slo)
+                COLLECTOR.finder = CapacityFinder(time.time(), config.duration_s / config.step_count, config.slo)
         if COLLECTOR is not None and COLLECTOR.stopping:
             return None
         t = self.get_run_time()
         level = level_at(self._stages, config.duration_s, t)
-        if COLLECTOR is not None and COLLECTOR.judge is not None and self._judge_says_stop(COLLECTOR, level, t):
+        if COLLECTOR is not None and COLLECTOR.finder is not None and self._finder_says_stop(COLLECTOR, level, t):
             return None
         if level is None:
             if COLLECTOR is not None and COLLECTOR.stop_reason is None:
@@ -321,17 +321,17 @@ class RxShape(LoadTestShape):
         users = max(1, round(level * config.users))
         return users, float(max(users, 1))
 
-    def _judge_says_stop(self, collector: Collector, level: float | None, t: float) -> bool:
-        judge = collector.judge
-        assert judge is not None
+    def _finder_says_stop(self, collector: Collector, level: float | None, t: float) -> bool:
+        finder = collector.finder
+        assert finder is not None
         if level is not None:
-            judge.start_step(int(t // judge.step_s), level)
-        verdicts = judge.evaluate_complete(collector.merger.flushed_until)
+            finder.start_step(int(t // finder.step_s), level)
+        verdicts = finder.evaluate_complete(collector.merger.flushed_until)
         if verdicts:
-            write_json_atomic(collector.run_dir / CAPACITY_FILE, judge.summary())
-        if judge.broken:
+            write_json_atomic(collector.run_dir / CAPACITY_FILE, finder.summary())
+        if finder.broken:
             collector.stop_reason = "slo_broken"
-            collector.stop_detail = judge.summary()["broke_because"] or ""
+            collector.stop_detail = finder.summary()["broke_because"] or ""
             return True
         return False
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Stage:
+class LoadStage:
     share: float  # of the run's duration
     start: float
     end: float
@@ -23,35 +23,36 @@ class ProfileDefaults:
     duration_s: float
     users: int
     rate: float
-    stages: tuple[Stage, ...] = ()
+    stages: tuple[LoadStage, ...] = ()
 
 
 PROFILES: dict[str, ProfileDefaults] = {
     "smoke": ProfileDefaults("a few users, every flow once or more: does it work at all", 20, 5, 5,
-                             (Stage(1.0, 1.0, 1.0),)),
-    "baseline": ProfileDefaults("steady ordinary traffic", 300, 50, 50, (Stage(0.1, 0.0, 1.0), Stage(0.9, 1.0, 1.0))),
+                             (LoadStage(1.0, 1.0, 1.0),)),
+    "baseline": ProfileDefaults("steady ordinary traffic", 300, 50, 50,
+                                (LoadStage(0.1, 0.0, 1.0), LoadStage(0.9, 1.0, 1.0))),
     "peak": ProfileDefaults("ramp up, hold the release's expected peak, ramp down", 600, 200, 200,
-                            (Stage(0.2, 0.0, 1.0), Stage(0.6, 1.0, 1.0), Stage(0.2, 1.0, 0.0))),
+                            (LoadStage(0.2, 0.0, 1.0), LoadStage(0.6, 1.0, 1.0), LoadStage(0.2, 1.0, 0.0))),
     "spike": ProfileDefaults("a sudden burst on top of a fifth of the peak", 300, 200, 200,
-                             (Stage(0.4, 0.2, 0.2), Stage(0.2, 1.0, 1.0), Stage(0.4, 0.2, 0.2))),
+                             (LoadStage(0.4, 0.2, 0.2), LoadStage(0.2, 1.0, 1.0), LoadStage(0.4, 0.2, 0.2))),
     "soak": ProfileDefaults("ordinary traffic for a long time: leaks and slow drift", 3600, 50, 50,
-                            (Stage(0.05, 0.0, 1.0), Stage(0.95, 1.0, 1.0))),
+                            (LoadStage(0.05, 0.0, 1.0), LoadStage(0.95, 1.0, 1.0))),
     "step": ProfileDefaults("equal steps up to the peak", 600, 200, 200),
     "capacity": ProfileDefaults("steps up until the SLO breaks; reports the highest sustainable rate", 600, 200, 200),
 }
 STEPPED = ("step", "capacity")
 
 
-def stages_for(profile: str, step_count: int) -> tuple[Stage, ...]:
+def stages_for(profile: str, step_count: int) -> tuple[LoadStage, ...]:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     if profile in STEPPED:
         share = 1.0 / step_count
-        return tuple(Stage(share, (i + 1) / step_count, (i + 1) / step_count) for i in range(step_count))
+        return tuple(LoadStage(share, (i + 1) / step_count, (i + 1) / step_count) for i in range(step_count))
     return PROFILES[profile].stages
 
 
-def level_at(stages: tuple[Stage, ...], duration_s: float, t: float) -> float | None:
+def level_at(stages: tuple[LoadStage, ...], duration_s: float, t: float) -> float | None:
     """The level at `t` seconds into the run, or None once the run is over."""
     if t >= duration_s:
         return None

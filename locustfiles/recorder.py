@@ -276,10 +276,6 @@ class WindowMerger:
         self._watermarks[source] = max(self._watermarks.get(source, 0.0), watermark)
         self.received_bytes[source] = self.received_bytes.get(source, 0) + size_bytes
 
-    def forget(self, source: str) -> None:
-        """A source that died or left: stop waiting for it."""
-        self._watermarks.pop(source, None)
-
     def flush(self, now: float | None = None, live_sources: Iterable[str] | None = None, final: bool = False) -> int:
         """Write every window all live sources have passed (or that is older than the lag limit); returns count."""
         now = time.time() if now is None else now

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from locustfiles.config import ANON_KEY_ENV, CREDENTIALS_ENV, LoadConfig, current
 from locustfiles.credentials import CredentialPool, read_credentials
 from locustfiles.pacing import ArrivalSchedule
+from rxcore import envvars
 
 
 class RunState:
@@ -22,7 +22,7 @@ class RunState:
 
     @property
     def anon_key(self) -> str:
-        key = os.environ.get(ANON_KEY_ENV)
+        key = envvars.getenv(ANON_KEY_ENV)
         if not key:
             raise RuntimeError(f"{ANON_KEY_ENV} is not set: the load users need the platform's anon key")
         return key
@@ -31,7 +31,7 @@ class RunState:
     def pool(self) -> CredentialPool:
         """Built on first use, when a worker already knows its index among the run's processes."""
         if self._pool is None:
-            path = os.environ.get(CREDENTIALS_ENV)
+            path = envvars.getenv(CREDENTIALS_ENV)
             if not path:
                 raise RuntimeError(f"{CREDENTIALS_ENV} is not set: name the credentials CSV (email,password,role)")
             runner = getattr(self.environment, "runner", None)

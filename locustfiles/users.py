@@ -1,18 +1,16 @@
 """User models that follow the platform API contract (docs/load.md lists each flow and its request names).
 
-Every request goes through `PlatformUser.call`. Its session's ResponseJudge (locustfiles.judge) checks status
-*and* body before Locust's listeners hear of it, and the call names the request by its route template (ids and
-search terms become `[id]`, `[term]`), so statistics stay one row per route. Locust gets the method as request
+Every request goes through `PlatformUser.call`. Its session's CheckedRequestEvent (locustfiles.checked_event)
+checks status *and* body before Locust's listeners hear of it, and the call names the request by its route template
+(ids and search terms become `[id]`, `[term]`), so statistics stay one row per route. Locust gets the method as request
 type and the template as name; the recorder stores "METHOD template".
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import random
 import time
-import traceback
 from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
@@ -21,13 +19,12 @@ from urllib.parse import quote
 import gevent
 import websocket
 from locust import FastHttpUser, tag
-from locust import log as locust_log
-from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopTest, StopUser
+from locust.exception import StopUser
 
 from locustfiles import runtime
+from locustfiles.checked_event import CheckedRequestEvent
 from locustfiles.checks import Check, fields, non_empty_str, positive_int, rows
 from locustfiles.credentials import Credential, PoolExhausted
-from locustfiles.judge import ResponseJudge
 
 SEARCH_TERMS = ("amo", "met", "lis", "ator", "sim", "ome", "lev", "pre", "gab", "hyd", "ser", "tra", "xr", "er")
 GOOD_CARD = "4242424242424242"
@@ -35,8 +32,6 @@ DECLINED_CARD = "4000000000000002"
 TOKEN_REFRESH_SHARE = 0.8  # refresh when this share of the token's lifetime has passed
 NOTIFICATION_TIMEOUT_S = 10.0
 _TOKEN_NAME = "/auth/v1/token?grant_type="
-# what a request listener may raise on purpose, which EventHook.fire lets through
-_LOCUST_CONTROL_FLOW = (StopUser, StopTest, RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet)
 
 
 class PlatformUser(FastHttpUser):
@@ -50,10 +45,9 @@ class PlatformUser(FastHttpUser):
         # every call carries the anon key: as a session default it is built once, not per request
         self.default_headers = {"apikey": runtime.state().anon_key}
         super().__init__(environment)
-        # the session reports each request through the judge, which checks status and body first, then calls
-        # the request hook's listeners (its `_handlers`, the list add_listener and remove_listener change)
-        self._judge = self.client.request_event = ResponseJudge(self.client.request_event._handlers,
-                                                                _listener_failed)
+        # the session reports each request through a CheckedRequestEvent, which checks status and body first, then
+        # fires the environment's request event (locustfiles.checked_event)
+        self._checked = self.client.request_event = CheckedRequestEvent(self.environment.events.request)
         self.credential: Credential | None = None
         self.user_id = ""
         self._access_token = ""
@@ -155,17 +149,9 @@ class PlatformUser(FastHttpUser):
     def _send(self, method: str, path: str, name: str, expecting: tuple[Check | None, tuple[int, ...],
               dict[int, Check] | None], json: Any, headers: dict[str, str] | None) -> Any:
         """The request itself, positional only: no keywords to pack on the way (ProbeUser calls it directly)."""
-        self._judge.expecting = expecting
+        self._checked.expecting = expecting
         self.client.request(method, path, name=name, json=json, headers=headers)
-        return self._judge.body
-
-
-def _listener_failed(exc: Exception) -> None:
-    """A request listener raised: what Locust's EventHook.fire does (control flow passes, the rest is logged)."""
-    if isinstance(exc, _LOCUST_CONTROL_FLOW):
-        raise exc
-    logging.error("Uncaught exception in event handler: \n%s", traceback.format_exc())
-    locust_log.unhandled_greenlet_exception = True  # Locust then exits non-zero, as for its own hook
+        return self._checked.body
 
 
 def _session_check(role: str) -> Check:
@@ -365,7 +351,7 @@ class RealtimeUser(PatientUser):
                 "access_token": self._access_token})))
             reply = json.loads(self._socket.recv())
             ok = reply.get("event") == "phx_reply" and reply.get("payload", {}).get("status") == "ok"
-            error = None if ok else ValueError("join refused")
+            error: Exception | None = None if ok else ValueError("join refused")
         except (OSError, websocket.WebSocketException, ValueError) as exc:
             error = exc
         self._fire("realtime join", (time.perf_counter() - started) * 1000, error)

@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from reports import bands
 from reports.compare import compare
 from reports.series import LoadSeries, by_request, load_series
 from reports.sources import Sources, read_run_json
 from slo.artifacts import DRILL_FILE, JOURNEYS_FILE
 from slo.evaluate import Evaluation, evaluate_runs
+from slo.percentile import percentile
 from slo.spec import Spec
 
 FORMAT = "rxsuite-report/1"
@@ -209,10 +208,10 @@ def _pages(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in VITAL_BANDS:
             values = [v["vitals"][key] for v in mine if isinstance((v.get("vitals") or {}).get(key), int | float)]
             if values:
-                p75[key] = float(np.percentile(values, 75, method="inverted_cdf"))
+                p75[key] = percentile(values, 75)
         loads_s = [v["load_s"] for v in mine if isinstance(v.get("load_s"), int | float)]
         out.append({"journey": journey, "page": page, "loads": len(mine),
-                    "load_p75_s": float(np.percentile(loads_s, 75, method="inverted_cdf")) if loads_s else None,
+                    "load_p75_s": percentile(loads_s, 75),
                     "vitals_p75": p75, "bands": _vital_bands(p75)})
     return out
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from rxcore import plugins
+from rxcore import envvars, plugins
+from rxcore.envvars import CREDENTIALS_CSV
 from rxcore.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Names a CSV of synthetic accounts (email,password,role,user_id): set by `rxsuite load` for its Locust processes,
 # by the k8s manifests for theirs, and read by the CLI too (it overrides an environment file's credentials_csv_env).
-CREDENTIALS_ENV = "RX_CREDENTIALS_CSV"
+CREDENTIALS_ENV = CREDENTIALS_CSV
 # Kinds of remote platforms; a plug-in kind (the embedded sandbox) adds its own, with a section named after it.
 REMOTE_KINDS = ("staging", "production", "preview")
 _KNOWN_FIELDS = {"name", "kind", "base_url", "anon_key_env", "allowed_jobs", "caps", "chaos", "credentials_csv_env",
@@ -112,8 +112,8 @@ def platform_target(env: Environment, base_url: str | None = None) -> PlatformTa
     """The URL, anon key and credentials file from the environment variables, else from the running platform of
     the environment's kind plug-in (the sandbox)."""
     named_csv = env.raw.get("credentials_csv_env")
-    csv_path = os.environ.get(CREDENTIALS_ENV) or (os.environ.get(named_csv) if named_csv else None)
-    anon_key = os.environ.get(env.anon_key_env) if env.anon_key_env else None
+    csv_path = envvars.getenv(CREDENTIALS_CSV) or (envvars.getenv(named_csv) if named_csv else None)
+    anon_key = envvars.getenv(env.anon_key_env) if env.anon_key_env else None
     url = base_url or env.base_url
     platform = env.platform() if not (base_url and anon_key and csv_path) else None
     if platform is not None:
@@ -126,6 +126,6 @@ def platform_target(env: Environment, base_url: str | None = None) -> PlatformTa
                           "export the platform's anon key in that variable")
     if not csv_path:
         raise ConfigError(str(env.file), "credentials_csv_env",
-                          f"no credentials file: set {CREDENTIALS_ENV} or the variable named by credentials_csv_env",
+                          f"no credentials file: set {CREDENTIALS_CSV} or the variable named by credentials_csv_env",
                           "point it at a CSV with email,password,role,user_id of synthetic accounts")
     return PlatformTarget(url.rstrip("/"), anon_key, Path(csv_path))

@@ -91,7 +91,8 @@ class RunFolder:
 
     @property
     def data(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self._data, default=str))
+        copy: dict[str, Any] = json.loads(json.dumps(self._data, default=str))
+        return copy
 
     def update(self, **fields: Any) -> None:
         self._data.update(redact(fields))

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from slo.histogram import BUCKET_COUNT, bucket_highest, bucket_index
+from slo.percentile import nearest_ranks
 from slo.records import WindowTable
 
 _BLOCK_CELLS = 2_000_000  # dense cells (float64) decoded at once: ~16 MB
@@ -114,7 +115,7 @@ def _fill_query(merged: npt.NDArray[np.float64], percentile: float, first_bad: i
     total = cumulative[:, -1]
     total_out[:] = total
     bad_out[:] = total - (cumulative[:, first_bad - 1] if first_bad > 0 else 0)
-    ranks = np.maximum(1, np.ceil(np.round(percentile * total / 100.0, 9)))
+    ranks = nearest_ranks(percentile, total)
     at = (cumulative < ranks[:, None]).sum(axis=1)
     values = bucket_highest(np.minimum(at, BUCKET_COUNT - 1)).astype(np.float64)
     value_out[:] = np.where(total > 0, values, np.nan)

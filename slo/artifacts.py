@@ -109,7 +109,7 @@ def _scenario(path: Path, at: str, name: str, item: dict[str, Any]) -> DrillScen
 def _read(path: Path, fmt: str) -> dict[str, Any]:
     data = _read_json(path)
     _check_format(path, data, fmt)
-    return data
+    return dict(data)
 
 
 def _read_json(path: Path) -> Any:

@@ -25,6 +25,7 @@ from slo.aggregate import LatencyQuery, StepData, aggregate
 from slo.budget import burn_rates, error_budget, step_series, sufficiency
 from slo.durations import format_duration
 from slo.histogram import Histogram
+from slo.percentile import nearest_rank
 from slo.records import OUTCOMES, load_table, record_files
 from slo.spec import Objective, Spec, SpecError, load_spec
 from slo.stats import clopper_pearson, order_statistic_ranks
@@ -390,7 +391,7 @@ def _exact_percentile(spec: Spec, obj: Objective, values: npt.NDArray[np.float64
                              objective=f"p{obj.percentile:g} {op} {shown}", unit=unit, target=obj.threshold,
                              samples=n, details={"beyond_threshold": bad})
     if n:
-        result.measured = float(ordered[max(1, math.ceil(round(obj.percentile * n / 100.0, 9))) - 1])
+        result.measured = float(ordered[nearest_rank(obj.percentile, n) - 1])
     lower_rank, upper_rank = order_statistic_ranks(n, obj.percentile, spec.confidence)
     lower = float(ordered[lower_rank - 1]) if lower_rank else None
     upper = float(ordered[upper_rank - 1]) if upper_rank else None

@@ -9,11 +9,12 @@ run merge by adding count arrays, and the module-level functions work on whole a
 from __future__ import annotations
 
 import base64
-import math
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from slo.percentile import nearest_rank
 
 SUB_BUCKET_BITS = 11
 SUB_BUCKET_COUNT = 1 << SUB_BUCKET_BITS  # 2048: exact buckets below this value
@@ -27,14 +28,16 @@ def bucket_index(values_us: npt.ArrayLike) -> npt.NDArray[np.int64]:
     v = np.clip(np.rint(np.asarray(values_us, dtype=np.float64)), 0, MAX_VALUE_US).astype(np.int64)
     _, exponent = np.frexp(v.astype(np.float64))  # bit length for v >= 1, 0 for v == 0
     shift = np.maximum(exponent - SUB_BUCKET_BITS, 0)
-    return shift * HALF_COUNT + (v >> shift)
+    index: npt.NDArray[np.int64] = shift * HALF_COUNT + (v >> shift)
+    return index
 
 
 def bucket_lowest(index: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """Smallest value (µs) that falls in each bucket."""
     i = np.asarray(index, dtype=np.int64)
     shift = np.maximum(i // HALF_COUNT - 1, 0)
-    return (i - shift * HALF_COUNT) << shift
+    lowest: npt.NDArray[np.int64] = (i - shift * HALF_COUNT) << shift
+    return lowest
 
 
 def bucket_highest(index: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -47,13 +50,6 @@ def bucket_highest(index: npt.ArrayLike) -> npt.NDArray[np.int64]:
 def bucket_middle(index: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Midpoint (µs) of each bucket, used where a single representative value is needed (means)."""
     return (bucket_lowest(index) + bucket_highest(index)) / 2.0
-
-
-def percentile_rank(percentile: float, total: int) -> int:
-    """Nearest-rank definition: the smallest rank r (1-based) with r >= p/100 * total."""
-    if not 0.0 <= percentile <= 100.0:
-        raise ValueError(f"percentile {percentile} is outside [0, 100]")
-    return max(1, math.ceil(round(percentile * total / 100.0, 9)))
 
 
 def index_at_ranks(counts: npt.NDArray[Any], ranks: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -174,10 +170,10 @@ class Histogram:
         return self._sum
 
     def value_at_percentile(self, percentile: float) -> int | None:
-        """Highest value equivalent to the nearest-rank percentile, clamped to the exact min/max seen."""
+        """Highest value equivalent to the sample of the nearest rank (slo.percentile), clamped to min/max seen."""
         if not self._total:
             return None
-        return self.value_at_rank(percentile_rank(percentile, self._total))
+        return self.value_at_rank(nearest_rank(percentile, self._total))
 
     def value_at_rank(self, rank: int, lowest: bool = False) -> int:
         """Value of the sample with 1-based `rank`: the bucket's highest (or lowest) equivalent value."""

@@ -88,7 +88,8 @@ def _indicator(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any], spec: 
             if ref not in slis:
                 raise doc.error((*at, "indicatorRef"), f"{ref!r} names no `kind: SLI` document in this file; "
                                                        f"known: {', '.join(slis) or 'none'}")
-            return slis[ref]
+            found: tuple[YamlDoc, tuple[Any, ...], dict[str, Any]] = slis[ref]
+            return found
     raise doc.error(("spec",), "needs `indicator` (inline SLI) or `indicatorRef`")
 
 
@@ -96,7 +97,7 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
                indicator: tuple[YamlDoc, tuple[Any, ...], dict[str, Any]], name: str, budgeting: str) -> Objective:
     target = _target(doc, where, raw)
     slice_s = None
-    slice_target = None
+    slice_target: float | None = None
     if budgeting == "timeslices":
         slice_s = duration_field(doc, (*where, "timeSliceWindow"), raw.get("timeSliceWindow"))
         if slice_s % 60:
@@ -138,7 +139,8 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
             return Objective(**common, kind=kind, threshold=float(value), op="lte", target=1.0)
         if budgeting == "timeslices" and kind != "latency":
             raise doc.error(where, f"Timeslices is supported for latency and ratio metrics, not {metric[0]}")
-        percentile = parse_percentile(round((slice_target if budgeting == "timeslices" else target) * 100, 9))
+        share = slice_target if slice_target is not None and budgeting == "timeslices" else target
+        percentile = parse_percentile(round(share * 100, 9))
         fields: dict[str, Any] = {"percentile": percentile, "threshold": float(value), "op": op,
                                   "target": target if budgeting == "timeslices" else percentile / 100}
         if kind == "web_vital":

@@ -185,21 +185,21 @@ class DevStack:
         self._spawn(
             [sys.executable, "-m", "sandbox.payments", "--host", "127.0.0.1", "--port", str(self.payments_port)],
             {
-                "RX_PAYMENT_SECRET_KEY": self.payment_secret,
-                "RX_WEBHOOK_URL": f"{self.edge_url}/functions/v1/payment-webhook",
-                "RX_WEBHOOK_SECRET": self.webhook_secret,
+                "RXSUITE_PAYMENT_SECRET_KEY": self.payment_secret,
+                "RXSUITE_WEBHOOK_URL": f"{self.edge_url}/functions/v1/payment-webhook",
+                "RXSUITE_WEBHOOK_SECRET": self.webhook_secret,
             },
         )
         env = {
-            "RX_REGION": "region-a",
-            "RX_DATABASE_URL": self.primary_conninfo() + " target_session_attrs=read-write",
-            "RX_JWT_SECRET": self.jwt_secret,
-            "RX_ANON_KEY": self.anon_key,
-            "RX_SERVICE_KEY": self.service_key,
-            "RX_PAYMENT_URL": self.payments_url,
-            "RX_PAYMENT_SECRET_KEY": self.payment_secret,
-            "RX_WEBHOOK_SECRET": self.webhook_secret,
-            "RX_ACCESS_LOG": str(self.workdir / "access.jsonl"),
+            "RXSUITE_REGION": "region-a",
+            "RXSUITE_DATABASE_URL": self.primary_conninfo() + " target_session_attrs=read-write",
+            "RXSUITE_JWT_SECRET": self.jwt_secret,
+            "RXSUITE_ANON_KEY": self.anon_key,
+            "RXSUITE_SERVICE_KEY": self.service_key,
+            "RXSUITE_PAYMENT_URL": self.payments_url,
+            "RXSUITE_PAYMENT_SECRET_KEY": self.payment_secret,
+            "RXSUITE_WEBHOOK_SECRET": self.webhook_secret,
+            "RXSUITE_ACCESS_LOG": str(self.workdir / "access.jsonl"),
             **self.app_env,
         }
         self._spawn([sys.executable, "-m", "sandbox.app", "--host", "127.0.0.1", "--port", str(self.app_port)], env)

@@ -35,8 +35,8 @@ class JourneysRun:
 
 def run_journeys(sandbox: Any, runs_dir: Path, *options: str) -> JourneysRun:
     """`rxsuite journeys --env sandbox --base-url <edge>` with the test sandbox's key and accounts."""
-    env = {**os.environ, "RX_SANDBOX_ANON_KEY": sandbox.anon_key,
-           "RX_CREDENTIALS_CSV": str(sandbox.credentials_file)}
+    env = {**os.environ, "RXSUITE_SANDBOX_ANON_KEY": sandbox.anon_key,
+           "RXSUITE_CREDENTIALS_CSV": str(sandbox.credentials_file)}
     argv = [sys.executable, "-m", "rxsuite.cli", "journeys", "--env", "sandbox", "--base-url", sandbox.edge_url,
             "--runs-dir", str(runs_dir), *options]
     done = subprocess.run(argv, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chaos.measure import classify_ledger, downtime_s, rpo, rto_s, time_to_detect_s
-from chaos.objectives import evaluate
+from chaos.objectives import verdict_and_score
 from chaos.probes import Sample
-from chaos.scenario import Objective
+from chaos.scenario import DrillObjective
 
 _FAULT = 1000.0
 
@@ -28,7 +30,8 @@ def test_a_five_second_outage_measures_five_seconds_of_downtime() -> None:
 
 def test_rto_runs_to_the_first_answer_after_the_outage() -> None:
     samples = _series("read", _FAULT - 2, _FAULT + 15, (_FAULT + 0.03, _FAULT + 5.03))
-    assert abs(rto_s(samples, _FAULT, 5.0, _FAULT + 15) - 5.11) < 1e-6  # first success sent at +5.1, answered +5.11
+    # the first success is sent at +5.1 and answered at +5.11
+    assert rto_s(samples, _FAULT, 5.0, _FAULT + 15) == pytest.approx(5.11, abs=1e-6)
 
 
 def test_requests_queued_during_the_outage_count_from_their_answer() -> None:
@@ -36,7 +39,7 @@ def test_requests_queued_during_the_outage_count_from_their_answer() -> None:
     failed = [Sample("write", 100 + i, _FAULT + i / 10, _FAULT + 2 + i / 10, False, None, "timeout")
               for i in range(10)]
     after = _series("write", _FAULT + 3.0, _FAULT + 12, (0, 0))
-    assert abs(rto_s([*failed, *queued, *after], _FAULT, 5.0, _FAULT + 12) - 3.0) < 1e-6
+    assert rto_s([*failed, *queued, *after], _FAULT, 5.0, _FAULT + 12) == pytest.approx(3.0, abs=1e-6)
 
 
 def test_no_stable_window_means_no_rto() -> None:
@@ -77,11 +80,12 @@ def test_nothing_lost_is_an_rpo_of_zero() -> None:
 
 
 def test_verdict_fails_on_a_critical_objective_and_score_is_the_weighted_share() -> None:
-    objectives = [Objective("rto", "rto_s", "<=", 10, 3, True), Objective("rpo", "rpo_count", "==", 0, 1, False)]
-    _, verdict, score = evaluate(objectives, {"rto_s": 12.0, "rpo_count": 0})
+    objectives = [DrillObjective("rto", "rto_s", "<=", 10, 3, True),
+                  DrillObjective("rpo", "rpo_count", "==", 0, 1, False)]
+    _, verdict, score = verdict_and_score(objectives, {"rto_s": 12.0, "rpo_count": 0})
     assert (verdict, score) == ("fail", 25.0)
 
 
 def test_unmeasured_metric_is_not_met() -> None:
-    results, verdict, score = evaluate([Objective("rto", "rto_s", "<=", 10, 1, False)], {"rto_s": None})
+    results, verdict, score = verdict_and_score([DrillObjective("rto", "rto_s", "<=", 10, 1, False)], {"rto_s": None})
     assert (results[0]["met"], verdict, score) == (False, "pass", 0.0)

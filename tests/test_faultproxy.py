@@ -1,4 +1,4 @@
-"""The fault proxy, driven through `chaos.toxiproxy.ToxiproxyClient` as chaos drills drive it.
+"""The fault proxy, driven through `chaos.toxiproxy_client.ToxiproxyClient` as chaos drills drive it.
 
 Each toxic is checked against the ground truth it injects (a delay, a cut, a rate) with generous margins:
 these are correctness checks, not speed checks.
@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chaos.toxiproxy import Proxy, Toxic, ToxiproxyClient, ToxiproxyError
+from chaos.toxiproxy_client import Proxy, Toxic, ToxiproxyClient, ToxiproxyError
 from tests.children import stop_child
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -32,7 +32,7 @@ def test_full_journeys_are_refused_in_production(tmp_path: Path, monkeypatch: py
     credentials = tmp_path / "accounts.csv"
     credentials.write_text("email,password,role,user_id\n")
     monkeypatch.setenv("RX_PROD_ANON", "anon")
-    monkeypatch.setenv("RX_CREDENTIALS_CSV", str(credentials))
+    monkeypatch.setenv("RXSUITE_CREDENTIALS_CSV", str(credentials))
     env = _environment(tmp_path, kind="production", anon_key_env="RX_PROD_ANON", sandbox=None,
                        base_url="https://rx.example.test")
     assert main(["journeys", "--env", str(env), "--tag", "full", "--runs-dir", str(tmp_path / "runs")]) == 2

@@ -258,14 +258,15 @@ def test_capacity_profile_judges_every_step_and_reports_the_highest_sustainable_
 def test_a_background_run_can_be_stopped_by_its_holder(tmp_path: Path, endpoint: Endpoint) -> None:
     """The entry point a drill holds: start now, stop later, and the record is complete up to the stop."""
     from locustfiles.config import LoadConfig, only_models
-    from locustfiles.launcher import Launch, LoadRun, Target
+    from locustfiles.launcher import Launch, LoadRun
+    from rxcore.environment import PlatformTarget
     from rxcore.runfolder import RunFolder
 
     models = only_models(probe={"weight": 1, "wait": [0.05, 0.1]})
     config = LoadConfig(base_url=endpoint.url, profile="baseline", users=3, duration_s=120, user_models=models)
     (tmp_path / "creds.csv").write_text("email,password,role\n")
     folder = RunFolder.create(tmp_path / "runs", "load", "trivial")
-    load = LoadRun(Launch(config, Target(endpoint.url, "key", tmp_path / "creds.csv")), folder)
+    load = LoadRun(Launch(config, PlatformTarget(endpoint.url, "key", tmp_path / "creds.csv")), folder)
     load.start()
     deadline = time.monotonic() + 30
     while not (folder.path / "live.json").exists() and time.monotonic() < deadline:

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from chaos.toxiproxy import ToxiproxyClient
+from chaos.toxiproxy_client import ToxiproxyClient
 from locustfiles.config import LoadConfig, only_models
-from locustfiles.launcher import Launch, Outcome, Target, run
+from locustfiles.launcher import Launch, Outcome, run
+from rxcore.environment import PlatformTarget
 from rxcore.runfolder import RunFolder
 from sandbox.stack import Sandbox
 from slo.histogram import Histogram, bucket_index
@@ -42,7 +43,8 @@ def _run(sandbox: Sandbox, tmp_path: Path, models: dict[str, dict[str, Any]], *,
     if helper:
         helper.start()
     try:
-        outcome = run(Launch(config, Target(sandbox.edge_url, sandbox.anon_key, sandbox.credentials_file)), folder)
+        target = PlatformTarget(sandbox.edge_url, sandbox.anon_key, sandbox.credentials_file)
+        outcome = run(Launch(config, target), folder)
     finally:
         if helper:
             helper.join(timeout=60)

@@ -1,10 +1,10 @@
-"""Load profiles, the capacity judge and the arrival schedule, on synthetic time (no Locust, no sleeping)."""
+"""Load profiles, the capacity finder and the arrival schedule, on synthetic time (no Locust, no sleeping)."""
 
 from __future__ import annotations
 
 import pytest
 
-from locustfiles.capacity import CapacityJudge
+from locustfiles.capacity import CapacityFinder
 from locustfiles.config import SloTarget
 from locustfiles.pacing import ArrivalSchedule
 from locustfiles.profiles import PROFILES, level_at, stages_for
@@ -54,39 +54,39 @@ def _window(ok: int, bad: int, latency_us: int) -> tuple[list[int], Histogram]:
 
 
 def test_capacity_reports_the_highest_step_that_held_and_why_the_next_broke() -> None:
-    judge = CapacityJudge(started_at=1000.0, step_s=10.0, slo=SloTarget(p95_ms=100, max_bad_ratio=0.001),
+    finder = CapacityFinder(started_at=1000.0, step_s=10.0, slo=SloTarget(p95_ms=100, max_bad_ratio=0.001),
                           warmup_s=2.0)
     for step, (ok, latency_us) in enumerate([(50, 20_000), (100, 40_000), (150, 400_000)]):
-        judge.start_step(step, (step + 1) / 3)
+        finder.start_step(step, (step + 1) / 3)
         for second in range(10):
             outcomes, hist = _window(ok, 0, latency_us)
-            judge.on_window(1000.0 + step * 10 + second, 1.0, outcomes, hist)
-    verdicts = judge.evaluate_complete(complete_until=1030.0)
+            finder.on_window(1000.0 + step * 10 + second, 1.0, outcomes, hist)
+    verdicts = finder.evaluate_complete(complete_until=1030.0)
     assert [v["held"] for v in verdicts] == [True, True, False]
     assert [v["achieved_rps"] for v in verdicts] == [50.0, 100.0, 150.0]
-    summary = judge.summary()
+    summary = finder.summary()
     assert summary["highest_sustainable_rps"] == 100.0
     assert summary["broke_at_level"] == 1.0 and "p95" in summary["broke_because"]
-    assert judge.broken
+    assert finder.broken
 
 
 def test_capacity_leaves_out_each_steps_warmup_and_waits_for_complete_steps() -> None:
-    judge = CapacityJudge(started_at=0.0, step_s=10.0, slo=SloTarget(p95_ms=100, max_bad_ratio=0.001), warmup_s=3.0)
-    judge.start_step(0, 0.5)
+    finder = CapacityFinder(started_at=0.0, step_s=10.0, slo=SloTarget(p95_ms=100, max_bad_ratio=0.001), warmup_s=3.0)
+    finder.start_step(0, 0.5)
     for second in range(10):
         outcomes, hist = _window(10, 10 if second < 3 else 0, 1000)  # errors only in the warm-up
-        judge.on_window(float(second), 1.0, outcomes, hist)
-    assert judge.evaluate_complete(complete_until=9.0) == []
-    (verdict,) = judge.evaluate_complete(complete_until=10.0)
+        finder.on_window(float(second), 1.0, outcomes, hist)
+    assert finder.evaluate_complete(complete_until=9.0) == []
+    (verdict,) = finder.evaluate_complete(complete_until=10.0)
     assert verdict["held"] and verdict["measured_s"] == 7.0 and verdict["bad"] == 0
 
 
 def test_capacity_counts_errors_against_the_budget() -> None:
-    judge = CapacityJudge(started_at=0.0, step_s=5.0, slo=SloTarget(p95_ms=1000, max_bad_ratio=0.001), warmup_s=0.0)
-    judge.start_step(0, 1.0)
+    finder = CapacityFinder(started_at=0.0, step_s=5.0, slo=SloTarget(p95_ms=1000, max_bad_ratio=0.001), warmup_s=0.0)
+    finder.start_step(0, 1.0)
     outcomes, hist = _window(998, 2, 1000)
-    judge.on_window(0.0, 1.0, outcomes, hist)
-    (verdict,) = judge.evaluate_complete(complete_until=5.0)
+    finder.on_window(0.0, 1.0, outcomes, hist)
+    (verdict,) = finder.evaluate_complete(complete_until=5.0)
     assert not verdict["held"] and "bad ratio" in verdict["why_not"]
 
 

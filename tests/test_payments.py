@@ -113,9 +113,9 @@ def _start(
     receiver_url: str | None, *extra: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    environment = {**os.environ, "RX_PAYMENT_SECRET_KEY": SECRET_KEY, "RX_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    environment = {**os.environ, "RXSUITE_PAYMENT_SECRET_KEY": SECRET_KEY, "RXSUITE_WEBHOOK_SECRET": WEBHOOK_SECRET}
     if receiver_url:
-        environment["RX_WEBHOOK_URL"] = receiver_url
+        environment["RXSUITE_WEBHOOK_URL"] = receiver_url
     environment.update(env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox.payments", "--host", "127.0.0.1", "--port", str(port), *extra],
@@ -430,7 +430,7 @@ def test_oldest_intents_are_dropped_beyond_the_cap() -> None:
 
 
 def test_missing_secret_key_exits_2_naming_the_variable() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "RX_PAYMENT_SECRET_KEY"}
+    env = {k: v for k, v in os.environ.items() if k != "RXSUITE_PAYMENT_SECRET_KEY"}
     result = subprocess.run(
         [sys.executable, "-m", "sandbox.payments", "--port", str(_free_port())],
         cwd=ROOT,
@@ -440,7 +440,7 @@ def test_missing_secret_key_exits_2_naming_the_variable() -> None:
         timeout=30,
     )
     assert result.returncode == 2
-    assert "RX_PAYMENT_SECRET_KEY" in result.stderr
+    assert "RXSUITE_PAYMENT_SECRET_KEY" in result.stderr
 
 
 # --- signature helpers (used by webhook receivers) ---------------------------------------------------------

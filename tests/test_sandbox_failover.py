@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from chaos.toxiproxy import ToxiproxyClient
+from chaos.toxiproxy_client import ToxiproxyClient
 from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant
 from tests.conftest import running_sandbox

@@ -1,12 +1,12 @@
 """The `toxiproxy` driver: proxies and toxics on a Toxiproxy HTTP API (a real Toxiproxy, or the sandbox's
-compatible fault proxy), through chaos.toxiproxy.ToxiproxyClient."""
+compatible fault proxy), through chaos.toxiproxy_client.ToxiproxyClient."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chaos.context import DrillContext
-from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
+from chaos.toxiproxy_client import ToxiproxyClient, ToxiproxyError
 
 _NOT_FOUND = 404
 

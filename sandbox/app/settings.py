@@ -1,4 +1,4 @@
-"""The app's settings, read once from ``RX_*`` environment variables so every module sees the same values."""
+"""The app's settings, read once from ``RXSUITE_*`` environment variables so every module sees the same values."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from rxcore import envvars
 
 
 class SettingsError(ValueError):
@@ -32,23 +34,28 @@ class Settings:
 
 
 _REQUIRED = {
-    "region": "RX_REGION",
-    "database_url": "RX_DATABASE_URL",
-    "jwt_secret": "RX_JWT_SECRET",
-    "anon_key": "RX_ANON_KEY",
-    "service_key": "RX_SERVICE_KEY",
-    "payment_url": "RX_PAYMENT_URL",
-    "payment_secret_key": "RX_PAYMENT_SECRET_KEY",
-    "webhook_secret": "RX_WEBHOOK_SECRET",
+    "region": "RXSUITE_REGION",
+    "database_url": "RXSUITE_DATABASE_URL",
+    "jwt_secret": "RXSUITE_JWT_SECRET",
+    "anon_key": "RXSUITE_ANON_KEY",
+    "service_key": "RXSUITE_SERVICE_KEY",
+    "payment_url": "RXSUITE_PAYMENT_URL",
+    "payment_secret_key": "RXSUITE_PAYMENT_SECRET_KEY",
+    "webhook_secret": "RXSUITE_WEBHOOK_SECRET",
 }
 
 _NUMBERS = {
-    "access_token_ttl_s": ("RX_ACCESS_TOKEN_TTL_S", int),
-    "rate_per_user_rps": ("RX_RATE_PER_USER_RPS", float),
-    "rate_per_user_burst": ("RX_RATE_PER_USER_BURST", float),
-    "rate_per_address_rps": ("RX_RATE_PER_ADDRESS_RPS", float),
-    "rate_per_address_burst": ("RX_RATE_PER_ADDRESS_BURST", float),
+    "access_token_ttl_s": ("RXSUITE_ACCESS_TOKEN_TTL_S", int),
+    "rate_per_user_rps": ("RXSUITE_RATE_PER_USER_RPS", float),
+    "rate_per_user_burst": ("RXSUITE_RATE_PER_USER_BURST", float),
+    "rate_per_address_rps": ("RXSUITE_RATE_PER_ADDRESS_RPS", float),
+    "rate_per_address_burst": ("RXSUITE_RATE_PER_ADDRESS_BURST", float),
 }
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    """The stripped value; the old RX_ spelling still answers, with a deprecation line (rxcore.envvars)."""
+    return (envvars.getenv(name, "", env) or "").strip()
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -56,14 +63,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     values: dict[str, object] = {}
     for field_name, var in _REQUIRED.items():
-        value = env.get(var, "").strip()
+        value = _get(env, var)
         if not value:
             raise SettingsError(f"missing required setting {var}: set it in the environment")
         values[field_name] = value
     values["payment_url"] = str(values["payment_url"]).rstrip("/")
-    values["version"] = env.get("RX_VERSION", "").strip() or "1.0.0"
+    values["version"] = _get(env, "RXSUITE_VERSION") or "1.0.0"
     for field_name, (var, kind) in _NUMBERS.items():
-        raw = env.get(var, "").strip()
+        raw = _get(env, var)
         if not raw:
             continue
         try:
@@ -73,6 +80,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if number <= 0:
             raise SettingsError(f"{var}={raw!r} must be positive")
         values[field_name] = number
-    log_path = env.get("RX_ACCESS_LOG", "").strip()
+    log_path = _get(env, "RXSUITE_ACCESS_LOG")
     values["access_log"] = Path(log_path) if log_path else None
     return Settings(**values)  # type: ignore[arg-type]

@@ -1,8 +1,8 @@
 """Command line: `python -m sandbox.payments --host H --port P`, configured by environment variables.
 
-RX_PAYMENT_SECRET_KEY (required): the API key clients must send (`Authorization: Bearer <key>`).
-RX_WEBHOOK_URL: where events are POSTed; unset, events are only recorded (GET /_control/webhooks).
-RX_WEBHOOK_SECRET: the whsec_ signing secret; required when RX_WEBHOOK_URL is set.
+RXSUITE_PAYMENT_SECRET_KEY (required): the API key clients must send (`Authorization: Bearer <key>`).
+RXSUITE_WEBHOOK_URL: where events are POSTed; unset, events are only recorded (GET /_control/webhooks).
+RXSUITE_WEBHOOK_SECRET: the whsec_ signing secret; required when RXSUITE_WEBHOOK_URL is set.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import socket
 import struct
@@ -20,6 +19,7 @@ from typing import Any
 
 import uvicorn
 
+from rxcore import envvars
 from sandbox.payments.api import build_app
 from sandbox.payments.intents import PaymentStore
 from sandbox.payments.webhooks import WebhookDispatcher
@@ -38,14 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s payments: %(message)s")
-    secret_key = os.environ.get("RX_PAYMENT_SECRET_KEY", "")
-    webhook_url = os.environ.get("RX_WEBHOOK_URL") or None
-    webhook_secret = os.environ.get("RX_WEBHOOK_SECRET", "")
+    secret_key = envvars.getenv("RXSUITE_PAYMENT_SECRET_KEY") or ""
+    webhook_url = envvars.getenv("RXSUITE_WEBHOOK_URL")
+    webhook_secret = envvars.getenv("RXSUITE_WEBHOOK_SECRET") or ""
     if not secret_key:
-        print("payments: RX_PAYMENT_SECRET_KEY is not set; export the API key clients will use", file=sys.stderr)
+        print("payments: RXSUITE_PAYMENT_SECRET_KEY is not set; export the API key clients will use", file=sys.stderr)
         return 2
     if webhook_url and not webhook_secret:
-        print("payments: RX_WEBHOOK_URL is set but RX_WEBHOOK_SECRET is not; export the whsec_ secret", file=sys.stderr)
+        print("payments: RXSUITE_WEBHOOK_URL is set but RXSUITE_WEBHOOK_SECRET is not; export the whsec_ secret",
+              file=sys.stderr)
         return 2
     if args.max_intents < 1 or args.webhook_attempts < 1 or args.webhook_backoff < 0:
         print("payments: --max-intents and --webhook-attempts must be >= 1, --webhook-backoff >= 0", file=sys.stderr)
