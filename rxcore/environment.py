@@ -8,16 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from locustfiles.config import CREDENTIALS_ENV
+from rxcore.envschema import validate_environment
 from rxcore.errors import ConfigError, RxError
+from rxcore.yamlfile import read_yaml
 from sandbox.config import SandboxConfig, parse_sandbox_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-KINDS = ("sandbox", "staging", "production", "preview")
-_KNOWN_FIELDS = {"name", "kind", "base_url", "anon_key_env", "allowed_jobs", "caps", "chaos", "sandbox",
-                 "credentials_csv_env", "users", "journeys"}
 
 
 @dataclass(frozen=True)
@@ -51,24 +48,9 @@ def load_environment(name_or_path: str = "sandbox", root: Path = PROJECT_ROOT) -
         known = sorted(p.stem for p in (root / "environments").glob("*.yaml"))
         raise ConfigError(str(path), "--env", "no such environment file",
                           f"known environments: {', '.join(known) or 'none'}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(str(path), "(file)", f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                          "fix the YAML syntax", line=mark.line + 1 if mark else None) from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(str(path), "(file)", "expected a mapping at the top level", "write key: value pairs")
-    for key in raw:
-        if key not in _KNOWN_FIELDS:
-            raise ConfigError(str(path), key, "unknown field", f"allowed: {', '.join(sorted(_KNOWN_FIELDS))}")
-    kind = raw.get("kind", "staging")
-    if kind not in KINDS:
-        raise ConfigError(str(path), "kind", f"{kind!r} is not an environment kind", f"use one of {', '.join(KINDS)}")
-    base_url = raw.get("base_url")
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise ConfigError(str(path), "base_url", f"{base_url!r} is not an http(s) URL",
-                          "set base_url: https://host")
+    doc = read_yaml(path)
+    checked = validate_environment(doc)
+    raw, kind, base_url = doc.data, checked.kind, checked.base_url
     sandbox = parse_sandbox_config(raw.get("sandbox"), str(path), root) if kind == "sandbox" else None
     return Environment(
         name=str(raw.get("name", path.stem)),

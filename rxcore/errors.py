@@ -16,3 +16,5 @@ class ConfigError(RxError):
         self.file = file
         self.field = field
         self.line = line
+        self.problem = problem
+        self.fix = fix
