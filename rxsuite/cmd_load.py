@@ -17,8 +17,10 @@ from typing import Any
 from rich.live import Live
 from rich.table import Table
 
+from rxcore import validation
 from rxcore.environment import PROJECT_ROOT, Environment, load_environment, platform_target
 from rxcore.errors import ConfigError, RxError
+from rxcore.exitcodes import ExitCode
 from rxcore.runfolder import RunFolder
 from rxsuite.console import console, fail, interactive
 
@@ -37,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                                          for k, v in PROFILES.items()))
     parser.add_argument("--duration", help="run length, e.g. 20s, 10m (default: the profile's)")
     parser.add_argument("--users", type=int, help="peak users (closed loop) or the user pool (arrival rate)")
-    parser.add_argument("--rate", type=float,
+    parser.add_argument("--rate",
                         help="arrival-rate mode: peak task iterations per second; latency counts from the "
                              "intended start, so a stall is not hidden")
     parser.add_argument("--workers", type=int, default=0, help="start a master and N local worker processes")
@@ -69,13 +71,15 @@ def run_load(args: argparse.Namespace) -> int:
     return _execute(args, *plan)
 
 
-def _seconds(text: str, option: str) -> float:
-    from slo.durations import parse_duration
+def _known_tags() -> set[str]:
+    """The tags the load tasks carry (read from locustfiles/users.py's @tag decorators without importing Locust)."""
+    import ast
 
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise RxError(f"{option}: {exc}") from None
+    from locustfiles import users
+
+    tree = ast.parse(Path(users.__file__).read_text(encoding="utf-8"))
+    return {arg.value for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "tag"
+            for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)}
 
 
 def _plan(args: argparse.Namespace) -> tuple[Environment, Any, Any]:
@@ -93,13 +97,15 @@ def _plan(args: argparse.Namespace) -> tuple[Environment, Any, Any]:
         raise RxError(f"{env.file}: kind is production: add --allow-production to run load there "
                       "(the file's caps still apply)")
     defaults = PROFILES[args.profile]
-    duration = _seconds(args.duration, "--duration") if args.duration else defaults.duration_s
+    duration = validation.option("--duration", validation.duration, args.duration) if args.duration else \
+        defaults.duration_s
+    args.rate = validation.option("--rate", validation.rate, args.rate) if args.rate is not None else None
     mode = "arrival" if args.rate is not None else "closed"
     users = args.users if args.users is not None else (
         defaults.users if mode == "closed" else max(10, math.ceil((args.rate or 0) * 0.5)))
     _check_caps(env, users, args.rate, args.workers)
-    if duration <= 0 or users <= 0 or (args.rate is not None and args.rate <= 0) or args.steps <= 0:
-        raise RxError("--duration, --users, --rate and --steps must be positive")
+    validation.option("--users", validation.count, users, 1, 1_000_000)
+    validation.option("--steps", validation.count, args.steps, 1, 1000)
     try:
         models = parse_user_models(env.raw.get("users"), str(env.file))
     except ValueError as exc:
@@ -108,9 +114,12 @@ def _plan(args: argparse.Namespace) -> tuple[Environment, Any, Any]:
     processes = args.workers if args.workers else (args.expect_workers if args.master else 1)
     config = LoadConfig(base_url=target.base_url, profile=args.profile, mode=mode, users=users, rate=args.rate,
                         duration_s=duration, processes=max(1, processes), user_models=models,
-                        tags=[t.strip() for t in (args.tags or "").split(",") if t.strip()], raw=args.raw,
-                        request_timeout_s=_seconds(args.request_timeout, "--request-timeout"),
-                        abort_after_s=_seconds(args.abort_after, "--abort-after"), step_count=args.steps)
+                        tags=validation.option("--tags", validation.tags, args.tags, _known_tags()) if args.tags
+                        else [], raw=args.raw,
+                        request_timeout_s=validation.option("--request-timeout", validation.duration,
+                                                            args.request_timeout, 0.0, 3600.0),
+                        abort_after_s=validation.option("--abort-after", validation.parse_duration, args.abort_after),
+                        step_count=args.steps)
     if args.profile == "capacity":
         config.slo = _capacity_slo(args.spec)
     _check_pool(target.credentials_csv, config)
@@ -190,6 +199,7 @@ def _environment_record(env: Environment) -> dict[str, Any]:
 
 def _execute(args: argparse.Namespace, env: Environment, config: Any, launch: Any) -> int:
     from locustfiles.launcher import EXIT_OK, run
+    from slo.records import too_many_test_errors
 
     job = JOB if launch.role != "worker" else "load-worker"
     folder = RunFolder.create(args.runs_dir, job, env.name, environment=_environment_record(env),
@@ -211,6 +221,10 @@ def _execute(args: argparse.Namespace, env: Environment, config: Any, launch: An
         slo_verdict, slo_code = _judge(folder.path, args.spec)
         if outcome.exit_code == EXIT_OK and slo_code is not None:
             exit_code = slo_code
+        test_errors = too_many_test_errors((outcome.summary.get("overall") or {}).get("outcomes") or {})
+        if test_errors and exit_code in (ExitCode.OK, ExitCode.FAIL):
+            fail(test_errors)
+            exit_code, slo_verdict = ExitCode.ERROR, "no-verdict"
     folder.finish(outcome.status, exit_code, outcome.reason, mode=config.mode,
                   load_summary="load.json" if outcome.summary else None, slo_verdict=slo_verdict)
     _print_result(folder, outcome, slo_verdict)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rxcore import validation
 from rxcore.environment import PROJECT_ROOT
+from rxcore.errors import RxError
 from rxsuite.console import fail
 
 EXIT_ERROR = 2
@@ -53,13 +55,15 @@ def run_report(args: argparse.Namespace) -> int:
                 sources.output_dir = args.output
             runs_root = args.run.resolve().parent
         else:
+            if args.period is not None:
+                validation.option("--period", validation.period, args.period)
             start, end, label = parse_period(args.period, args.since)
             output = args.output or args.runs_dir / f"report-{label.replace(' ', '-')}"
             sources = for_period(args.runs_dir, start, end, label, output)
             runs_root = args.runs_dir
         baseline = for_run(args.baseline) if args.baseline is not None else None
         result = generate(sources, args.spec, baseline=baseline, runs_root=runs_root, pdf=not args.no_pdf)
-    except (SourceError, SpecError, EvaluationError, ArtifactError, RecordError) as exc:
+    except (SourceError, SpecError, EvaluationError, ArtifactError, RecordError, RxError) as exc:
         fail(str(exc))
         return EXIT_ERROR
     for note in result.notes:

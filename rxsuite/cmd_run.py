@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rxcore import validation
 from rxcore.environment import PROJECT_ROOT, Environment, load_environment
 from rxcore.errors import RxError
 from rxcore.runfolder import RunFolder
@@ -88,6 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_all(args: argparse.Namespace) -> int:
     try:
+        validation.option("--duration", validation.duration, args.duration)
+        validation.option("--users", validation.count, args.users, 1, 1_000_000)
         env = load_environment(args.env)
         if env.allowed_jobs and JOB not in env.allowed_jobs:
             raise RxError(f"{env.file}: allowed_jobs does not list {JOB!r}; add it to run everything there")

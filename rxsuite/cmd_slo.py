@@ -34,12 +34,13 @@ def register(subparsers: Any) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from slo.evaluate import EvaluationError, evaluate_runs, write_slo_json
+    from slo.records import RecordError
     from slo.spec import SpecError, load_spec
 
     try:
         spec = load_spec(args.spec)
         evaluation = evaluate_runs(args.runs, spec)
-    except (SpecError, EvaluationError) as exc:
+    except (SpecError, EvaluationError, RecordError) as exc:
         print(f"rxsuite slo: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not args.no_write:

@@ -41,6 +41,21 @@ _HEADER = {
 }
 
 
+TEST_ERROR_BOUND = 0.5
+
+
+def too_many_test_errors(outcomes: dict[str, int], bound: float = TEST_ERROR_BOUND) -> str | None:
+    """Why a run judges nothing, when more than `bound` of its requests were 4xx (the test's own errors: wrong
+    credentials, a wrong path, a tag selecting tasks the accounts cannot do); None otherwise. A run of mostly
+    test errors has so few valid requests that its SLO verdict, pass or fail, says nothing about the platform."""
+    total = sum(outcomes.values())
+    errors = outcomes.get("http_4xx", 0)
+    if total and errors / total > bound:
+        return (f"{errors} of {total} requests failed with 4xx, the test's own errors (more than {bound:.0%}): "
+                "no verdict; check the credentials file, the environment's base_url and --tags")
+    return None
+
+
 class RecordError(ValueError):
     """A record file that cannot be read; the message names the file, line and field."""
 
