@@ -71,13 +71,29 @@ def run_load(args: argparse.Namespace) -> int:
     return _execute(args, *plan)
 
 
+def _option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """Every typed option checked (rxcore.validation) before the environment or the target is touched; `--rate`
+    is replaced by its number."""
+    args.rate = validation.option("--rate", validation.rate, args.rate) if args.rate is not None else None
+    validation.option("--steps", validation.count, args.steps, 1, 1000)
+    if args.users is not None:
+        validation.option("--users", validation.count, args.users, 1, 1_000_000)
+    return {
+        "duration_s": validation.option("--duration", validation.duration, args.duration) if args.duration else None,
+        "tags": validation.option("--tags", validation.tags, args.tags, _known_tags()) if args.tags else [],
+        "request_timeout_s": validation.option("--request-timeout", validation.duration, args.request_timeout, 0.0,
+                                               3600.0),
+        "abort_after_s": validation.option("--abort-after", validation.parse_duration, args.abort_after),
+    }
+
+
 def _known_tags() -> set[str]:
     """The tags the load tasks carry (read from locustfiles/users.py's @tag decorators without importing Locust)."""
     import ast
+    import importlib.util
 
-    from locustfiles import users
-
-    tree = ast.parse(Path(users.__file__).read_text(encoding="utf-8"))
+    spec = importlib.util.find_spec("locustfiles.users")
+    tree = ast.parse(Path(spec.origin if spec and spec.origin else "").read_text(encoding="utf-8"))
     return {arg.value for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "tag"
             for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)}
 
@@ -89,6 +105,7 @@ def _plan(args: argparse.Namespace) -> tuple[Environment, Any, Any]:
 
     if args.master and args.worker:
         raise RxError("--master and --worker: choose one (a process is either the master or a worker)")
+    values = _option_values(args)
     env = load_environment(args.env)
     if env.allowed_jobs and JOB not in env.allowed_jobs:
         raise ConfigError(str(env.file), "allowed_jobs", f"{JOB!r} is not allowed in this environment",
@@ -97,15 +114,12 @@ def _plan(args: argparse.Namespace) -> tuple[Environment, Any, Any]:
         raise RxError(f"{env.file}: kind is production: add --allow-production to run load there "
                       "(the file's caps still apply)")
     defaults = PROFILES[args.profile]
-    duration = validation.option("--duration", validation.duration, args.duration) if args.duration else \
-        defaults.duration_s
-    args.rate = validation.option("--rate", validation.rate, args.rate) if args.rate is not None else None
+    duration = values.pop("duration_s") or defaults.duration_s
     mode = "arrival" if args.rate is not None else "closed"
     users = args.users if args.users is not None else (
         defaults.users if mode == "closed" else max(10, math.ceil((args.rate or 0) * 0.5)))
     _check_caps(env, users, args.rate, args.workers)
     validation.option("--users", validation.count, users, 1, 1_000_000)
-    validation.option("--steps", validation.count, args.steps, 1, 1000)
     try:
         models = parse_user_models(env.raw.get("users"), str(env.file))
     except ValueError as exc:
@@ -113,13 +127,8 @@ def _plan(args: argparse.Namespace) -> tuple[Environment, Any, Any]:
     target = _target(env)
     processes = args.workers if args.workers else (args.expect_workers if args.master else 1)
     config = LoadConfig(base_url=target.base_url, profile=args.profile, mode=mode, users=users, rate=args.rate,
-                        duration_s=duration, processes=max(1, processes), user_models=models,
-                        tags=validation.option("--tags", validation.tags, args.tags, _known_tags()) if args.tags
-                        else [], raw=args.raw,
-                        request_timeout_s=validation.option("--request-timeout", validation.duration,
-                                                            args.request_timeout, 0.0, 3600.0),
-                        abort_after_s=validation.option("--abort-after", validation.parse_duration, args.abort_after),
-                        step_count=args.steps)
+                        duration_s=duration, processes=max(1, processes), user_models=models, raw=args.raw,
+                        step_count=args.steps, **values)
     if args.profile == "capacity":
         config.slo = _capacity_slo(args.spec)
     _check_pool(target.credentials_csv, config)
