@@ -7,6 +7,7 @@ line is kept so a later check can point into the file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,9 +78,11 @@ def read_yaml(path: Path) -> YamlDocument:
 def read_yaml_all(path: Path) -> list[YamlDocument]:
     """Every YAML document in the file, with node lines; a ConfigError for anything unsafe or malformed."""
     text = read_text(path)
-    loader = _Loader(text, str(path))
+    _check_flow_depth(text, str(path))
+    loader: _Loader | None = None
     docs = []
     try:
+        loader = _Loader(text, str(path))  # the reader refuses control characters here
         while loader.check_node():
             node = loader.get_node()
             lines: dict[tuple[Any, ...], int] = {}
@@ -97,8 +100,19 @@ def read_yaml_all(path: Path) -> list[YamlDocument]:
         raise ConfigError(str(path), "(file)", f"a value cannot be read ({exc})", "write a number of sane size") \
             from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return docs
+
+
+def _check_flow_depth(text: str, name: str) -> None:
+    """Refuse deeply nested [ and { before PyYAML's scanner, which looks ahead through the whole nest (quadratic
+    time: thousands of brackets took seconds). Brackets inside quoted strings count too; no sane file has 64."""
+    depth = 0
+    for bracket in re.sub(r"[^\[\]{}]", "", text):
+        depth = depth + 1 if bracket in "[{" else max(0, depth - 1)
+        if depth >= MAX_DEPTH:
+            raise ConfigError(name, "(file)", "nested too deeply", f"keep nesting under {MAX_DEPTH} levels")
 
 
 class _Loader(yaml.SafeLoader):
