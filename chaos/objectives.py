@@ -1,6 +1,7 @@
 """Objectives -> verdict and score. The verdict passes only if every critical objective holds; the score is the
 weighted share of objectives met (0-100), comparable across quarters. An objective whose metric could not be
-measured counts as not met."""
+measured counts as not met. Every scenario carries the after-steady-state as a critical objective (chaos.scenario),
+so a drill that leaves the environment broken fails whatever else it met."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chaos.metrics import OPERATORS
-from chaos.scenario import DrillObjective
+from chaos.scenario import STEADY_AFTER, DrillObjective
 
 
 def verdict_and_score(objectives: Sequence[DrillObjective],
@@ -24,6 +25,12 @@ def verdict_and_score(objectives: Sequence[DrillObjective],
                         "critical": objective.critical})
     verdict = "pass" if all(r["met"] for r in results if r["critical"]) else "fail"
     return results, verdict, score(results)
+
+
+def left_as_found(metrics: dict[str, Any]) -> bool:
+    """Whether the steady state held after the rollbacks: without it no drill ends as expected, not even one
+    designed to fail (its failure must not leave the environment broken)."""
+    return metrics.get(STEADY_AFTER) == 1
 
 
 def score(results: Sequence[dict[str, Any]]) -> float:

@@ -23,7 +23,7 @@ from chaos.drivers import BUILTIN_DRIVER
 from chaos.drivers.select import build_drivers
 from chaos.journal import DRILL_FILE, Journal, iso
 from chaos.load import BackgroundLoad
-from chaos.objectives import verdict_and_score
+from chaos.objectives import left_as_found, verdict_and_score
 from chaos.probes import Prober, ProbeTarget, fetch_ledger, retry
 from chaos.scenario import Action, Scenario
 from chaos.steady import run_checks, until_steady
@@ -288,7 +288,7 @@ class DrillRunner:
             errors_during_fault=figures.get("errors_during_fault"),
             ledger=ledger.to_json() if ledger else self.journal.data.get("ledger"),
             metrics={k: _r(v) for k, v in figures.items()}, objectives=objectives, verdict=verdict, score=score,
-            as_expected=verdict == self.scenario.expect and status == "completed",
+            as_expected=verdict == self.scenario.expect and status == "completed" and left_as_found(figures),
             series=self._series(), platform_events=self._platform_events(),
         )
         self._timeline_marks(figures)

@@ -10,16 +10,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chaos.drivers import BUILTIN_DRIVER, check_action_args, driver_actions, driver_names
 from chaos.metrics import METRICS, OPERATORS
+from rxcore import validation
 from rxcore.errors import ConfigError
+from rxcore.yamlfile import read_yaml
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 CHECK_KINDS = ("http", "availability", "sandbox_healthy")
 _TOP_FIELDS = {"name", "description", "expect", "designed_to_show", "steady_state", "load", "probes", "method",
-               "rollbacks", "safeguards", "objectives", "recovery_timeout_s"}
+               "rollbacks", "safeguards", "objectives", "recovery_timeout_s", "self_healing", "self_healing_reason"}
+STEADY_AFTER = "steady_state_after"
+_STEADY_AFTER_OBJECTIVE = {"name": "steady state after", "metric": STEADY_AFTER, "op": "==", "target": 1,
+                           "weight": 2, "critical": True}
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,7 @@ def load_scenario(name_or_path: str) -> Scenario:
     if not path.is_file():
         raise ConfigError(str(path), "--scenario", "no such scenario file",
                           f"known scenarios: {', '.join(known_scenarios()) or 'none'}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(str(path), "(file)", f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                          "fix the YAML syntax", line=mark.line + 1 if mark else None) from exc
-    return parse_scenario(raw, path)
+    return parse_scenario(read_yaml(path).data, path)
 
 
 def parse_scenario(raw: Any, path: Path) -> Scenario:
@@ -158,6 +155,8 @@ def parse_scenario(raw: Any, path: Path) -> Scenario:
     if not objectives:
         p.fail("objectives", "empty or missing", "list at least one objective, e.g. {metric: rto_s, op: '<=', "
                "target: 30, weight: 1, critical: true}")
+    objectives = _with_steady_after(p, objectives)
+    _check_rollbacks(p, raw, method, rollbacks)
     if any(o.metric in ("rto_s", "time_to_detect_s", "rpo_count", "rpo_s") for o in objectives) and not faults:
         p.fail("method", "objectives measure RTO/RPO but no step is marked `fault: true`",
                "mark the step that injects the fault with fault: true")
@@ -207,12 +206,10 @@ class _Parser:
         return value
 
     def number(self, value: Any, where: str, low: float = 0.0, high: float | None = None) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(where, f"{value!r} is not a number", "write a number such as 5 or 0.5")
-        if value < low or (high is not None and value > high):
-            bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-            self.fail(where, f"{value!r} is out of range", f"use a value {bound}")
-        return float(value)
+        try:
+            return validation.finite(value, low, high)
+        except ValueError as exc:
+            raise ConfigError(self.file, where, str(exc), "write a finite number such as 5 or 0.5") from None
 
     def flag(self, value: Any, where: str) -> bool:
         if not isinstance(value, bool):
@@ -251,7 +248,7 @@ class _Parser:
         if actions is None:
             self.fail(f"{where}.driver", f"{driver!r} is not a driver", f"use one of {', '.join(driver_names())}")
         action = raw.get("action")
-        if action not in actions:
+        if not isinstance(action, str) or action not in actions:
             self.fail(f"{where}.action", f"{action!r} is not an action of driver {driver}",
                       f"use one of {', '.join(sorted(actions))}")
         args = raw.get("args") or {}
@@ -293,11 +290,11 @@ class _Parser:
         self.mapping(raw, where)
         self.known(raw, {"name", "metric", "op", "target", "weight", "critical"}, where)
         metric = raw.get("metric")
-        if metric not in METRICS:
+        if not isinstance(metric, str) or metric not in METRICS:
             self.fail(f"{where}.metric", f"{metric!r} is not a drill metric",
                       f"use one of {', '.join(sorted(METRICS))}")
         op = raw.get("op", "<=")
-        if op not in OPERATORS:
+        if not isinstance(op, str) or op not in OPERATORS:
             self.fail(f"{where}.op", f"{op!r} is not a comparison", f"use one of {', '.join(OPERATORS)}")
         if "target" not in raw:
             self.fail(f"{where}.target", "missing", f"the value {metric} is compared with, e.g. target: 30")
@@ -342,3 +339,33 @@ class _Parser:
         if not (spec.read or spec.write):
             self.fail("probes", "both read and write probes are off", "keep at least one on")
         return spec
+
+
+def _with_steady_after(p: _Parser, objectives: tuple[DrillObjective, ...]) -> tuple[DrillObjective, ...]:
+    """A drill must leave the environment as it found it: the after-steady-state is always a critical objective,
+    added when the file does not list it; a file that lists it as not critical is refused."""
+    listed = [o for o in objectives if o.metric == STEADY_AFTER]
+    for i, objective in enumerate(objectives):
+        if objective.metric == STEADY_AFTER and not (objective.critical and objective.op == "==" and
+                                                     objective.target == 1):
+            p.fail(f"objectives[{i}]", "the steady state after the drill must be a critical objective == 1",
+                   "write {metric: steady_state_after, op: '==', target: 1, critical: true}, or leave it out "
+                   "(it is added)")
+    return objectives if listed else (*objectives, p.objective(_STEADY_AFTER_OBJECTIVE, "(implicit)"))
+
+
+def _check_rollbacks(p: _Parser, raw: dict[str, Any], method: tuple[Action, ...],
+                     rollbacks: tuple[Action, ...]) -> None:
+    """A method that acts on the target needs rollbacks, unless the file declares the fault self-healing with a
+    reason (a fault that undoes itself, e.g. a restore into a scratch copy it discards)."""
+    self_healing = p.flag(raw.get("self_healing", False), "self_healing")
+    reason = raw.get("self_healing_reason")
+    if self_healing and not (isinstance(reason, str) and reason.strip()):
+        p.fail("self_healing_reason", "missing", "say why the environment heals without a rollback")
+    if reason is not None and not self_healing:
+        p.fail("self_healing_reason", "given without self_healing: true", "set self_healing: true or remove it")
+    acting = [a for a in method if a.driver != BUILTIN_DRIVER]
+    if acting and not rollbacks and not self_healing:
+        p.fail("rollbacks", f"none, but {acting[0].where} ({acting[0].name}) acts on the target",
+               "add rollbacks that undo the fault (they run on every way out, Ctrl-C too), or declare "
+               "self_healing: true with self_healing_reason if the fault undoes itself")

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chaos.scenario import Scenario, load_scenario
+from rxcore import validation
 from rxcore.errors import ConfigError
+from rxcore.yamlfile import read_yaml
 
 SUITE_DIR = Path(__file__).resolve().parent / "suites"
 
@@ -32,18 +32,30 @@ def load_suite(name_or_path: str) -> Suite:
     path = Path(name_or_path) if name_or_path.endswith((".yaml", ".yml")) else SUITE_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         raise ConfigError(str(path), "--suite", "no such suite file", f"known suites: {', '.join(known_suites())}")
-    raw = yaml.safe_load(path.read_text()) or {}
+    doc = read_yaml(path)
+    raw = doc.data or {}
     if not isinstance(raw, dict) or not isinstance(raw.get("scenarios"), list) or not raw["scenarios"]:
-        raise ConfigError(str(path), "scenarios", "missing or empty", "list scenarios: [{scenario: NAME, weight: 1}]")
+        raise doc.error(("scenarios",), "missing or empty", "list scenarios: [{scenario: NAME, weight: 1}]")
+    for key in raw:
+        if key not in ("name", "description", "scenarios"):
+            raise doc.error((key,), "unknown field", "allowed: name, description, scenarios")
     entries = []
     for i, entry in enumerate(raw["scenarios"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("scenario"), str):
-            raise ConfigError(str(path), f"scenarios[{i}].scenario", "missing", "name a file in chaos/scenarios")
-        weight = entry.get("weight", 1)
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-            raise ConfigError(str(path), f"scenarios[{i}].weight", f"{weight!r} is not a weight", "use a number >= 0")
-        entries.append((load_scenario(entry["scenario"]), float(weight)))
-    return Suite(str(raw.get("name", path.stem)), path, str(raw.get("description", "")), tuple(entries))
+            raise doc.error(("scenarios", i, "scenario"), "missing or not one name", "name a file in chaos/scenarios")
+        unknown = set(entry) - {"scenario", "weight"}
+        if unknown:
+            raise doc.error(("scenarios", i, str(sorted(map(str, unknown))[0])), "unknown field",
+                            "allowed: scenario, weight")
+        try:
+            weight = validation.finite(entry.get("weight", 1), 0, 1000, what="weight")
+        except ValueError as exc:
+            raise doc.error(("scenarios", i, "weight"), str(exc), "use a number from 0 to 1000") from None
+        entries.append((load_scenario(entry["scenario"]), weight))
+    name, description = raw.get("name", path.stem), raw.get("description", "")
+    if not isinstance(name, str) or not isinstance(description, str):
+        raise doc.error(("name",), "name and description must be text", "write a string")
+    return Suite(name, path, description, tuple(entries))
 
 
 def summarise(results: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ call these two functions.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -19,6 +20,7 @@ from locustfiles.config import LoadConfig, SloTarget, parse_user_models
 from locustfiles.credentials import read_credentials
 from locustfiles.launcher import Launch, LoadRun, Outcome
 from locustfiles.profiles import PROFILES
+from rxcore import validation
 from rxcore.environment import PROJECT_ROOT, Environment, load_environment, platform_target
 from rxcore.errors import ConfigError, RxError
 from rxcore.exitcodes import ExitCode, slo_exit_code
@@ -32,7 +34,7 @@ from rxcore.jobs import (
     refuse_production,
 )
 from rxcore.runfolder import RunFolder
-from slo.durations import parse_duration
+from slo.records import too_many_test_errors
 
 __all__ = ["JOB", "LoadPlan", "LoadRequest", "execute", "plan"]
 
@@ -91,28 +93,28 @@ def plan(request: LoadRequest) -> LoadPlan:
         raise RxError("--master and --worker: choose one (a process is either the master or a worker)")
     if request.profile not in PROFILES:
         raise RxError(f"--profile {request.profile!r}: use one of {', '.join(sorted(PROFILES))}")
+    _option_values(request)  # every typed option refused before the environment or the target is touched
     env = load_environment(request.env)
     check_allowed(env, JOB)
     refuse_production(env, "load", request.allow_production, "--allow-production (the file's caps still apply)")
+    values = _option_values(request)
+    rate = values.pop("rate")
     defaults = PROFILES[request.profile]
-    duration = _seconds(request.duration, "--duration") if request.duration else defaults.duration_s
-    mode = "arrival" if request.rate is not None else "closed"
+    duration = values.pop("duration_s") or defaults.duration_s
+    mode = "arrival" if rate is not None else "closed"
     users = request.users if request.users is not None else (
-        defaults.users if mode == "closed" else max(10, math.ceil((request.rate or 0) * 0.5)))
-    _check_caps(env, users, request.rate, request.workers)
-    if duration <= 0 or users <= 0 or (request.rate is not None and request.rate <= 0) or request.steps <= 0:
-        raise RxError("--duration, --users, --rate and --steps must be positive")
+        defaults.users if mode == "closed" else max(10, math.ceil((rate or 0) * 0.5)))
+    _check_caps(env, users, rate, request.workers)
+    validation.option("--users", validation.count, users, 1, 1_000_000)
     try:
         models = parse_user_models(env.raw.get("users"), str(env.file))
     except ValueError as exc:
         raise RxError(str(exc)) from None
     target = platform_target(env)
     processes = request.workers if request.workers else (request.expect_workers if request.master else 1)
-    config = LoadConfig(base_url=target.base_url, profile=request.profile, mode=mode, users=users, rate=request.rate,
-                        duration_s=duration, processes=max(1, processes), user_models=models,
-                        tags=[t.strip() for t in (request.tags or "").split(",") if t.strip()], raw=request.raw,
-                        request_timeout_s=_seconds(request.request_timeout, "--request-timeout"),
-                        abort_after_s=_seconds(request.abort_after, "--abort-after"), step_count=request.steps)
+    config = LoadConfig(base_url=target.base_url, profile=request.profile, mode=mode, users=users, rate=rate,
+                        duration_s=duration, processes=max(1, processes), user_models=models, raw=request.raw,
+                        step_count=request.steps, **values)
     if request.profile == "capacity":
         config.slo = _capacity_slo(request.spec)
     _check_pool(target.credentials_csv, config)
@@ -121,6 +123,31 @@ def plan(request: LoadRequest) -> LoadPlan:
                     master_host=request.master_host, master_port=request.master_port if role != "all" else None,
                     expect_workers=request.expect_workers)
     return LoadPlan(request, env, config, launch)
+
+
+def _option_values(request: LoadRequest) -> dict[str, Any]:
+    """Every typed option checked by rxcore.validation: finite, in range, tags that exist."""
+    validation.option("--steps", validation.count, request.steps, 1, 1000)
+    if request.users is not None:
+        validation.option("--users", validation.count, request.users, 1, 1_000_000)
+    return {
+        "rate": validation.option("--rate", validation.rate, request.rate) if request.rate is not None else None,
+        "duration_s": validation.option("--duration", validation.duration, request.duration)
+        if request.duration else None,
+        "tags": validation.option("--tags", validation.tags, request.tags, _known_tags()) if request.tags else [],
+        "request_timeout_s": validation.option("--request-timeout", validation.duration, request.request_timeout,
+                                               0.0, 3600.0),
+        "abort_after_s": validation.option("--abort-after", validation.parse_duration, request.abort_after),
+    }
+
+
+def _known_tags() -> set[str]:
+    """The tags the load tasks carry, read from locustfiles/users.py's @tag decorators without importing Locust
+    (whose gevent patches must not reach this process)."""
+    source = (Path(__file__).parent / "users.py").read_text(encoding="utf-8")
+    return {arg.value for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "tag"
+            for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)}
 
 
 def execute(load_plan: LoadPlan, progress: Progress | None = None, stop: StopToken | None = None) -> Result:
@@ -179,15 +206,19 @@ def _conclude(load_plan: LoadPlan, folder: RunFolder, outcome: Outcome, stop: St
         status, exit_code, reason = stop.status, stop.exit_code, stop.describe()
     slo_verdict = None
     if outcome.summary is not None and load_plan.launch.role != "worker":
-        slo_verdict, slo_code = _judge(folder.path, load_plan.request, progress)
+        slo_verdict, slo_code = _evaluate_slos(folder.path, load_plan.request, progress)
         if exit_code == ExitCode.OK:
             exit_code = slo_code
+        test_errors = too_many_test_errors((outcome.summary.get("overall") or {}).get("outcomes") or {})
+        if test_errors and exit_code in (ExitCode.OK, ExitCode.FAIL):
+            progress.note("error", test_errors)
+            exit_code, slo_verdict, reason = ExitCode.ERROR, "no-verdict", test_errors
     folder.finish(status, exit_code, reason, mode=load_plan.config.mode,
                   load_summary="load.json" if outcome.summary else None, slo_verdict=slo_verdict)
     return Result(exit_code, status, folder.path, slo_verdict, reason, {"summary": outcome.summary})
 
 
-def _judge(run_dir: Path, request: LoadRequest, progress: Progress) -> tuple[str, ExitCode]:
+def _evaluate_slos(run_dir: Path, request: LoadRequest, progress: Progress) -> tuple[str, ExitCode]:
     """The SLO verdict of the run's record (slo.json); a broken spec is reported, not fatal to the run."""
     from slo.evaluate import EvaluationError, evaluate_run, write_slo_json
     from slo.spec import SpecError
@@ -207,13 +238,6 @@ def _live(run_dir: Path, progress: Progress) -> None:
     except (OSError, ValueError):
         return
     progress.live(figures)
-
-
-def _seconds(text: str, option: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise RxError(f"{option}: {exc}") from None
 
 
 def _capacity_slo(spec_path: Path | None) -> SloTarget:

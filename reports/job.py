@@ -9,6 +9,7 @@ from pathlib import Path
 
 from reports.builder import generate
 from reports.sources import SourceError, Sources, for_period, for_run, parse_period
+from rxcore import validation
 from rxcore.errors import RxError
 from rxcore.exitcodes import ExitCode
 from rxcore.jobs import DEFAULT_RUNS_DIR, Progress, QuietProgress, Result, StopToken
@@ -54,6 +55,8 @@ def plan(request: ReportRequest) -> ReportPlan:
                 sources.output_dir = request.output
             runs_root = request.run.resolve().parent
         else:
+            if request.period is not None:
+                validation.option("--period", validation.period, request.period)
             start, end, label = parse_period(request.period, request.since)
             output = request.output or request.runs_dir / f"report-{label.replace(' ', '-')}"
             sources = for_period(request.runs_dir, start, end, label, output)

@@ -6,20 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rxcore import envvars, plugins
+from rxcore.envschema import REMOTE_KINDS, validate_environment
 from rxcore.envvars import CREDENTIALS_CSV
 from rxcore.errors import ConfigError
+from rxcore.yamlfile import read_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Names a CSV of synthetic accounts (email,password,role,user_id): set by `rxsuite load` for its Locust processes,
 # by the k8s manifests for theirs, and read by the CLI too (it overrides an environment file's credentials_csv_env).
 CREDENTIALS_ENV = CREDENTIALS_CSV
-# Kinds of remote platforms; a plug-in kind (the embedded sandbox) adds its own, with a section named after it.
-REMOTE_KINDS = ("staging", "production", "preview")
-_KNOWN_FIELDS = {"name", "kind", "base_url", "anon_key_env", "allowed_jobs", "caps", "chaos", "credentials_csv_env",
-                 "users", "journeys"}
 
 
 @dataclass(frozen=True)
@@ -63,26 +59,10 @@ def load_environment(name_or_path: str = "sandbox", root: Path = PROJECT_ROOT) -
         known = sorted(p.stem for p in (root / "environments").glob("*.yaml"))
         raise ConfigError(str(path), "--env", "no such environment file",
                           f"known environments: {', '.join(known) or 'none'}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(str(path), "(file)", f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                          "fix the YAML syntax", line=mark.line + 1 if mark else None) from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(str(path), "(file)", "expected a mapping at the top level", "write key: value pairs")
-    kind = raw.get("kind", "staging")
-    kinds = (*REMOTE_KINDS, *plugins.environment_kinds())
-    if kind not in kinds:
-        raise ConfigError(str(path), "kind", f"{kind!r} is not an environment kind", f"use one of {', '.join(kinds)}")
-    known = _KNOWN_FIELDS | set(plugins.environment_kinds())
-    for key in raw:
-        if key not in known:
-            raise ConfigError(str(path), key, "unknown field", f"allowed: {', '.join(sorted(known))}")
-    base_url = raw.get("base_url")
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise ConfigError(str(path), "base_url", f"{base_url!r} is not an http(s) URL",
-                          "set base_url: https://host")
+    doc = read_yaml(path)
+    plugin_kinds = plugins.environment_kinds()
+    checked = validate_environment(doc, plugin_kinds)
+    raw, kind, base_url = doc.data, checked.kind, checked.base_url
     plugin = None if kind in REMOTE_KINDS else plugins.environment_kind(kind)
     platform_config = plugin.parse(raw.get(kind), str(path), root) if plugin else None
     return Environment(

@@ -12,7 +12,10 @@ class ConfigError(RxError):
 
     def __init__(self, file: str, field: str, problem: str, fix: str, line: int | None = None) -> None:
         where = f"{file}:{line}" if line is not None else file
+        problem = " ".join(problem.split())  # one line, whatever a parser's message held
         super().__init__(f"{where}: {field}: {problem} ({fix})")
         self.file = file
         self.field = field
         self.line = line
+        self.problem = problem
+        self.fix = fix

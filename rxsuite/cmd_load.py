@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                                          for k, v in PROFILES.items()))
     parser.add_argument("--duration", help="run length, e.g. 20s, 10m (default: the profile's)")
     parser.add_argument("--users", type=int, help="peak users (closed loop) or the user pool (arrival rate)")
-    parser.add_argument("--rate", type=float,
+    parser.add_argument("--rate",
                         help="arrival-rate mode: peak task iterations per second; latency counts from the "
                              "intended start, so a stall is not hidden")
     parser.add_argument("--workers", type=int, default=0, help="start a master and N local worker processes")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rxcore import validation
 from rxcore.environment import PROJECT_ROOT, Environment, load_environment
 from rxcore.errors import RxError
 from rxcore.exitcodes import ExitCode
@@ -156,6 +157,8 @@ def run_all(args: argparse.Namespace) -> int:
 
 def plan(request: RunRequest) -> Environment:
     """The run's own refusals; each stage's job plans (and may refuse) when its turn comes."""
+    validation.option("--duration", validation.duration, request.duration)
+    validation.option("--users", validation.count, request.users, 1, 1_000_000)
     env = load_environment(request.env)
     check_allowed(env, JOB)
     if env.kind == "production":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rxcore import validation
 from slo.spec import (
     BUDGETING,
     OUTCOMES,
@@ -58,7 +59,7 @@ def _slo(doc: YamlDoc, slis: dict[str, Any]) -> list[tuple[Objective, tuple[Any,
     name = _meta_name(doc)
     spec = _mapping(doc, ("spec",), doc.data.get("spec"))
     method_raw = spec.get("budgetingMethod", "Occurrences")
-    if method_raw not in _METHODS:
+    if not isinstance(method_raw, str) or method_raw not in _METHODS:
         raise doc.error(("spec", "budgetingMethod"),
                         f"{method_raw!r} is not supported; allowed: {', '.join(_METHODS)}")
     budgeting = _METHODS[method_raw]
@@ -85,7 +86,7 @@ def _indicator(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any], spec: 
             return doc, (*at, "indicator", "spec"), _mapping(doc, (*at, "indicator", "spec"), ind.get("spec"))
         if "indicatorRef" in owner:
             ref = owner["indicatorRef"]
-            if ref not in slis:
+            if not isinstance(ref, str) or ref not in slis:
                 raise doc.error((*at, "indicatorRef"), f"{ref!r} names no `kind: SLI` document in this file; "
                                                        f"known: {', '.join(slis) or 'none'}")
             found: tuple[YamlDoc, tuple[Any, ...], dict[str, Any]] = slis[ref]
@@ -132,9 +133,10 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
         if op not in ("lt", "lte"):
             raise doc.error((*where, "op"), f"{op!r} is not supported for {metric[0]}; allowed: lt, lte "
                                             "(good events are those below the value)")
-        value = raw.get("value")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise doc.error((*where, "value"), f"{value!r} must be a number > 0 (seconds; CLS is unitless)")
+        try:
+            value = validation.finite(raw.get("value"), above=0)
+        except ValueError as exc:
+            raise doc.error((*where, "value"), f"{exc} (seconds > 0; CLS is unitless)") from None
         if kind in ("rto", "rpo"):
             return Objective(**common, kind=kind, threshold=float(value), op="lte", target=1.0)
         if budgeting == "timeslices" and kind != "latency":
@@ -170,11 +172,12 @@ def _source(doc: YamlDoc, where: tuple[Any, ...], raw: Any, wanted: str
         requests = tuple(requests)
     if wanted == "outcomes":
         outcomes = spec.get("outcomes")
-        if not isinstance(outcomes, list) or not outcomes or not set(outcomes) <= set(OUTCOMES):
+        if (not isinstance(outcomes, list) or not outcomes or not all(isinstance(o, str) for o in outcomes)
+                or not set(outcomes) <= set(OUTCOMES)):
             raise doc.error((*at, "outcomes"), f"{outcomes!r} must be a list drawn from {', '.join(OUTCOMES)}")
         return tuple(outcomes), requests, doc.line((*at, "requests"))
     metric = spec.get("metric")
-    if metric not in _METRICS:
+    if not isinstance(metric, str) or metric not in _METRICS:
         raise doc.error((*at, "metric"), f"{metric!r} is not a metric; allowed: {', '.join(_METRICS)}")
     return (metric,), requests, doc.line((*at, "requests"))
 

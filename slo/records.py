@@ -41,6 +41,21 @@ _HEADER = {
 }
 
 
+TEST_ERROR_BOUND = 0.5
+
+
+def too_many_test_errors(outcomes: dict[str, int], bound: float = TEST_ERROR_BOUND) -> str | None:
+    """Why a run judges nothing, when more than `bound` of its requests were 4xx (the test's own errors: wrong
+    credentials, a wrong path, a tag selecting tasks the accounts cannot do); None otherwise. A run of mostly
+    test errors has so few valid requests that its SLO verdict, pass or fail, says nothing about the platform."""
+    total = sum(outcomes.values())
+    errors = outcomes.get("http_4xx", 0)
+    if total and errors / total > bound:
+        return (f"{errors} of {total} requests failed with 4xx, the test's own errors (more than {bound:.0%}): "
+                "no verdict; check the credentials file, the environment's base_url and --tags")
+    return None
+
+
 class RecordError(ValueError):
     """A record file that cannot be read; the message names the file, line and field."""
 
@@ -74,7 +89,7 @@ class WindowRecord:
         }
         if self.source is not None:
             line["src"] = self.source
-        return json.dumps(line, separators=(",", ":"))
+        return json.dumps(line, separators=(",", ":"), allow_nan=False)
 
 
 class RecordWriter:
@@ -166,6 +181,14 @@ class WindowTable:
     payloads: list[str]
     files: list[Path] = field(default_factory=list)
     torn_lines: int = 0
+    row_lines: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    row_files: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def line_of(self, row: int) -> tuple[Path | str, int | None]:
+        """(file, line) a row was read from, for messages; ('<record>', None) when not known."""
+        if row < self.row_lines.size and self.files:
+            return self.files[int(self.row_files[row])], int(self.row_lines[row])
+        return "<record>", None
 
     def __len__(self) -> int:
         return int(self.start.size)
@@ -218,19 +241,51 @@ def load_table(paths: Sequence[Path]) -> WindowTable:
     """
     columns = _Columns()
     torn = 0
-    for path in paths:
-        for first_line, batch, torn_here in _batches(path):
-            torn += torn_here
-            try:
-                rows = json.loads("[" + ",".join(batch) + "]")
-            except ValueError:
-                rows = [_parse_line(path, first_line + i, text) for i, text in enumerate(batch)]
-            try:
-                columns.add_batch(rows)
-            except (_FieldError, KeyError, TypeError, AttributeError, ValueError):
-                _explain_bad_row(path, first_line, rows)
-                raise
-    return columns.table(list(paths), torn)
+    for file_index, path in enumerate(paths):
+        try:
+            for first_line, batch, torn_here in _batches(path):
+                torn += torn_here
+                try:
+                    rows = json.loads("[" + ",".join(batch) + "]")
+                except (ValueError, RecursionError):
+                    rows = [_parse_line(path, first_line + i, text) for i, text in enumerate(batch)]
+                try:
+                    columns.add_batch(rows)
+                except (_FieldError, *_BAD_ROW):
+                    _explain_bad_row(path, first_line, rows)
+                    raise
+                columns.lines.append(np.arange(first_line, first_line + len(rows), dtype=np.int64))
+                columns.files.append(np.full(len(rows), file_index, dtype=np.int64))
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"{path}: byte 0x{exc.object[exc.start]:02x} is not UTF-8; the record is corrupt "
+                              "(rxsuite writes UTF-8 JSON lines)") from None
+    table = columns.table(list(paths), torn)
+    _check_payloads(table)
+    return table
+
+
+# what a line of the wrong shape raises while its batch is turned into columns
+_BAD_ROW = (KeyError, TypeError, AttributeError, ValueError, OverflowError, IndexError)
+_MAX_START = 4102444800.0  # 2100-01-01: a window start beyond it is corrupt, not a time
+_MAX_WINDOW_S = 86400.0
+
+
+def _check_payloads(table: WindowTable) -> None:
+    """Decode every histogram payload once, so a corrupt one is refused here naming its line, not deep in a
+    statistic later; a bad batch is re-decoded row by row to find the line."""
+    rows = np.arange(len(table), dtype=np.int64)
+    try:
+        table.decode(rows)
+        return
+    except (ValueError, TypeError, OverflowError):
+        pass
+    for row in rows.tolist():
+        try:
+            table.decode(np.array([row], dtype=np.int64))
+        except (ValueError, TypeError, OverflowError) as exc:
+            file, line = table.line_of(row)
+            raise RecordError(f"{file}:{line}: field h.b: the histogram payload cannot be decoded ({exc}); "
+                              "the record is corrupt") from None
 
 
 _BATCH_LINES = 4096
@@ -269,7 +324,7 @@ def _explain_bad_row(path: Path, first_line: int, rows: list[Any]) -> None:
             probe.add_batch([row])
         except _FieldError as exc:
             raise RecordError(f"{path}:{first_line + i}: field {exc.field}: {exc.message}") from None
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        except _BAD_ROW as exc:
             raise RecordError(f"{path}:{first_line + i}: not a window line ({type(exc).__name__}: {exc}); "
                               "fields t, d, name, o, h are required, see docs/run-folder.md") from None
 
@@ -282,6 +337,8 @@ class _Columns:
         self.parts: dict[str, list[npt.NDArray[Any]]] = {
             k: [] for k in ("t", "d", "name", "o", "i", "k", "w", "min", "max")}
         self.payloads: list[str] = []
+        self.lines: list[npt.NDArray[np.int64]] = []
+        self.files: list[npt.NDArray[np.int64]] = []
 
     def add_batch(self, rows: list[dict[str, Any]]) -> None:
         hists = [r["h"] for r in rows]
@@ -301,11 +358,19 @@ class _Columns:
         if not np.isin(widths, list(PAIR_DTYPES)).all():
             raise _FieldError("h.w", f"not a payload layout; allowed: {sorted(PAIR_DTYPES)}")
         names = [r["name"] for r in rows]
-        if not all(isinstance(name, str) and name for name in set(names)):
+        if not all(isinstance(name, str) and name for name in names):
             raise _FieldError("name", "must be a non-empty string (the request name)")
+        if not all(isinstance(h["b"], str) for h in hists):
+            raise _FieldError("h.b", "must be the base64 text of the histogram buckets")
+        starts = _numbers([r["t"] for r in rows], "t")
+        if not ((starts >= 0) & (starts <= _MAX_START)).all():
+            raise _FieldError("t", "must be the window start in Unix seconds (finite, between 1970 and 2100)")
+        durations = _numbers([r["d"] for r in rows], "d")
+        if not ((durations > 0) & (durations <= _MAX_WINDOW_S)).all():
+            raise _FieldError("d", f"must be the window length in seconds (finite, > 0, <= {_MAX_WINDOW_S:g})")
         has = n > 0
-        self.parts["t"].append(np.array([r["t"] for r in rows], dtype=np.float64))
-        self.parts["d"].append(np.array([r["d"] for r in rows], dtype=np.float64))
+        self.parts["t"].append(starts)
+        self.parts["d"].append(durations)
         self.parts["name"].append(np.array([self.names.setdefault(x, len(self.names)) for x in names], dtype=np.int64))
         self.parts["o"].append(outcomes)
         self.parts["i"].append(np.array([h["i"] for h in hists], dtype=np.int64))
@@ -336,13 +401,26 @@ class _Columns:
             payloads=self.payloads,
             files=files,
             torn_lines=torn,
+            row_lines=np.concatenate(self.lines) if self.lines else np.zeros(0, dtype=np.int64),
+            row_files=np.concatenate(self.files) if self.files else np.zeros(0, dtype=np.int64),
         )
+
+
+def _numbers(values: list[Any], field_name: str) -> npt.NDArray[np.float64]:
+    """A float column of finite numbers (JSON's NaN and Infinity, booleans and strings refused)."""
+    given = np.asarray(values)
+    if given.dtype.kind not in "iuf":
+        raise _FieldError(field_name, "must be a number")
+    column = given.astype(np.float64)
+    if not np.isfinite(column).all():
+        raise _FieldError(field_name, "must be a finite number (not NaN or Infinity)")
+    return column
 
 
 def _parse_line(path: Path, lineno: int, text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise RecordError(f"{path}:{lineno}: not JSON (a torn line is only allowed at the end)") from None
 
 

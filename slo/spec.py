@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from rxcore import validation
+from rxcore.errors import ConfigError
+from rxcore.yamlfile import field_name, read_yaml_all
 from slo.durations import ALLOWED as DURATION_ALLOWED
 from slo.durations import parse_duration
 from slo.records import OUTCOMES
@@ -100,42 +101,18 @@ class YamlDoc:
 
 
 def read_yaml_docs(path: Path) -> list[YamlDoc]:
+    """The file's YAML documents, read by rxcore.yamlfile (UTF-8, no aliases, bounded size and depth)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(path, None, "file", f"cannot read ({exc.strerror})") from None
-    try:
-        datas = list(yaml.safe_load_all(text))
-        nodes = list(yaml.compose_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SpecError(path, mark.line + 1 if mark else None, "yaml", f"not valid YAML ({exc})") from None
-    docs = []
-    for data, node in zip(datas, nodes, strict=True):
-        lines: dict[tuple[Any, ...], int] = {}
-        _collect_lines(node, (), lines)
-        docs.append(YamlDoc(Path(path), data, lines))
+        docs = [YamlDoc(Path(path), d.data, d.lines) for d in read_yaml_all(Path(path))]
+    except ConfigError as exc:
+        raise SpecError(path, exc.line, exc.field, f"{exc.problem} ({exc.fix})") from None
     if not docs or all(d.data is None for d in docs):
         raise SpecError(path, None, "file", "is empty; expected an rxsuite-slo/1 spec or OpenSLO SLO documents")
     return docs
 
 
-def _collect_lines(node: yaml.Node, where: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out[where] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            _collect_lines(value, (*where, key.value), out)
-            out[(*where, key.value)] = key.start_mark.line + 1  # a field's line is its key's line
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _collect_lines(item, (*where, i), out)
-
-
 def _field_name(where: tuple[Any, ...]) -> str:
-    text = ""
-    for part in where:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "document"
+    return "document" if not where else field_name(where)
 
 
 def load_spec(path: Path | str | None = None) -> Spec:
@@ -361,9 +338,7 @@ def _duration_value(value: Any) -> float:
 
 
 def _positive_number_value(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{value!r} must be a number > 0")
-    return float(value)
+    return validation.finite(value, high=1e12, above=0)
 
 
 def parse_percent(value: Any) -> float:

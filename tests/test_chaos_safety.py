@@ -52,6 +52,7 @@ def test_a_staging_drill_with_its_drivers_listed_is_planned(tmp_path: Path) -> N
     scenario.write_text(yaml.safe_dump({
         "method": [{"driver": "http", "action": "request", "args": {"url": "https://ops.example/failover"},
                     "fault": True}],
+        "rollbacks": [{"driver": "http", "action": "request", "args": {"url": "https://ops.example/failback"}}],
         "objectives": [{"metric": "rto_s", "op": "<=", "target": 60, "critical": True}],
     }))
     planned = plan(DrillRequest(env=str(env), scenario=str(scenario)))

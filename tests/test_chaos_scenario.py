@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,14 @@ from sandbox.variant import sandbox_variant
 _VALID = {
     "name": "t",
     "method": [{"driver": "sandbox", "action": "kill_region", "args": {"region": "region-a"}, "fault": True}],
+    "rollbacks": [{"driver": "sandbox", "action": "ensure_region", "args": {"region": "region-a"}}],
     "objectives": [{"metric": "rto_s", "op": "<=", "target": 10, "critical": True}],
 }
 
 
 def _write(tmp_path: Path, scenario: dict) -> Path:
     path = tmp_path / "scenario.yaml"
-    path.write_text(yaml.safe_dump(scenario))
+    path.write_text(yaml.safe_dump(json.loads(json.dumps(scenario))))  # no shared objects: anchors are refused
     return path
 
 

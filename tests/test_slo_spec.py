@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rxcore.validation import MAX_DURATION_S
 from slo.durations import format_duration, parse_duration
 from slo.spec import SpecError, load_spec, parse_percent, parse_percentile
 
@@ -147,7 +148,17 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(sorted(_UNITS))), min_size=1, max_size=4))
 def test_durations_sum_their_parts(parts: list[tuple[int, str]]) -> None:
     text = "".join(f"{n}{unit}" for n, unit in parts)
-    assert parse_duration(text) == pytest.approx(sum(n * _UNITS[unit] for n, unit in parts))
+    total = sum(n * _UNITS[unit] for n, unit in parts)
+    if total <= MAX_DURATION_S:
+        assert parse_duration(text) == pytest.approx(total)
+    else:
+        with pytest.raises(ValueError, match="longer than 400 days"):
+            parse_duration(text)
+
+
+def test_a_duration_of_hundreds_of_digits_is_refused_not_infinite() -> None:
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration("9" * 400 + "s")
 
 
 @given(st.integers(1, 10**7))

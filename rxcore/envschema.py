@@ -1,0 +1,135 @@
+"""The schema of an environment file (`environments/<name>.yaml`), checked whole before any job reads it.
+
+Types, ranges and finiteness of every field the suite reads, with the file's line in each refusal. `kind` is
+required: a missing kind used to default to staging, which dodged the production guard. A plug-in's kind (the
+embedded sandbox) brings a section named after it, which the plug-in checks itself; here it only has to be a mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rxcore.yamlfile import YamlDocument
+
+__all__ = ["REMOTE_KINDS", "EnvironmentFile", "validate_environment"]
+
+# Kinds of remote platforms; a plug-in kind (the embedded sandbox) adds its own, with a section named after it.
+REMOTE_KINDS = ("staging", "production", "preview")
+_JOBS = ("load", "journeys", "drill", "report", "run", "monitor")
+_DRIVERS = ("sandbox", "toxiproxy", "command", "http")
+
+_NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+_Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Caps(_Strict):
+    """Load caps: a run above any of them is refused before it starts."""
+
+    max_users: Annotated[int, Field(ge=1)] | None = None
+    max_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    max_workers: Annotated[int, Field(ge=0)] | None = None
+    max_duration_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+
+
+class UserModel(_Strict):
+    """One load user model's share and pacing (locustfiles.config checks the model names and task names)."""
+
+    weight: _NonNegative = 1.0
+    wait: Annotated[list[_NonNegative], Field(min_length=2, max_length=2)] | None = None
+    tasks: dict[_Name, _NonNegative] | None = None
+    decline_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    refresh_every_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    path: _Name | None = None
+
+    @field_validator("wait")
+    @classmethod
+    def _ordered(cls, wait: list[float] | None) -> list[float] | None:
+        if wait is not None and wait[0] > wait[1]:
+            raise ValueError("min must not be above max: write [min, max] seconds")
+        return wait
+
+
+class _Allow(_Strict):
+    allow: list[_Name] = []
+
+
+class _Toxiproxy(_Strict):
+    url: _Name | None = None
+
+
+class _Http(_Strict):
+    allow: list[_Name] = []
+    targets: dict[_Name, _Name] = {}
+
+
+class Chaos(_Strict):
+    drivers: list[Literal[_DRIVERS]] = []  # type: ignore[valid-type]
+    allow_production: bool = False
+    ledger_service_key_env: _Name | None = None
+    toxiproxy: _Toxiproxy | None = None
+    http: _Http | None = None
+    command: _Allow | None = None
+
+
+class EnvironmentFile(_Strict):
+    name: _Name | None = None
+    kind: _Name
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
+    anon_key_env: _Name | None = None
+    credentials_csv_env: _Name | None = None
+    allowed_jobs: list[Literal[_JOBS]] = []  # type: ignore[valid-type]
+    caps: Caps = Caps()
+    chaos: Chaos = Chaos()
+    users: dict[_Name, UserModel] | None = None
+    journeys: dict[_Name, Any] | None = None
+
+
+_FIXES = {
+    "missing": "add it",
+    "extra_forbidden": "remove it, or check its spelling",
+    "literal_error": "use one of the values named",
+    "finite_number": "write a finite number",
+}
+
+
+def validate_environment(doc: YamlDocument, plugin_kinds: Collection[str] = ()) -> EnvironmentFile:
+    """The file's content as an EnvironmentFile; a ConfigError naming the first bad field, its line and the fix.
+
+    `plugin_kinds` are the kinds installed plug-ins add; each may bring a mapping named after it, left to the
+    plug-in to check."""
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "expected a mapping of fields (name, kind, base_url, ...)", "write key: value pairs")
+    kinds = (*REMOTE_KINDS, *plugin_kinds)
+    for section in plugin_kinds:
+        if section in doc.data and not isinstance(doc.data[section], dict):
+            raise doc.error((section,), "must be a mapping", f"write the {section} settings as key: value pairs")
+    try:
+        checked = EnvironmentFile.model_validate({k: v for k, v in doc.data.items() if k not in plugin_kinds})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = tuple(first["loc"])
+        given = "" if first["type"] == "missing" else f" (found {_short(first.get('input'))})"
+        problem = f"{first['msg']}{given}"
+        if where == ("kind",) and first["type"] == "missing":
+            fix = f"say what this environment is: kind: one of {', '.join(kinds)} (there is no default)"
+        else:
+            fix = _FIXES.get(first["type"], "see environments/sandbox.yaml for a complete file")
+        raise doc.error(where, problem, fix) from None
+    if checked.kind not in kinds:
+        missing = " (the sandbox kind comes with the [sandbox] extra: pip install -e '.[sandbox]')" \
+            if checked.kind == "sandbox" else ""
+        raise doc.error(("kind",), f"{checked.kind!r} is not an environment kind{missing}",
+                        f"use one of {', '.join(kinds)}")
+    return checked
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
