@@ -382,6 +382,10 @@ class Sandbox:
             "RX_RATE_PER_USER_BURST": str(rate.per_user_burst),
             "RX_RATE_PER_ADDRESS_RPS": str(rate.per_address_rps),
             "RX_RATE_PER_ADDRESS_BURST": str(rate.per_address_burst),
+            "RX_SIGN_IN_ACCOUNT_BURST": str(rate.sign_in_account_burst),
+            "RX_SIGN_IN_ACCOUNT_PER_MINUTE": str(rate.sign_in_account_per_minute),
+            "RX_SIGN_IN_ADDRESS_BURST": str(rate.sign_in_address_burst),
+            "RX_SIGN_IN_ADDRESS_PER_MINUTE": str(rate.sign_in_address_per_minute),
             "RX_ACCESS_LOG": str(self.logs_dir / f"{region}.access.jsonl"),
         }
 

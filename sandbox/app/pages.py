@@ -20,7 +20,7 @@ from starlette.templating import Jinja2Templates
 
 from sandbox.app import page_queries
 from sandbox.app.auth import password_sign_in, revoke_sessions
-from sandbox.app.context import services
+from sandbox.app.context import client_address, services
 from sandbox.app.errors import ApiError
 from sandbox.app.identity import Caller, caller_from_token
 from sandbox.app.routing import Routes
@@ -33,6 +33,10 @@ HOME_BY_ROLE = {"patient": "/dashboard", "doctor": "/doctor/queue", "pharmacist"
 ROLE_NAMES = {"patient": "patients", "doctor": "doctors", "pharmacist": "pharmacists"}
 MAX_QUANTITY = 1000
 MAX_NOTES = 1000
+_SIGN_IN_FAILURES = {
+    400: ("Email or password is incorrect.", 401),
+    429: ("Too many failed attempts. Wait a minute, then try again.", 429),
+}
 
 
 def session_caller(request: Request) -> Caller | None:
@@ -124,11 +128,13 @@ async def sign_in(request: Request) -> Response:
                       {"error": "Enter your email and password.", "email": email, "who": None}, 400)
     svc = services(request)
     try:
-        session = await password_sign_in(svc, email, password)
+        session = await password_sign_in(svc, email, password, client_address(request.scope))
     except ApiError as exc:
-        message = "Email or password is incorrect." if exc.status == 400 else "Sign-in is unavailable; try again."
-        status = 401 if exc.status == 400 else 503
-        return render(request, "sign_in.html", {"error": message, "email": email, "who": None}, status)
+        message, status = _SIGN_IN_FAILURES.get(exc.status, ("Sign-in is unavailable; try again.", 503))
+        response = render(request, "sign_in.html", {"error": message, "email": email, "who": None}, status)
+        if "Retry-After" in exc.headers:
+            response.headers["Retry-After"] = exc.headers["Retry-After"]
+        return response
     role = (session.get("user") or {}).get("app_metadata", {}).get("rx_role", "patient")
     response = _redirect(HOME_BY_ROLE.get(role, "/dashboard"))
     response.set_cookie(
