@@ -64,6 +64,12 @@ def test_parse_json_refuses_text_no_database_can_store(document: str) -> None:
         parse_json(document)
 
 
+@pytest.mark.parametrize("document", ["[" + "1" * 5000 + "]", "[1e999]", "[NaN]", "[-Infinity]"])
+def test_parse_json_refuses_numbers_no_database_can_store(document: str) -> None:
+    with pytest.raises(JsonRefused):
+        parse_json(document)
+
+
 @pytest.mark.parametrize("header", ["t=" + "9" * 5000 + ",v1=ab", "t=²,v1=ab", "t=1,v1=\u00e9", "t=1," * 1000])
 def test_webhook_signature_refuses_hostile_headers_with_its_own_error(header: str) -> None:
     with pytest.raises(SignatureError):
@@ -116,6 +122,25 @@ def test_lone_surrogate_in_a_rest_text_field_is_a_400(client: httpx.Client, stac
     response = _post_raw(client, "/rest/v1/prescriptions", body.replace("@", "\\udc00"), patient.headers())
     assert response.status_code == 400
     assert "lone surrogate" in response.json()["message"]
+
+
+def test_integer_of_5000_digits_in_a_json_body_is_a_400(client: httpx.Client, stack: DevStack) -> None:
+    body = '{"email": ' + "1" * 5000 + ', "password": "not-the-password"}'
+    response = _post_raw(client, "/auth/v1/token?grant_type=password", body, api_headers(stack.anon_key))
+    assert (response.status_code, response.json()["code"]) == (400, "PGRST102")
+
+
+@pytest.mark.parametrize("quantity", ["²", "1" * 5000])
+def test_renewal_page_quantity_that_is_no_ascii_number_is_a_400(
+    client: httpx.Client, stack: DevStack, quantity: str
+) -> None:
+    user = users_by_role(stack.credentials, "patient")[3]
+    assert client.post("/sign-in", data={"email": user["email"], "password": user["password"]}).status_code == 303
+    medication = client.get("/rest/v1/medications", params={"select": "id", "limit": 1},
+                            headers=api_headers(stack.anon_key)).json()[0]["id"]
+    page = client.post("/renewals", data={"medication_id": medication, "quantity": quantity})
+    assert page.status_code == 400
+    assert "Quantity must be a whole number" in page.text
 
 
 def test_oversized_number_in_webhook_signature_is_a_400(client: httpx.Client) -> None:

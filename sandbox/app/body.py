@@ -1,13 +1,15 @@
 """Untrusted request bodies and frames: bounded reading, bounded JSON nesting, strict UTF-8 text.
 
 Python's JSON parser recurses once per nesting level, so a body of a few hundred kilobytes of ``[`` overflows the
-stack; JSON's ``\\ud800`` escape yields a lone surrogate that no UTF-8 encoder (PostgreSQL's included) accepts, and
-PostgreSQL text refuses NUL. All three are the client's mistake: a 400 here, never a 500 further in.
+stack; JSON's ``\\ud800`` escape yields a lone surrogate that no UTF-8 encoder (PostgreSQL's included) accepts;
+PostgreSQL text refuses NUL; an integer of more than 4300 digits does not convert, ``1e999`` overflows and ``NaN``
+is not JSON. All are the client's mistake: a 400 here, never a 500 further in.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -48,17 +50,18 @@ def _too_large(limit: int) -> ApiError:
 def parse_json(raw: bytes | str) -> Any:
     """The document in ``raw``; JsonRefused if it is not UTF-8 JSON, nests too deeply or holds unusable text."""
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError:
         raise JsonRefused(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # malformed, not UTF-8, NaN/Infinity, or an integer of more than 4300 digits
         raise JsonRefused(f"malformed JSON: {exc}") from None
     check_json(document)
     return document
 
 
 def check_json(document: Any) -> None:
-    """Raise JsonRefused on nesting deeper than MAX_JSON_DEPTH or a string (key or value) that is not storable text.
+    """Raise JsonRefused on nesting deeper than MAX_JSON_DEPTH, a string (key or value) that is not storable text or
+    a number that overflowed to infinity.
 
     Iterative, so checking cannot itself overflow the stack.
     """
@@ -67,6 +70,8 @@ def check_json(document: Any) -> None:
         value, depth = pending.pop()
         if isinstance(value, str):
             _check_text(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise JsonRefused("a number is too large to represent (it overflows to infinity)")
         elif isinstance(value, dict | list):
             if depth > MAX_JSON_DEPTH:
                 raise JsonRefused(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
@@ -75,6 +80,10 @@ def check_json(document: Any) -> None:
                 if key is not None:
                     _check_text(key)
                 pending.append((item, depth + 1))
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _check_text(value: str) -> None:

@@ -10,6 +10,7 @@ them; those pages are never cached. Forms post back to the page routes (same-ori
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ HOME_BY_ROLE = {"patient": "/dashboard", "doctor": "/doctor/queue", "pharmacist"
 ROLE_NAMES = {"patient": "patients", "doctor": "doctors", "pharmacist": "pharmacists"}
 MAX_QUANTITY = 1000
 MAX_NOTES = 1000
+_QUANTITY = re.compile(r"[0-9]{1,4}")  # ASCII only: str.isdigit() accepts "²", which int() refuses
 _SIGN_IN_FAILURES = {
     400: ("Email or password is incorrect.", 401),
     429: ("Too many failed attempts. Wait a minute, then try again.", 429),
@@ -216,7 +218,7 @@ async def request_renewal(request: Request) -> Response:
     db = services(request).db
     medication_id = _as_uuid(str(form.get("medication_id", "")))
     quantity_text = str(form.get("quantity", "1")).strip()
-    quantity = int(quantity_text) if quantity_text.isdigit() else 0
+    quantity = int(quantity_text) if _QUANTITY.fullmatch(quantity_text) else 0
     notes = str(form.get("notes", "")).strip().replace("\x00", "") or None
     error = None
     if medication_id is None:
