@@ -12,6 +12,7 @@ import yaml
 
 from locustfiles.config import CREDENTIALS_ENV
 from rxcore.errors import ConfigError, RxError
+from rxcore.urls import refuse_url_credentials
 from sandbox.config import SandboxConfig, parse_sandbox_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +67,7 @@ def load_environment(name_or_path: str = "sandbox", root: Path = PROJECT_ROOT) -
     if kind not in KINDS:
         raise ConfigError(str(path), "kind", f"{kind!r} is not an environment kind", f"use one of {', '.join(KINDS)}")
     base_url = raw.get("base_url")
+    refuse_url_credentials(str(base_url), str(path), "base_url")  # first: the other messages quote the URL
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise ConfigError(str(path), "base_url", f"{base_url!r} is not an http(s) URL",
                           "set base_url: https://host")
@@ -105,6 +107,7 @@ class PlatformTarget:
 
 def platform_target(env: Environment, base_url: str | None = None) -> PlatformTarget:
     """The URL, anon key and credentials file from the environment variables, else from a running sandbox."""
+    refuse_url_credentials(base_url or "", "command line", "--base-url")
     named_csv = env.raw.get("credentials_csv_env")
     csv_path = os.environ.get(CREDENTIALS_ENV) or (os.environ.get(named_csv) if named_csv else None)
     anon_key = os.environ.get(env.anon_key_env) if env.anon_key_env else None
