@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sandbox.app.body import MAX_JSON_DEPTH, JsonRefused, parse_json
 from sandbox.app.ratelimit import TokenBuckets
@@ -213,3 +215,42 @@ def test_the_sign_in_page_shows_the_throttle(client: httpx.Client, stack: DevSta
     page = client.post("/sign-in", data={"email": user["email"], "password": user["password"]})
     assert page.status_code == 429
     assert "Too many failed attempts" in page.text
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+_PHOENIX_FRAMES = st.fixed_dictionaries(
+    {},
+    optional={
+        "topic": st.sampled_from(["phoenix", "realtime:x", "realtime:", ""]) | _JSON_VALUES,
+        "event": st.sampled_from(["phx_join", "phx_leave", "access_token", "heartbeat", "x"]) | _JSON_VALUES,
+        "payload": st.fixed_dictionaries({}, optional={"config": _JSON_VALUES, "access_token": _JSON_VALUES})
+        | _JSON_VALUES,
+        "ref": _JSON_VALUES,
+    },
+).map(json.dumps)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frame=st.binary(max_size=64) | st.text(max_size=64) | _JSON_VALUES.map(json.dumps) | _PHOENIX_FRAMES)
+def test_realtime_socket_survives_any_frame(stack: DevStack, frame: bytes | str) -> None:
+    """Property: after any frame, a text socket still answers a heartbeat; a binary one ends with close 1003."""
+    heartbeat = json.dumps({"topic": "phoenix", "event": "heartbeat", "payload": {}, "ref": "hb-check"})
+
+    async def scenario() -> int | None:
+        async with websockets.connect(_socket_url(stack)) as socket:
+            await socket.send(frame)
+            try:
+                await socket.send(heartbeat)
+                async with asyncio.timeout(10):
+                    while json.loads(await socket.recv()).get("ref") != "hb-check":
+                        pass
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else -1
+            return None
+
+    close_code = asyncio.run(scenario())
+    assert close_code == (1003 if isinstance(frame, bytes) else None)
