@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sandbox.app.body import MAX_JSON_DEPTH, JsonRefused, parse_json
+from sandbox.app.body import MAX_BODY_BYTES, MAX_JSON_DEPTH, JsonRefused, parse_json
 from sandbox.app.ratelimit import TokenBuckets
 from sandbox.app.webhook_signature import SignatureError, verify
 from tests.app_harness import DevStack, api_headers, login, users_by_role
@@ -183,6 +184,41 @@ def test_realtime_bad_text_frame_gets_an_error_reply_and_the_socket_stays_usable
     error, pong = asyncio.run(scenario())
     assert error["payload"]["status"] == "error"
     assert (pong["ref"], pong["payload"]["status"]) == ("hb", "ok")
+
+
+def test_realtime_frame_over_the_size_limit_gets_close_1009(stack: DevStack) -> None:
+    async def scenario() -> int | None:
+        async with websockets.connect(_socket_url(stack)) as socket:
+            await socket.send("x" * (MAX_BODY_BYTES + 1))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), 10)
+            return closed.value.rcvd.code if closed.value.rcvd else None
+
+    assert asyncio.run(scenario()) == 1009
+
+
+def test_chunked_body_over_the_size_limit_is_a_413(client: httpx.Client, stack: DevStack) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"email": "'
+        for _ in range(20):
+            yield b"a" * 100_000
+        yield b'"}'
+
+    response = client.post("/auth/v1/token?grant_type=password", content=chunks(),
+                           headers={**api_headers(stack.anon_key), "content-type": "application/json"})
+    assert (response.status_code, response.json()["code"]) == (413, "PGRST413")
+    _assert_still_serving(client)
+
+
+@pytest.mark.parametrize("length", ["1" * 5000, "-1", "12abc"])
+def test_content_length_that_is_no_byte_count_is_refused(client: httpx.Client, stack: DevStack, length: str) -> None:
+    request = (f"POST /auth/v1/token?grant_type=password HTTP/1.1\r\nHost: x\r\napikey: {stack.anon_key}\r\n"
+               f"Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{{}}")
+    with socket.create_connection(("127.0.0.1", stack.app_port), timeout=10) as raw:
+        raw.sendall(request.encode())
+        status_line = raw.makefile("rb").readline().decode()
+    assert status_line.split()[1].startswith("4"), status_line
+    _assert_still_serving(client)
 
 
 def _sign_in(client: httpx.Client, stack: DevStack, email: str, password: str) -> httpx.Response:
