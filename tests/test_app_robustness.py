@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox.app.body import MAX_BODY_BYTES, MAX_JSON_DEPTH, JsonRefused, parse_json
+from sandbox.app.context import client_address
 from sandbox.app.ratelimit import TokenBuckets
 from sandbox.app.webhook_signature import SignatureError, verify
 from tests.app_harness import DevStack, api_headers, login, users_by_role
@@ -85,6 +86,17 @@ def test_token_bucket_peek_does_not_spend() -> None:
     assert buckets.take("k", now=0.0) == 0
     assert buckets.peek("k", now=0.0) == 1
     assert buckets.peek("k", now=1.0) == 0
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    ([(b"x-forwarded-for", b"6.6.6.6, 10.0.0.7")], "10.0.0.7"),
+    ([(b"x-forwarded-for", b"10.0.0.7")], "10.0.0.7"),
+    ([], "127.0.0.9"),
+])
+def test_client_address_is_the_one_the_edge_appended(headers: list[tuple[bytes, bytes]], expected: str) -> None:
+    """A client cannot dodge the per-address throttle by sending its own X-Forwarded-For: HAProxy appends the real
+    address last."""
+    assert client_address({"headers": headers, "client": ("127.0.0.9", 5000)}) == expected
 
 
 # ---- the running app --------------------------------------------------------------------------------------------
