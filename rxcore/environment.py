@@ -10,6 +10,7 @@ from rxcore import envvars, plugins
 from rxcore.envschema import REMOTE_KINDS, validate_environment
 from rxcore.envvars import CREDENTIALS_CSV
 from rxcore.errors import ConfigError
+from rxcore.urls import refuse_url_credentials
 from rxcore.yamlfile import read_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,8 @@ def load_environment(name_or_path: str = "sandbox", root: Path = PROJECT_ROOT) -
         raise ConfigError(str(path), "--env", "no such environment file",
                           f"known environments: {', '.join(known) or 'none'}")
     doc = read_yaml(path)
+    if isinstance(doc.data, dict):  # first: the other messages quote the URL
+        refuse_url_credentials(str(doc.data.get("base_url")), str(path), "base_url")
     plugin_kinds = plugins.environment_kinds()
     checked = validate_environment(doc, plugin_kinds)
     raw, kind, base_url = doc.data, checked.kind, checked.base_url
@@ -91,6 +94,7 @@ class PlatformTarget:
 def platform_target(env: Environment, base_url: str | None = None) -> PlatformTarget:
     """The URL, anon key and credentials file from the environment variables, else from the running platform of
     the environment's kind plug-in (the sandbox)."""
+    refuse_url_credentials(base_url or "", "command line", "--base-url")
     named_csv = env.raw.get("credentials_csv_env")
     csv_path = envvars.getenv(CREDENTIALS_CSV) or (envvars.getenv(named_csv) if named_csv else None)
     anon_key = envvars.getenv(env.anon_key_env) if env.anon_key_env else None

@@ -71,6 +71,10 @@ class RateLimitSettings:
     per_user_burst: int = 100
     per_address_rps: float = 5000.0
     per_address_burst: int = 10000
+    sign_in_account_burst: int = 10  # failed password sign-ins (GoTrue-like throttle; successes are free)
+    sign_in_account_per_minute: float = 2.0
+    sign_in_address_burst: int = 60
+    sign_in_address_per_minute: float = 30.0
 
 
 @dataclass(frozen=True)

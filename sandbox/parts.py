@@ -134,8 +134,8 @@ class Parts:
             return "pg_a"
 
     def _payments_env(self, secret: dict[str, Any]) -> dict[str, str]:
-        return {"RX_PAYMENT_SECRET_KEY": secret["payment_secret_key"], "RX_WEBHOOK_SECRET": secret["webhook_secret"],
-                "RX_WEBHOOK_URL": f"{self.config.url('edge')}/functions/v1/payment-webhook"}
+        return {"RXSUITE_PAYMENT_SECRET_KEY": secret["payment_secret_key"], "RXSUITE_WEBHOOK_SECRET": secret["webhook_secret"],
+                "RXSUITE_WEBHOOK_URL": f"{self.config.url('edge')}/functions/v1/payment-webhook"}
 
     def _app_argv(self, region: str) -> list[str]:
         port = self.config.ports["region_a" if region == "region-a" else "region_b"]
@@ -148,21 +148,25 @@ class Parts:
                         f"password={secret['pg_passwords'][postgres.APP_USER]} "
                         "target_session_attrs=read-write connect_timeout=2")
         return {
-            "RX_REGION": region,
-            "RX_VERSION": version or self.config.version,
-            "RX_DATABASE_URL": database_url,
-            "RX_JWT_SECRET": secret["jwt_secret"],
-            "RX_ANON_KEY": secret["anon_key"],
-            "RX_SERVICE_KEY": secret["service_key"],
-            "RX_PAYMENT_URL": self.config.url("payments"),
-            "RX_PAYMENT_SECRET_KEY": secret["payment_secret_key"],
-            "RX_WEBHOOK_SECRET": secret["webhook_secret"],
-            "RX_ACCESS_TOKEN_TTL_S": str(self.config.access_token_ttl_s),
-            "RX_RATE_PER_USER_RPS": str(rate.per_user_rps),
-            "RX_RATE_PER_USER_BURST": str(rate.per_user_burst),
-            "RX_RATE_PER_ADDRESS_RPS": str(rate.per_address_rps),
-            "RX_RATE_PER_ADDRESS_BURST": str(rate.per_address_burst),
-            "RX_ACCESS_LOG": str(self.folder.logs_dir / f"{region}.access.jsonl"),
+            "RXSUITE_REGION": region,
+            "RXSUITE_VERSION": version or self.config.version,
+            "RXSUITE_DATABASE_URL": database_url,
+            "RXSUITE_JWT_SECRET": secret["jwt_secret"],
+            "RXSUITE_ANON_KEY": secret["anon_key"],
+            "RXSUITE_SERVICE_KEY": secret["service_key"],
+            "RXSUITE_PAYMENT_URL": self.config.url("payments"),
+            "RXSUITE_PAYMENT_SECRET_KEY": secret["payment_secret_key"],
+            "RXSUITE_WEBHOOK_SECRET": secret["webhook_secret"],
+            "RXSUITE_ACCESS_TOKEN_TTL_S": str(self.config.access_token_ttl_s),
+            "RXSUITE_RATE_PER_USER_RPS": str(rate.per_user_rps),
+            "RXSUITE_RATE_PER_USER_BURST": str(rate.per_user_burst),
+            "RXSUITE_RATE_PER_ADDRESS_RPS": str(rate.per_address_rps),
+            "RXSUITE_RATE_PER_ADDRESS_BURST": str(rate.per_address_burst),
+            "RXSUITE_SIGN_IN_ACCOUNT_BURST": str(rate.sign_in_account_burst),
+            "RXSUITE_SIGN_IN_ACCOUNT_PER_MINUTE": str(rate.sign_in_account_per_minute),
+            "RXSUITE_SIGN_IN_ADDRESS_BURST": str(rate.sign_in_address_burst),
+            "RXSUITE_SIGN_IN_ADDRESS_PER_MINUTE": str(rate.sign_in_address_per_minute),
+            "RXSUITE_ACCESS_LOG": str(self.folder.logs_dir / f"{region}.access.jsonl"),
         }
 
     def _edge_argv(self) -> list[str]:

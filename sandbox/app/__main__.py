@@ -8,6 +8,7 @@ import sys
 import uvicorn
 
 from sandbox.app.app import create_app
+from sandbox.app.body import MAX_BODY_BYTES
 from sandbox.app.settings import SettingsError, load_settings
 
 
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
         timeout_graceful_shutdown=3,
         server_header=False,
+        ws_max_size=MAX_BODY_BYTES,
     )
     return 0
 

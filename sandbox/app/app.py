@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from sandbox.app import auth, functions, health, pages, realtime, rest
+from sandbox.app import auth, functions, health, openapi, pages, realtime, rest
 from sandbox.app.context import Services
 from sandbox.app.db import Database
 from sandbox.app.errors import ApiError, bad_request, error_response
@@ -23,6 +23,7 @@ from sandbox.app.middleware import EdgeMiddleware
 from sandbox.app.observability import AccessLog, RequestStats
 from sandbox.app.payments_client import PaymentProvider
 from sandbox.app.settings import Settings
+from sandbox.app.throttle import SignInThrottle
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> ASGIApp:
         health=health.HealthProbe(settings.database_url),
         payments=PaymentProvider(settings.payment_url, settings.payment_secret_key),
         realtime=realtime.RealtimeHub(settings.database_url),
+        sign_in_throttle=SignInThrottle(settings),
     )
 
     @asynccontextmanager
@@ -65,7 +67,7 @@ def create_app(settings: Settings) -> ASGIApp:
         lifespan=lifespan,
     )
     app.state.services = svc
-    for module in (health, auth, rest, functions, realtime, pages):
+    for module in (health, openapi, auth, rest, functions, realtime, pages):
         app.router.routes.extend(module.router.routes)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
     _install_error_handlers(app)

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox.app.context import Services, caller, json_object, services
+from sandbox.app.context import Services, caller, client_address, json_object, services
 from sandbox.app.db import Conn
 from sandbox.app.errors import ApiError, bad_request
 from sandbox.app.identity import issue_access_token
@@ -45,17 +45,21 @@ def user_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def password_sign_in(svc: Services, email: str, password: str) -> dict[str, Any]:
-    """Check the credentials and open a session; shared by the API and the sign-in page."""
+async def password_sign_in(svc: Services, email: str, password: str, address: str) -> dict[str, Any]:
+    """Check the credentials and open a session; shared by the API and the sign-in page. Failed attempts count
+    against the account and the client ``address`` (429 once either has used up its allowance)."""
+    account = email.strip().lower()
+    svc.sign_in_throttle.check(account, address)
 
     async def lookup(conn: Conn) -> dict[str, Any] | None:
         cursor = await conn.execute(
-            f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE email = %s", [email.strip().lower()]
+            f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE email = %s", [account]
         )
         return await cursor.fetchone()
 
     row = await svc.db.read(lookup)
     if row is None or not verify_password(password, row["password_hash"]):
+        svc.sign_in_throttle.failed(account, address)
         raise _invalid_grant("Invalid login credentials")
     return await _open_session(svc, row)
 
@@ -92,7 +96,7 @@ async def token(request: Request) -> JSONResponse:
         email, password = body.get("email"), body.get("password")
         if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
             raise bad_request("'email' and 'password' are required strings", code="validation_failed")
-        return JSONResponse(await password_sign_in(svc, email, password))
+        return JSONResponse(await password_sign_in(svc, email, password, client_address(request.scope)))
     if grant_type == "refresh_token":
         presented = body.get("refresh_token")
         if not isinstance(presented, str) or not presented:

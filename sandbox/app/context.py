@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection, Request
+from starlette.types import Scope
 
+from sandbox.app.body import JsonRefused, parse_json, read_body
 from sandbox.app.db import Database
-from sandbox.app.errors import ApiError, bad_request
+from sandbox.app.errors import bad_request
 from sandbox.app.identity import SCOPE_KEY, Caller
 from sandbox.app.observability import AccessLog, RequestStats
 from sandbox.app.settings import Settings
-
-MAX_BODY_BYTES = 1_000_000
 
 if TYPE_CHECKING:
     from sandbox.app.health import HealthProbe
     from sandbox.app.payments_client import PaymentProvider
     from sandbox.app.realtime import RealtimeHub
+    from sandbox.app.throttle import SignInThrottle
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Services:
     health: HealthProbe
     payments: PaymentProvider
     realtime: RealtimeHub
+    sign_in_throttle: SignInThrottle
 
 
 def services(connection: HTTPConnection) -> Services:
@@ -41,20 +42,25 @@ def caller(connection: HTTPConnection) -> Caller:
     return connection.scope[SCOPE_KEY]
 
 
+def client_address(scope: Scope) -> str:
+    """The client's address: the last X-Forwarded-For entry (the one the edge proxy appended, which a client cannot
+    forge), else the socket peer."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"x-forwarded-for":
+            return value.decode("latin-1").rsplit(",", 1)[-1].strip() or "unknown"
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
 async def json_body(request: Request) -> Any:
-    """The request's JSON body, or a 400 that says what is wrong with it."""
-    declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-        raise ApiError(413, "PGRST413", f"request body too large or length invalid (limit {MAX_BODY_BYTES} bytes)")
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "PGRST413", f"request body too large (limit {MAX_BODY_BYTES} bytes)")
+    """The request's JSON body, or a 400 (413 when too large) that says what is wrong with it."""
+    raw = await read_body(request)
     if not raw.strip():
         raise bad_request("request body is empty; send a JSON document", code="PGRST102")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise bad_request(f"malformed JSON body: {exc}", code="PGRST102", hint="send valid JSON") from None
+        return parse_json(raw)
+    except JsonRefused as exc:
+        raise bad_request(f"invalid JSON body: {exc}", code="PGRST102", hint="send valid JSON") from None
 
 
 async def json_object(request: Request) -> dict[str, Any]:

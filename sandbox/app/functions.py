@@ -6,7 +6,6 @@ it is idempotent, so a redelivered event changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from sandbox.app import webhook_signature
+from sandbox.app.body import JsonRefused, parse_json, read_body
 from sandbox.app.context import Services, caller, json_object, services
 from sandbox.app.db import Conn
 from sandbox.app.errors import ApiError, bad_request, conflict, not_found
@@ -163,17 +163,17 @@ async def _set_payment_status(svc: Services, intent_id: str, status: str) -> Non
 @router.post("/payment-webhook")
 async def payment_webhook(request: Request) -> JSONResponse:
     svc = services(request)
-    raw = await request.body()
+    raw = await read_body(request)
     try:
         webhook_signature.verify(request.headers.get("stripe-signature"), raw, svc.settings.webhook_secret)
     except webhook_signature.SignatureError as exc:
         raise bad_request(f"webhook signature verification failed: {exc}", code="bad_signature") from None
     try:
-        event = json.loads(raw)
+        event = parse_json(raw)
         event_type = event["type"]
         intent = event["data"]["object"]
         intent_id = intent["id"]
-    except (ValueError, KeyError, TypeError):
+    except (JsonRefused, KeyError, TypeError):
         raise bad_request("webhook body is not a Stripe event with data.object.id", code="bad_event") from None
     if event_type == "payment_intent.succeeded":
         outcome = await svc.db.write(lambda conn: _mark_paid(conn, str(intent_id)))

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sandbox.app.context import client_address
 from sandbox.app.identity import SCOPE_KEY, resolve_caller
 from sandbox.app.observability import AccessLog, RequestStats, monotonic_ms
 from sandbox.app.ratelimit import TokenBuckets
@@ -97,13 +98,7 @@ class EdgeMiddleware:
     def _rate_limit(self, scope: Scope, headers: dict[str, str]) -> int:
         if scope["path"] in RATE_LIMIT_EXEMPT:
             return 0
-        forwarded = headers.get("x-forwarded-for")
-        if forwarded:
-            address = forwarded.split(",", 1)[0].strip()
-        else:
-            client = scope.get("client")
-            address = client[0] if client else "unknown"
-        wait = self.address_buckets.take(address)
+        wait = self.address_buckets.take(client_address(scope))
         caller = scope[SCOPE_KEY]
         if caller.user_id is not None:
             wait = max(wait, self.user_buckets.take(str(caller.user_id)))

@@ -10,6 +10,7 @@ them; those pages are never cached. Forms post back to the page routes (same-ori
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from starlette.templating import Jinja2Templates
 
 from sandbox.app import page_queries
 from sandbox.app.auth import password_sign_in, revoke_sessions
-from sandbox.app.context import services
+from sandbox.app.context import client_address, services
 from sandbox.app.errors import ApiError
 from sandbox.app.identity import Caller, caller_from_token
 from sandbox.app.routing import Routes
@@ -33,6 +34,11 @@ HOME_BY_ROLE = {"patient": "/dashboard", "doctor": "/doctor/queue", "pharmacist"
 ROLE_NAMES = {"patient": "patients", "doctor": "doctors", "pharmacist": "pharmacists"}
 MAX_QUANTITY = 1000
 MAX_NOTES = 1000
+_QUANTITY = re.compile(r"[0-9]{1,4}")  # ASCII only: str.isdigit() accepts "²", which int() refuses
+_SIGN_IN_FAILURES = {
+    400: ("Email or password is incorrect.", 401),
+    429: ("Too many failed attempts. Wait a minute, then try again.", 429),
+}
 
 
 def session_caller(request: Request) -> Caller | None:
@@ -124,11 +130,13 @@ async def sign_in(request: Request) -> Response:
                       {"error": "Enter your email and password.", "email": email, "who": None}, 400)
     svc = services(request)
     try:
-        session = await password_sign_in(svc, email, password)
+        session = await password_sign_in(svc, email, password, client_address(request.scope))
     except ApiError as exc:
-        message = "Email or password is incorrect." if exc.status == 400 else "Sign-in is unavailable; try again."
-        status = 401 if exc.status == 400 else 503
-        return render(request, "sign_in.html", {"error": message, "email": email, "who": None}, status)
+        message, status = _SIGN_IN_FAILURES.get(exc.status, ("Sign-in is unavailable; try again.", 503))
+        response = render(request, "sign_in.html", {"error": message, "email": email, "who": None}, status)
+        if "Retry-After" in exc.headers:
+            response.headers["Retry-After"] = exc.headers["Retry-After"]
+        return response
     role = (session.get("user") or {}).get("app_metadata", {}).get("rx_role", "patient")
     response = _redirect(HOME_BY_ROLE.get(role, "/dashboard"))
     response.set_cookie(
@@ -210,7 +218,7 @@ async def request_renewal(request: Request) -> Response:
     db = services(request).db
     medication_id = _as_uuid(str(form.get("medication_id", "")))
     quantity_text = str(form.get("quantity", "1")).strip()
-    quantity = int(quantity_text) if quantity_text.isdigit() else 0
+    quantity = int(quantity_text) if _QUANTITY.fullmatch(quantity_text) else 0
     notes = str(form.get("notes", "")).strip().replace("\x00", "") or None
     error = None
     if medication_id is None:

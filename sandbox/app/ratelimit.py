@@ -1,10 +1,13 @@
-"""In-memory token buckets (per process), one family per user and one per client address."""
+"""In-memory token buckets (per process): per user and per client address for every request, and per account and
+per client address for failed sign-ins."""
 
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field
+
+__all__ = ["TokenBuckets"]
 
 _PRUNE_ABOVE = 50_000
 
@@ -20,14 +23,25 @@ class TokenBuckets:
     def take(self, key: str, now: float | None = None) -> int:
         """Spend one token for ``key``; return 0 if allowed, else the whole seconds until a token is back."""
         now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        tokens = self._level(key, now)
         if tokens >= 1.0:
             self._buckets[key] = (tokens - 1.0, now)
             if len(self._buckets) > _PRUNE_ABOVE:
                 self._prune(now)
             return 0
         self._buckets[key] = (tokens, now)
+        return self._wait(tokens)
+
+    def peek(self, key: str, now: float | None = None) -> int:
+        """What ``take`` would return, without spending a token."""
+        tokens = self._level(key, time.monotonic() if now is None else now)
+        return 0 if tokens >= 1.0 else self._wait(tokens)
+
+    def _level(self, key: str, now: float) -> float:
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - last) * self.rate)
+
+    def _wait(self, tokens: float) -> int:
         return max(1, math.ceil((1.0 - tokens) / self.rate))
 
     def _prune(self, now: float) -> None:

@@ -21,6 +21,7 @@ import psycopg
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from sandbox.app.body import JsonRefused, parse_json
 from sandbox.app.context import caller, services
 from sandbox.app.errors import ApiError
 from sandbox.app.identity import Caller, caller_from_token
@@ -77,6 +78,11 @@ class Client:
             self.queue.put_nowait(json.dumps(frame, separators=(",", ":")))
         except asyncio.QueueFull:
             self.overflowed = True
+
+    async def flushed(self, timeout_s: float = 2.0) -> None:
+        """Wait (bounded) until the writer has sent every queued frame."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), timeout_s)
 
 
 class RealtimeHub:
@@ -270,15 +276,8 @@ async def realtime_socket(websocket: WebSocket) -> None:
     svc.realtime.add(client)
     writer = asyncio.create_task(_write(websocket, client))
     try:
-        while True:
-            text = await websocket.receive_text()
-            try:
-                message = json.loads(text)
-            except ValueError:
-                client.push(_reply("phoenix", None, "error", {"reason": "frame is not JSON"}))
-                continue
-            if isinstance(message, dict):
-                _handle(client, message, who, svc.settings)
+        while not await _receive(websocket, client, who, svc.settings):
+            pass
     except WebSocketDisconnect:
         pass
     finally:
@@ -288,6 +287,35 @@ async def realtime_socket(websocket: WebSocket) -> None:
             await writer
 
 
+async def _receive(websocket: WebSocket, client: Client, who: Caller, settings: Settings) -> bool:
+    """Handle one incoming frame; True once the socket is closed. A bad frame gets an error reply, never a crash:
+    text that is not a JSON object stays answerable, a binary frame (not part of the protocol) ends the socket
+    with close code 1003 after the reply."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        return True
+    text = message.get("text")
+    if text is None:
+        client.push(_reply("phoenix", None, "error", {"reason": "binary frames are not supported; send JSON text"}))
+        await client.flushed()
+        await websocket.close(code=1003, reason="binary frames are not supported")
+        return True
+    try:
+        frame = parse_json(text)
+    except JsonRefused as exc:
+        client.push(_reply("phoenix", None, "error", {"reason": f"frame refused: {exc}"}))
+        return False
+    if not isinstance(frame, dict):
+        client.push(_reply("phoenix", None, "error", {"reason": "frame must be a JSON object"}))
+        return False
+    try:
+        _handle(client, frame, who, settings)
+    except Exception:
+        _log.exception("realtime frame handling failed")
+        client.push(_reply("phoenix", frame.get("ref"), "error", {"reason": "internal error handling the frame"}))
+    return False
+
+
 async def _write(websocket: WebSocket, client: Client) -> None:
     while True:
         frame = await client.queue.get()
@@ -295,3 +323,4 @@ async def _write(websocket: WebSocket, client: Client) -> None:
             await websocket.close(code=1011, reason="client too slow: change queue overflowed")
             return
         await websocket.send_text(frame)
+        client.queue.task_done()

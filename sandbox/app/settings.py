@@ -30,6 +30,10 @@ class Settings:
     rate_per_user_burst: float = 100.0
     rate_per_address_rps: float = 5000.0
     rate_per_address_burst: float = 10000.0
+    sign_in_account_burst: float = 10.0
+    sign_in_account_per_minute: float = 2.0
+    sign_in_address_burst: float = 60.0
+    sign_in_address_per_minute: float = 30.0
     access_log: Path | None = None
 
 
@@ -50,6 +54,10 @@ _NUMBERS = {
     "rate_per_user_burst": ("RXSUITE_RATE_PER_USER_BURST", float),
     "rate_per_address_rps": ("RXSUITE_RATE_PER_ADDRESS_RPS", float),
     "rate_per_address_burst": ("RXSUITE_RATE_PER_ADDRESS_BURST", float),
+    "sign_in_account_burst": ("RXSUITE_SIGN_IN_ACCOUNT_BURST", float),
+    "sign_in_account_per_minute": ("RXSUITE_SIGN_IN_ACCOUNT_PER_MINUTE", float),
+    "sign_in_address_burst": ("RXSUITE_SIGN_IN_ADDRESS_BURST", float),
+    "sign_in_address_per_minute": ("RXSUITE_SIGN_IN_ADDRESS_PER_MINUTE", float),
 }
 
 
