@@ -35,7 +35,8 @@ LAG_LATE_SHARE = 0.01
 BACKLOG_SHARE = 0.10
 CLOCK_SKEW_BOUND_S = 0.5
 PROBE_LATE_SHARE = 0.01
-_VALIDITY_FIELDS = {"load.json": "validity", "drill.json": "probe_validity"}  # file in a run folder -> its field
+_VALIDITY_FIELDS = {"load.json": "validity", "drill.json": "probe_validity",  # file in a run folder -> its field
+                    "scenarios/*/drill.json": "probe_validity"}  # a drill suite's scenarios
 
 
 @dataclass
@@ -104,19 +105,21 @@ def judge_probes(probes: int, late: int, max_lag_s: float) -> Validity:
 
 
 def read_validity(run_dir: Path) -> Validity:
-    """A run folder's validity: its load summary's and its drill's probes' (valid when neither says otherwise)."""
+    """A run folder's validity: its load summary's and its drills' probes' (valid when none says otherwise)."""
     verdict = Validity()
-    for name, key in _VALIDITY_FIELDS.items():
-        path = run_dir / name
-        if not path.is_file():
-            continue
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # a torn or unreadable file is the artifact readers' to report
-        if isinstance(data, dict) and isinstance(data.get(key), dict):
-            verdict.merge(Validity.from_dict(data[key]))
+    for pattern, key in _VALIDITY_FIELDS.items():
+        for path in sorted(run_dir.glob(pattern)):
+            verdict.merge(_validity_in(path, key))
     return verdict
+
+
+def _validity_in(path: Path, key: str) -> Validity:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Validity()  # a torn or unreadable file is the artifact readers' to report
+    found = data.get(key) if isinstance(data, dict) else None
+    return Validity.from_dict(found) if isinstance(found, dict) else Validity()
 
 
 __all__ = ["CPU_SATURATED", "DEGRADED", "INVALID", "LAG_BOUND_S", "VALID", "Validity", "judge_load", "judge_probes",
