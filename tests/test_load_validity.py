@@ -22,6 +22,8 @@ import yaml
 from locustfiles.generator import CpuMonitor
 from locustfiles.pacing import ArrivalSchedule
 from locustfiles.recorder import SampleRecorder
+from reports.builder import generate
+from reports.sources import for_run
 from slo.evaluate import evaluate_run, write_slo_json
 from slo.histogram import Histogram
 from slo.validity import DEGRADED, INVALID, VALID, judge_load, judge_probes, read_validity
@@ -205,6 +207,11 @@ def test_a_starved_generator_makes_the_run_invalid(env_file: Path) -> None:
     assert any("generator CPU at or above 90%" in r for r in load["validity"]["reasons"])
     assert slo["verdict"] == INVALID and run["slo_verdict"] == INVALID and run["exit_code"] == 4
     assert load["generators"]["local"]["saturated_windows"] > 0.1 * load["generators"]["local"]["windows"]
+    report = generate(for_run(run_dir), pdf=False)
+    banner = report.html.read_text().split('<section id="verdict"', 1)[1].split("</section>", 1)[0]
+    assert report.exit_code == 4 and "<h2>INVALID</h2>" in banner
+    assert "Measurement invalid: invalid: local: generator CPU at or above 90%" in banner
+    assert "p95 ms from send" in report.html.read_text()
 
 
 def test_the_same_run_at_a_rate_it_can_keep_is_valid(env_file: Path) -> None:
