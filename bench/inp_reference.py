@@ -6,7 +6,8 @@
 Each load of the busy-wait pages of tests/inp_pages.py runs both scripts (web-vitals' `onINP` with
 `durationThreshold: 16` and `reportAllChanges`), then leaves the page, so both report on `pagehide`. Printed per
 scenario: loads, loads where either script reported no INP, how many agree exactly and within 8 ms (of the loads
-both reported), the largest difference, and what the old rule (the slowest interaction) would have said. Not a timing benchmark: a check of the definition against the reference.
+both reported), the largest difference, and what the old rule (the slowest interaction) would have said. Not a
+timing benchmark: a check of the definition against the reference.
 """
 
 from __future__ import annotations
