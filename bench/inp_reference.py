@@ -25,6 +25,7 @@ from journeys.browser import launch_options
 from journeys.journey import VITALS_SCRIPT, read_vitals
 from tests.inp_pages import serving
 
+DEFAULT_REFERENCE = Path("package/dist/web-vitals.iife.js")  # where `npm pack` + `tar xzf` leave it
 _REFERENCE_HOOK = """
 webVitals.onINP(metric => sessionStorage.setItem("reference:" + location.pathname, String(metric.value)),
                 {reportAllChanges: true, durationThreshold: 16});
@@ -64,9 +65,14 @@ def _latencies(entries: list[list[float]]) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--web-vitals", type=Path, required=True, help="web-vitals' dist/web-vitals.iife.js")
+    parser.add_argument("--web-vitals", type=Path, default=DEFAULT_REFERENCE,
+                        help=f"web-vitals' dist/web-vitals.iife.js (default {DEFAULT_REFERENCE})")
     parser.add_argument("--repeats", type=int, default=5, help="loads per scenario")
     args = parser.parse_args()
+    if not args.web_vitals.is_file():
+        print(f"skipped: no {args.web_vitals}; get it with `npm pack web-vitals@4 && tar xzf web-vitals-4.*.tgz` "
+              "and pass --web-vitals package/dist/web-vitals.iife.js")
+        return 0
     reference_script = args.web_vitals.read_text(encoding="utf-8") + _REFERENCE_HOOK  # one script: webVitals is its var
     print(f"{'scenario':28} loads  rxsuite none  web-vitals none  equal  within 8 ms  max diff ms  "
           "rxsuite INP ms (each load) / web-vitals / old rule (the slowest)")
