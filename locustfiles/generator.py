@@ -27,7 +27,8 @@ def run_queue_wait_s() -> float:
 
 
 class CpuMonitor:
-    """Call `sample` once a window (a greenlet does); `take_series` hands over the windows sampled since."""
+    """Call `restart` when the users start and `sample` once a window after (a greenlet does, while the users run);
+    `take_series` hands over the windows sampled since it last did."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, cpu: Callable[[], float] = time.process_time,
                  waited: Callable[[], float] = run_queue_wait_s, wall: Callable[[], float] = time.time) -> None:
@@ -37,6 +38,10 @@ class CpuMonitor:
         self.windows = 0
         self.saturated_windows = 0
         self.max_demand = 0.0
+
+    def restart(self) -> None:
+        """Start a new window now (the users start): time before it is not the run's."""
+        self._last = (self._clock(), self._cpu(), self._waited(), self._wall())
 
     def sample(self) -> None:
         now = (self._clock(), self._cpu(), self._waited(), self._wall())

@@ -235,10 +235,27 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def _monitor_forever(monitor: CpuMonitor, window_s: float) -> None:
-    while True:
-        gevent.sleep(window_s)
-        monitor.sample()
+def _watch_cpu(environment: Any, monitor: CpuMonitor, window_s: float) -> None:
+    """Sample this process's CPU demand each window while its users run (idle time before and after is not the
+    run's, and would dilute the share of saturated windows)."""
+    loops: list[Any] = []
+
+    def sample_forever() -> None:
+        while True:
+            gevent.sleep(window_s)
+            monitor.sample()
+
+    def start(**_: Any) -> None:
+        if not loops:
+            monitor.restart()
+            loops.append(gevent.spawn(sample_forever))
+
+    def stop(**_: Any) -> None:
+        while loops:
+            loops.pop().kill()
+
+    environment.events.test_start.add_listener(start)
+    environment.events.test_stop.add_listener(stop)
 
 
 def _safe(text: str) -> str:
@@ -282,7 +299,7 @@ def install(environment: Any) -> None:
         LOCAL = SampleRecorder(config.window_s, raw_path, extras=_extras)
         environment.events.request.add_listener(LOCAL.on_request)
         MONITOR = CpuMonitor()
-        gevent.spawn(_monitor_forever, MONITOR, config.window_s)
+        _watch_cpu(environment, MONITOR, config.window_s)
     if is_worker:
         _install_worker(environment)
     else:
