@@ -51,6 +51,7 @@ def _interact(page: Page, path: str, durations: list[int]) -> None:
     else:
         for _ in durations:
             page.click("#go")
+    read_vitals(page)  # waits for the last interaction's entries, as a journey's read does
     slowest = max(_latencies(page.evaluate("entries()")), default=None)
     page.evaluate(f"sessionStorage.setItem('slowest', {json.dumps(slowest)})")
     page.goto("/next")  # leave the page: both scripts report on pagehide
