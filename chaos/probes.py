@@ -3,6 +3,8 @@
 Requests start on a fixed clock (tick n at start + n / rate) and run on a thread pool, so a slow or hung request
 never delays the next probe: a 10 Hz probe stays 10 Hz during an outage, which is what makes RTO and downtime
 measurable to about one tick. Every sample carries its send and completion time (unix seconds).
+The probe loop checks itself: a probe sent more than slo.validity.LAG_BOUND_S after its tick (a starved process,
+an exhausted pool) is late; too many late probes make the drill's timings invalid (`validity`, in drill.json).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import httpx
 
 from chaos.scenario import ProbeSpec
+from slo.validity import LAG_BOUND_S, Validity, judge_probes
 
 READ_PATH = "/rest/v1/medications?select=id&limit=1"
 LEDGER_PATH = "/rest/v1/probe_writes"
@@ -78,6 +81,9 @@ class Prober:
         limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
         self._client = httpx.Client(timeout=spec.timeout_s, limits=limits)
         self.started_at: float | None = None
+        self._sent = 0
+        self._late = 0
+        self._max_lag_s = 0.0
 
     def start(self) -> None:
         self.started_at = time.time()
@@ -102,17 +108,27 @@ class Prober:
         recent = [s for s in self.samples() if now - window_s <= s.sent <= now]
         return sum(s.ok for s in recent) / len(recent) if recent else None
 
+    def validity(self) -> Validity:
+        """Whether the probes went out on their ticks (slo.validity.judge_probes)."""
+        with self._lock:
+            return judge_probes(self._sent, self._late, self._max_lag_s)
+
     def _schedule(self) -> None:
         period = 1.0 / self.spec.rate_hz
         start = time.monotonic()
         tick = 0
         while not self._stop.is_set():
             for kind in self.kinds:
-                self._pool.submit(self._probe, kind, tick)
+                self._pool.submit(self._probe, kind, tick, start + tick * period)
             tick += 1
             self._stop.wait(max(0.0, start + tick * period - time.monotonic()))
 
-    def _probe(self, kind: str, seq: int) -> None:
+    def _probe(self, kind: str, seq: int, due: float) -> None:
+        lag_s = max(0.0, time.monotonic() - due)
+        with self._lock:
+            self._sent += 1
+            self._late += lag_s > LAG_BOUND_S
+            self._max_lag_s = max(self._max_lag_s, lag_s)
         sent = time.time()
         status: int | None = None
         error: str | None = None

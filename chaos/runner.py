@@ -290,6 +290,7 @@ class DrillRunner:
             metrics={k: _r(v) for k, v in figures.items()}, objectives=objectives, verdict=verdict, score=score,
             as_expected=verdict == self.scenario.expect and status == "completed" and left_as_found(figures),
             series=self._series(), platform_events=self._platform_events(),
+            probe_validity=self.prober.validity().to_dict(),
         )
         self._timeline_marks(figures)
         return self.journal.data

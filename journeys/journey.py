@@ -25,6 +25,9 @@ from journeys.redact import Redactor
 
 VITALS_SCRIPT = Path(__file__).with_name("vitals.js")
 VITALS_KEY = "__rxJourneyVitals"
+VITALS_FLUSH = "__rxJourneyVitalsFlush"
+FRAME_WAIT_LIMIT_MS = 250  # a hidden page draws no frames: the read waits this long at most
+ENTRY_WAIT_LIMIT_MS = 1000  # then up to this long for an interaction's entry (presentation can lag under load)
 ACTION_TIMEOUT_MS = 10_000
 NAVIGATION_TIMEOUT_MS = 15_000
 # Header -> text its value must contain ("" = present). The platform contract: CSP, HSTS, nosniff, frame-ancestors,
@@ -150,11 +153,7 @@ class Journey:
         page.on("response", lambda response: _document(user, page, response))
 
     def _collect_vitals(self, user: _User, page: Page) -> None:
-        try:
-            raw = page.evaluate(f"() => window.sessionStorage && sessionStorage.getItem({json.dumps(VITALS_KEY)})")
-        except Error:
-            return  # closed, crashed, or on a page without storage: vitals are best effort
-        for document in sorted((json.loads(raw) if raw else {}).values(), key=lambda d: d.get("origin") or 0):
+        for document in read_vitals(page):
             if not document.get("load"):
                 continue
             self.page_loads.append({
@@ -166,6 +165,7 @@ class Journey:
                 "vitals": {"lcp_s": _seconds(document.get("lcp")), "inp_s": _seconds(document.get("inp")),
                            "cls": round(float(document.get("cls") or 0.0), 4),
                            "ttfb_s": _seconds(document.get("ttfb")), "fcp_s": _seconds(document.get("fcp"))},
+                "interactions": int(document.get("interactions") or 0),
                 "started_at": round((document.get("origin") or 0) / 1000.0, 3),
             })
 
@@ -201,6 +201,36 @@ def missing_security_headers(documents: list[dict[str, Any]]) -> list[str]:
         if absent:
             problems.append(f"{document['url']} (HTTP {document['status']}): missing or weak {', '.join(absent)}")
     return problems
+
+
+def read_vitals(page: Page) -> list[dict[str, Any]]:
+    """Every document's vitals this page's tab recorded (``vitals.js``), oldest first; [] when unreadable.
+
+    The current document's observers are flushed first, and again one frame later (an animation frame, then a
+    task): entries of the last interaction or paint are dispatched only after the next frame is presented, so a
+    read without the wait could miss them. While an interaction still waits for its entry the read flushes again
+    every 25 ms, up to ENTRY_WAIT_LIMIT_MS.
+    """
+    try:
+        raw = page.evaluate(_READ_VITALS)
+    except Error:
+        return []  # closed, crashed, or on a page without storage: vitals are best effort
+    return sorted((json.loads(raw) if raw else {}).values(), key=lambda d: d.get("origin") or 0)
+
+
+_READ_VITALS = f"""async () => {{
+  const flush = window.{VITALS_FLUSH};
+  const sleep = ms => new Promise(done => setTimeout(done, ms));
+  if (flush) {{
+    flush();
+    await Promise.race([new Promise(done => requestAnimationFrame(() => setTimeout(done, 0))),
+                        sleep({FRAME_WAIT_LIMIT_MS})]);
+    for (let waited = 0; flush() && waited < {ENTRY_WAIT_LIMIT_MS}; waited += 25) {{
+      await sleep(25);
+    }}
+  }}
+  return window.sessionStorage && sessionStorage.getItem({json.dumps(VITALS_KEY)});
+}}"""
 
 
 def _seconds(ms: Any) -> float | None:

@@ -5,6 +5,8 @@ so a terminal's Ctrl-C reaches only this process, which then stops Locust in ord
 which tells its workers to send their last windows and quit, so the record is complete for what was measured.
 A worker that dies, a master that dies, or a run that overstays its deadline are noticed here and written to
 run.json as events. Every child is waited for and, if it will not go, killed by pid: no process is left.
+The run's validity (slo.validity: the master's judgement of its generators, plus any worker lost) goes to run.json
+and load.json; an invalid run that otherwise completed exits with ExitCode.INVALID, whatever its SLOs say.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from typing import IO, Any
 
 from locustfiles.config import ANON_KEY_ENV, CONFIG_ENV, CREDENTIALS_ENV, LoadConfig
 from rxcore.environment import PlatformTarget
+from rxcore.exitcodes import ExitCode
+from rxcore.files import write_json_atomic
 from rxcore.runfolder import RunFolder
+from slo.validity import INVALID, Validity, judge_load
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "rxlocust.py"
@@ -155,6 +160,7 @@ class LoadRun:
         self._workers: list[_Child] = []
         self._deadline = 0.0
         self.interrupted = self.died = self.overdue = self.stopped = False
+        self.lost_workers: list[str] = []
 
     def start(self) -> None:
         self.launch.config.run_dir = str(self.folder.path)
@@ -176,6 +182,7 @@ class LoadRun:
             # exit code 0 is a worker the master told to quit; anything else died under the run
             if self._master is not None and not self.died and not worker.running() and worker.proc.returncode != 0:
                 self.died = True
+                self.lost_workers.append(worker.name)
                 self.folder.event("worker_died", f"{worker.name} (pid {worker.pid}) exited with code "
                                                  f"{worker.proc.returncode} mid-run; stopping the run")
                 self._master.signal(signal.SIGTERM)
@@ -247,9 +254,20 @@ def _poll_live(run_dir: Path, on_live: LiveCallback | None) -> None:
     on_live(live)
 
 
+def _record_validity(summary_path: Path, summary: dict[str, Any], load: LoadRun) -> None:
+    """The master's judgement plus the workers this process saw die, in load.json and run.json."""
+    validity = Validity.from_dict(summary.get("validity"))
+    validity.merge(judge_load({}, lost_workers=load.lost_workers))
+    summary["validity"] = validity.to_dict()
+    write_json_atomic(summary_path, summary)
+    load.folder.update(validity=summary["validity"])
+
+
 def _conclude(run_dir: Path, launch: Launch, load: LoadRun, leader_code: int | None) -> Outcome:
     summary_path = run_dir / "load.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else None
+    if summary is not None and launch.role != "worker":
+        _record_validity(summary_path, summary, load)
     if launch.role == "worker":
         ok = leader_code == 0
         return Outcome("completed" if ok else "failed", EXIT_OK if ok else EXIT_RUN_FAILED,
@@ -266,6 +284,9 @@ def _conclude(run_dir: Path, launch: Launch, load: LoadRun, leader_code: int | N
         return Outcome("aborted", EXIT_ABORTED, "the run overstayed its deadline", summary)
     if reason == "target_unreachable":
         return Outcome("aborted", EXIT_ABORTED, f"target unreachable: {summary.get('stop_detail', '')}", summary)
+    if summary["validity"]["status"] == INVALID:
+        why = "; ".join(summary["validity"]["reasons"])
+        return Outcome("completed", ExitCode.INVALID, f"measurement invalid: {why}", summary)
     if load.stopped:
         return Outcome("completed", EXIT_OK, "stopped on request before the profile's end", summary)
     if reason in ("completed", "slo_broken"):

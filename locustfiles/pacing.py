@@ -5,11 +5,17 @@ the next slot when it is ready for its next iteration and sleeps until then; whe
 platform stalls) slots pile up, and each late iteration carries its lag, the time between its intended and its
 actual start. The recorder adds that lag to the latency of every request in the iteration, so a stall shows in the
 percentiles instead of being hidden by the users waiting (coordinated omission).
+
+Two kinds of lag are told apart, for the run's validity (slo.validity): a slot taken while still ahead (its user
+was free and slept until it) but started late was held up by the generator's own loop, its CPU or a neighbour;
+a slot taken when already past (every user was busy) is backlog: the platform was slow or the users too few.
 """
 
 from __future__ import annotations
 
 import time
+
+from slo.validity import LAG_BOUND_S
 
 LATE_S = 0.01  # an iteration starting later than this counts as late (the lag is added to latencies either way)
 
@@ -22,6 +28,11 @@ class ArrivalSchedule:
         self.slots_taken = 0
         self.late_slots = 0
         self.max_lag_s = 0.0
+        self.backlog_slots = 0  # taken when already past: every user was busy
+        self.on_time_slots = 0  # taken ahead of time: a free user slept until the slot
+        self.late_wakeups = 0  # of those, started more than LAG_BOUND_S late: the generator itself was slow
+        self.max_wake_lag_s = 0.0
+        self._ahead: set[float] = set()  # slots taken ahead, not yet started
 
     @property
     def rate(self) -> float:
@@ -44,6 +55,10 @@ class ArrivalSchedule:
         slot = self._next
         self._next = slot + 1.0 / self._rate
         self.slots_taken += 1
+        if slot < self._clock() - LATE_S:
+            self.backlog_slots += 1
+        else:
+            self._ahead.add(slot)
         return slot
 
     def note_start(self, slot: float, started: float) -> float:
@@ -52,7 +67,18 @@ class ArrivalSchedule:
         if lag > LATE_S:
             self.late_slots += 1
         self.max_lag_s = max(self.max_lag_s, lag)
+        if slot in self._ahead:
+            self._ahead.discard(slot)
+            self.on_time_slots += 1
+            self.late_wakeups += lag > LAG_BOUND_S
+            self.max_wake_lag_s = max(self.max_wake_lag_s, lag)
         return lag
+
+    def figures(self) -> dict[str, float | int]:
+        """The schedule's whole-run figures, as shipped to the master."""
+        return {"slots": self.slots_taken, "late_slots": self.late_slots, "max_lag_s": round(self.max_lag_s, 3),
+                "backlog_slots": self.backlog_slots, "on_time_slots": self.on_time_slots,
+                "late_wakeups": self.late_wakeups, "max_wake_lag_s": round(self.max_wake_lag_s, 3)}
 
 
 SCHEDULE = ArrivalSchedule()

@@ -5,7 +5,10 @@ Roles by process:
 - a worker ships closed windows in `report_to_master`, and everything left at test stop;
 - the master (or the only process) merges them (`worker_report`), writes `latency.jsonl`, `live.json` each
   second, and `load.json` (summary, stop reason) when Locust quits. It also stops the run when the target
-  stops answering (`abort_after_s` without a successful response).
+  stops answering (`abort_after_s` without a successful response);
+- every process with users samples its own CPU demand each window and ships it with the schedule's figures; the
+  master measures each worker's clock against its own on the worker's first report, and load.json carries the
+  run's validity (slo.validity).
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunne
 from locustfiles import runtime
 from locustfiles.capacity import CapacityFinder
 from locustfiles.config import LoadConfig
+from locustfiles.generator import CpuMonitor
 from locustfiles.profiles import level_at, stages_for
-from locustfiles.recorder import SampleRecorder, WindowMerger
+from locustfiles.recorder import SampleRecorder, WindowMerger, as_histogram, latency_summary
 from locustfiles.users import USER_CLASSES
 from rxcore.files import write_json_atomic
+from slo.histogram import Histogram
 from slo.records import RecordWriter
+from slo.validity import judge_load
 
 LIVE_FILE = "live.json"
 SUMMARY_FILE = "load.json"
@@ -59,6 +65,9 @@ class Collector:
         self._last_report: dict[str, float] = {}
         self._final_sources: set[str] = set()
         self._extras: dict[str, dict[str, Any]] = {}
+        self._cpu_series: dict[str, list[list[float]]] = {}
+        self._clock_skew_s: dict[str, float] = {}
+        self._from_send: dict[str, Histogram] = {}
         self._finished = False
         # a tick yields while the record's fsync waits on a thread: the end of the run waits for it rather than
         # cutting it short, which would lose the windows it had taken from the merger but not yet totalled
@@ -67,13 +76,19 @@ class Collector:
 
     def receive(self, source: str, data: dict[str, Any]) -> None:
         """One source's shipment: a worker's from its report, this process's own straight from its recorder."""
+        received_at = time.time()
         size = 0 if source == _LOCAL_SOURCE else len(json.dumps(data, separators=(",", ":")))
+        if source != _LOCAL_SOURCE and source not in self._clock_skew_s and data.get("sent_at"):
+            self._clock_skew_s[source] = float(data["sent_at"]) - received_at  # transit (ms locally) included
         watermark = math.inf if data["final"] else float(data["watermark"])
         self.merger.receive(source, data["windows"], watermark, size_bytes=size)
         self._last_report[source] = time.time()
         if data["final"]:
             self._final_sources.add(source)
-        self._extras[source] = {k: data[k] for k in ("content_errors", "problems", "arrival")}
+        self._extras[source] = {k: data[k] for k in ("content_errors", "problems", "arrival", "generator")}
+        self._cpu_series.setdefault(source, []).extend(data["generator"]["series"])
+        for name, payload in data["from_send"].items():
+            self._from_send.setdefault(name, Histogram()).add(as_histogram(payload))
 
     def live_sources(self, now: float) -> list[str]:
         return [s for s, at in self._last_report.items()
@@ -151,13 +166,16 @@ class Collector:
         content_errors: dict[str, int] = {}
         problems: dict[str, int] = {}
         arrival: dict[str, Any] = {"slots": 0, "late_slots": 0, "max_lag_s": 0.0}
-        for extra in self._extras.values():
+        generators: dict[str, dict[str, Any]] = {}
+        for source, extra in sorted(self._extras.items()):
+            generators[source] = {**extra["generator"]["cpu"], **extra["arrival"],
+                                  "clock_skew_s": _rounded(self._clock_skew_s.get(source))}
             for key, value in extra["content_errors"].items():
                 content_errors[key] = content_errors.get(key, 0) + value
             for key, value in extra["problems"].items():
                 problems[key] = problems.get(key, 0) + value
-            for key in ("slots", "late_slots"):
-                arrival[key] += extra["arrival"][key]
+            for key in ("slots", "late_slots", "backlog_slots", "on_time_slots", "late_wakeups"):
+                arrival[key] = arrival.get(key, 0) + extra["arrival"][key]
             arrival["max_lag_s"] = max(arrival["max_lag_s"], extra["arrival"]["max_lag_s"])
         for key, value in runtime.state().problems.items():
             problems[key] = problems.get(key, 0) + value
@@ -177,8 +195,20 @@ class Collector:
             "by_name": {name: t.summary() for name, t in sorted(self.merger.totals.items())},
             "content_errors": content_errors, "problems": problems,
             "arrival": arrival if cfg.mode == "arrival" else None,
+            "from_send": self._from_send_summary() if cfg.mode == "arrival" else None,
             "capacity": self.finder.summary() if self.finder is not None else None,
+            "generators": generators,
+            "generator_cpu": {source: series for source, series in sorted(self._cpu_series.items())},
+            "validity": judge_load(generators).to_dict(),
         }
+
+    def _from_send_summary(self) -> dict[str, Any]:
+        """Arrival mode's second view: latency from the actual send, beside `overall`/`by_name` (intended start)."""
+        overall = Histogram()
+        for histogram in self._from_send.values():
+            overall.add(histogram)
+        return {"overall": latency_summary(overall),
+                "by_name": {name: latency_summary(h) for name, h in sorted(self._from_send.items())}}
 
 
 _MODE_NOTES = {
@@ -190,13 +220,42 @@ _MODE_NOTES = {
 
 LOCAL: SampleRecorder | None = None
 COLLECTOR: Collector | None = None
+MONITOR: CpuMonitor | None = None
 
 
 def _extras() -> dict[str, Any]:
-    """What a process reports besides windows: problems met and the arrival schedule's figures."""
-    s = runtime.state().schedule
-    return {"problems": dict(runtime.state().problems),
-            "arrival": {"slots": s.slots_taken, "late_slots": s.late_slots, "max_lag_s": round(s.max_lag_s, 3)}}
+    """What a process reports besides windows: problems met, the schedule's and the CPU's figures, its clock."""
+    monitor = MONITOR
+    generator = {"cpu": monitor.figures(), "series": monitor.take_series()} if monitor else {"cpu": {}, "series": []}
+    return {"problems": dict(runtime.state().problems), "arrival": runtime.state().schedule.figures(),
+            "generator": generator, "sent_at": time.time()}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _watch_cpu(environment: Any, monitor: CpuMonitor, window_s: float) -> None:
+    """Sample this process's CPU demand each window while its users run (idle time before and after is not the
+    run's, and would dilute the share of saturated windows)."""
+    loops: list[Any] = []
+
+    def sample_forever() -> None:
+        while True:
+            gevent.sleep(window_s)
+            monitor.sample()
+
+    def start(**_: Any) -> None:
+        if not loops:
+            monitor.restart()
+            loops.append(gevent.spawn(sample_forever))
+
+    def stop(**_: Any) -> None:
+        while loops:
+            loops.pop().kill()
+
+    environment.events.test_start.add_listener(start)
+    environment.events.test_stop.add_listener(stop)
 
 
 def _safe(text: str) -> str:
@@ -228,7 +287,7 @@ def configure_user_classes(config: LoadConfig) -> list[type]:
 
 def install(environment: Any) -> None:
     """Called from `events.init` in every process."""
-    global LOCAL, COLLECTOR
+    global LOCAL, COLLECTOR, MONITOR
     state = runtime.init(environment)
     config = state.config
     runner = environment.runner
@@ -239,6 +298,8 @@ def install(environment: Any) -> None:
         raw_path = Path(config.run_dir) / "raw" / f"{_safe(source)}.csv.gz" if config.raw and config.run_dir else None
         LOCAL = SampleRecorder(config.window_s, raw_path, extras=_extras)
         environment.events.request.add_listener(LOCAL.on_request)
+        MONITOR = CpuMonitor()
+        _watch_cpu(environment, MONITOR, config.window_s)
     if is_worker:
         _install_worker(environment)
     else:

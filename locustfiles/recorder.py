@@ -148,7 +148,9 @@ class SampleRecorder:
     """The per-process recorder: its `on_request` is a Locust `events.request` listener (same signature).
 
     Request names become "METHOD name" (Locust's request type and name). In arrival mode the iteration's lag
-    (context "rx_lag_s") is added to the latency, so it counts from the intended start.
+    (context "rx_lag_s") is added to the latency, so it counts from the intended start; the latency from the
+    actual send is kept beside it, per name for the whole run (`from_send`, shipped as it grows), so a reader sees
+    how much of the latency was the queue.
     """
 
     def __init__(self, window_s: float = 1.0, raw_path: Path | None = None,
@@ -156,6 +158,7 @@ class SampleRecorder:
         self.buffer = WindowBuffer(window_s)
         self._staged = self.buffer.staged
         self.content_errors: dict[str, int] = {}
+        self.from_send: dict[str, Histogram] = {}  # arrival mode, ok requests, since the last shipment
         self.final = False
         self._extras = extras
         self._raw: IO[str] | None = None
@@ -178,10 +181,16 @@ class SampleRecorder:
         latency_us = (response_time or 0.0) * 1000.0
         end = start_time + latency_us / 1e6 if start_time else time.time()
         lag_s = (context.get("rx_lag_s") or 0.0) if context else 0.0
-        if lag_s:
-            latency_us += lag_s * 1e6
         status = getattr(response, "status_code", None)
         outcome = classify(status, exception)
+        if context and "rx_lag_s" in context and outcome == OK:
+            full = f"{request_type} {name}"
+            sent = self.from_send.get(full)
+            if sent is None:
+                sent = self.from_send[full] = Histogram()
+            sent.record(latency_us)
+        if lag_s:
+            latency_us += lag_s * 1e6
         if exception is not None and status and status < 400:
             full_name = f"{request_type} {name}"
             self.content_errors[full_name] = self.content_errors.get(full_name, 0) + 1
@@ -193,9 +202,11 @@ class SampleRecorder:
     def ship(self, now: float, serialised: bool = True) -> dict[str, Any]:
         """Closed windows (all of them once `final`), as sent to the master (`serialised`) or merged locally."""
         windows = self.buffer.close(now, final=self.final, serialised=serialised)
+        from_send, self.from_send = self.from_send, {}
         return {"windows": windows, "watermark": self.buffer.closed_until, "final": self.final,
                 "content_errors": dict(self.content_errors),
-                **(self._extras() if self._extras else {"problems": {}, "arrival": _NO_ARRIVAL})}
+                "from_send": {name: h.to_dict() if serialised else h for name, h in from_send.items()},
+                **(self._extras() if self._extras else _NO_EXTRAS)}
 
     def close_raw(self) -> None:
         if self._raw is not None:
@@ -205,7 +216,11 @@ class SampleRecorder:
 
 
 RAW_COLUMNS = ("end_time", "name", "outcome", "latency_us", "lag_us", "status")
-_NO_ARRIVAL = {"slots": 0, "late_slots": 0, "max_lag_s": 0.0}
+_NO_EXTRAS: dict[str, Any] = {
+    "problems": {}, "generator": {"cpu": {}, "series": []},
+    "arrival": {"slots": 0, "late_slots": 0, "max_lag_s": 0.0, "backlog_slots": 0, "on_time_slots": 0,
+                "late_wakeups": 0, "max_wake_lag_s": 0.0},
+}
 
 
 @dataclass
@@ -229,15 +244,19 @@ class NameTotals:
         return sum(self.outcomes[i] for i in _BAD)
 
     def summary(self) -> dict[str, Any]:
-        hist = self.histogram
-
-        def ms(p: float) -> float | None:
-            value = hist.value_at_percentile(p)
-            return None if value is None else round(value / 1000.0, 3)
-
         return {"requests": self.requests, "outcomes": dict(zip(OUTCOMES, self.outcomes, strict=True)),
-                "p50_ms": ms(50), "p95_ms": ms(95), "p99_ms": ms(99),
-                "max_ms": None if hist.max is None else round(hist.max / 1000.0, 3)}
+                **latency_summary(self.histogram)}
+
+
+def latency_summary(hist: Histogram) -> dict[str, float | None]:
+    """p50, p95, p99 and max of a histogram of microseconds, in milliseconds (None when empty)."""
+
+    def ms(p: float) -> float | None:
+        value = hist.value_at_percentile(p)
+        return None if value is None else round(value / 1000.0, 3)
+
+    return {"p50_ms": ms(50), "p95_ms": ms(95), "p99_ms": ms(99),
+            "max_ms": None if hist.max is None else round(hist.max / 1000.0, 3)}
 
 
 WindowCallback = Callable[[float, float, list[int], Histogram], None]
@@ -291,9 +310,9 @@ class WindowMerger:
         by_start: dict[float, list[tuple[str, float, list[int], Histogram]]] = {}
         for key in ready:
             duration, outcomes, payloads = self._pending.pop(key)
-            hist = _histogram(payloads[0])
+            hist = as_histogram(payloads[0])
             for payload in payloads[1:]:
-                hist.add(_histogram(payload))
+                hist.add(as_histogram(payload))
             late = key[0] < self._written_until
             self.late_windows += late
             self._writer.write_window(WindowRecord(start=key[0], duration_s=duration, name=key[1],
@@ -319,6 +338,6 @@ class WindowMerger:
         return len(self._pending)
 
 
-def _histogram(payload: dict[str, Any] | Histogram) -> Histogram:
+def as_histogram(payload: dict[str, Any] | Histogram) -> Histogram:
     """A window's histogram as a source sent it: serialised by a worker, as it is from this process's buffer."""
     return payload if isinstance(payload, Histogram) else Histogram.from_dict(payload)

@@ -96,9 +96,11 @@ def _verdict(evaluation: Evaluation) -> dict[str, Any]:
         "fail": f"{len(failed)} SLO(s) not met: {_first(failed)}.",
         "insufficient-data": f"No SLO failed, but {len(unsure)} objective(s) cannot be shown at {confidence} yet "
                              f"(too few samples): {_first(unsure)}.",
+        "invalid": "The run's own measurement cannot be trusted (its generator or probes could not keep up): no SLO "
+                   "is judged.",
     }[evaluation.verdict]
     return {"verdict": evaluation.verdict, "exit_code": evaluation.exit_code, "headline": headline,
-            "counts": counts, "failed": failed, "insufficient": unsure}
+            "counts": counts, "failed": failed, "insufficient": unsure, "validity": evaluation.validity.to_dict()}
 
 
 def _first(names: list[str], shown: int = 3) -> str:
@@ -131,7 +133,20 @@ def _load_section(sources: Sources, load: LoadSeries | None) -> dict[str, Any] |
             "duration_s": load.end - load.start, "requests": requests, "mean_rps": requests / span,
             "errors": sum(r["errors"] for r in rows), "rate_limited": sum(r["rate_limited"] for r in rows),
             "test_errors_4xx": sum(r["test_errors_4xx"] for r in rows), "chart_step_s": load.step_s,
-            "by_request": rows, "profiles": _load_parameters(sources)}
+            "by_request": _with_from_send(rows, sources), "profiles": _load_parameters(sources)}
+
+
+def _with_from_send(rows: list[dict[str, Any]], sources: Sources) -> list[dict[str, Any]]:
+    """Arrival mode's second view (latency from the actual send, load.json `from_send`) beside each request's
+    figures from the intended start; one run's only, as percentiles of several runs cannot be merged."""
+    by_name: dict[str, Any] = {}
+    if len(sources.load_dirs) == 1:
+        try:
+            summary = json.loads((sources.load_dirs[0] / LOAD_SUMMARY_FILE).read_text(encoding="utf-8"))
+            by_name = (summary.get("from_send") or {}).get("by_name") or {}
+        except (OSError, ValueError, AttributeError):
+            by_name = {}
+    return [{**row, "from_send": by_name.get(row["name"])} for row in rows]
 
 
 def _load_parameters(sources: Sources) -> list[dict[str, Any]]:

@@ -21,7 +21,10 @@ class ExitCode(IntEnum):
 
 def slo_exit_code(verdict: str | None, strict: bool) -> ExitCode:
     """An SLO verdict as an exit code: insufficient data fails only a strict caller (a short run cannot show a
-    99.9 % objective either way); no verdict at all (nothing judged) is OK for the same reason."""
+    99.9 % objective either way); no verdict at all (nothing judged) is OK for the same reason. An invalid
+measurement (slo.validity) is neither pass nor fail."""
+    if verdict == "invalid":
+        return ExitCode.INVALID
     if verdict == "fail":
         return ExitCode.FAIL
     if verdict == "insufficient-data" and strict:

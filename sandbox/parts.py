@@ -134,7 +134,8 @@ class Parts:
             return "pg_a"
 
     def _payments_env(self, secret: dict[str, Any]) -> dict[str, str]:
-        return {"RXSUITE_PAYMENT_SECRET_KEY": secret["payment_secret_key"], "RXSUITE_WEBHOOK_SECRET": secret["webhook_secret"],
+        return {"RXSUITE_PAYMENT_SECRET_KEY": secret["payment_secret_key"],
+                "RXSUITE_WEBHOOK_SECRET": secret["webhook_secret"],
                 "RXSUITE_WEBHOOK_URL": f"{self.config.url('edge')}/functions/v1/payment-webhook"}
 
     def _app_argv(self, region: str) -> list[str]:

@@ -2,7 +2,9 @@
 
 Verdicts: `pass` when the confidence bound proves the target, `fail` when it refutes it, `insufficient-data`
 when the data cannot tell (with how many more samples would), `not-applicable` when the run has no data of that
-kind (a load run has no drill.json). Each bound is one-sided at the spec's confidence.
+kind (a load run has no drill.json). Each bound is one-sided at the spec's confidence. A run whose own measurement
+is invalid (slo.validity: a saturated generator, a late schedule or probe clock) makes the whole evaluation
+`invalid` (exit code 4), never pass or fail; a degraded one keeps its verdict, with the reasons beside it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from slo.percentile import nearest_rank
 from slo.records import OUTCOMES, load_table, record_files
 from slo.spec import Objective, Spec, SpecError, load_spec
 from slo.stats import clopper_pearson, order_statistic_ranks
+from slo.validity import INVALID, Validity, read_validity
 
 SLO_FILE = "slo.json"
 FORMAT = "rxsuite-slo-result/1"
@@ -70,9 +73,12 @@ class Evaluation:
     end: float | None
     objectives: list[ObjectiveResult]
     notes: list[str] = field(default_factory=list)
+    validity: Validity = field(default_factory=Validity)
 
     @property
     def verdict(self) -> str:
+        if self.validity.status == INVALID:
+            return INVALID
         verdicts = {o.verdict for o in self.objectives}
         for verdict in ("fail", "insufficient-data", "pass"):
             if verdict in verdicts:
@@ -95,6 +101,7 @@ class Evaluation:
             "start": self.start,
             "end": self.end,
             "notes": self.notes,
+            "validity": self.validity.to_dict(),
             "objectives": [_clean(asdict(o)) for o in self.objectives],
         }
 
@@ -140,6 +147,9 @@ def evaluate_runs(run_dirs: Sequence[Path | str], spec: Spec | Path | str | None
         else:
             results.append(_from_artifacts(spec, item.objective, journeys, drills))
     notes = []
+    validity = Validity()
+    for run_dir in dirs:
+        validity.merge(read_validity(run_dir))
     if table is not None and table.torn_lines:
         notes.append(f"skipped {table.torn_lines} torn last line(s) in the latency record (crash mid-write)")
     return Evaluation(
@@ -152,6 +162,7 @@ def evaluate_runs(run_dirs: Sequence[Path | str], spec: Spec | Path | str | None
         end=steps.data_end if steps is not None and len(table or []) else None,
         objectives=results,
         notes=notes,
+        validity=validity,
     )
 
 

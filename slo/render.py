@@ -12,7 +12,8 @@ from slo.evaluate import Evaluation, ObjectiveResult
 
 PLAIN_COLUMNS = ("objective", "verdict", "measured", "target", "ci_lower", "ci_upper", "samples", "needed", "more",
                  "budget_consumed_share", "reason")
-_STYLE = {"pass": "green", "fail": "bold red", "insufficient-data": "yellow", "not-applicable": "dim"}
+_STYLE = {"pass": "green", "fail": "bold red", "insufficient-data": "yellow", "not-applicable": "dim",
+          "invalid": "bold magenta"}
 
 
 def render_plain(evaluation: Evaluation, out: IO[str]) -> None:
@@ -46,6 +47,8 @@ def render_table(evaluation: Evaluation, console: Console) -> None:
             console.print(f"[dim]{escape(o.name)}: {escape(o.reason)}[/]")
     for note in evaluation.notes:
         console.print(f"[dim]note: {escape(note)}[/]")
+    for reason in evaluation.validity.reasons:
+        console.print(f"[bold]measurement {escape(reason)}[/]")
     style = _STYLE.get(evaluation.verdict, "")
     console.print(f"overall: [{style}]{evaluation.verdict}[/] (exit code {evaluation.exit_code})")
 
