@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--runs-dir", type=Path, default=PROJECT_ROOT / "runs",
                         help="runs folder for --period/--since and the drill trend (default: runs/)")
     parser.add_argument("--output", type=Path, help="where to write (default: the run folder, or runs/report-<period>)")
+    parser.add_argument("--title", help="the report's title (default: environment, jobs and date)")
     parser.add_argument("--no-pdf", action="store_true", help="skip the PDF (no Chromium needed)")
     parser.set_defaults(func=run_report)
 
@@ -58,7 +59,8 @@ def run_report(args: argparse.Namespace) -> int:
             sources = for_period(args.runs_dir, start, end, label, output)
             runs_root = args.runs_dir
         baseline = for_run(args.baseline) if args.baseline is not None else None
-        result = generate(sources, args.spec, baseline=baseline, runs_root=runs_root, pdf=not args.no_pdf)
+        result = generate(sources, args.spec, baseline=baseline, runs_root=runs_root, pdf=not args.no_pdf,
+                          title=args.title)
     except (SourceError, SpecError, EvaluationError, ArtifactError, RecordError) as exc:
         fail(str(exc))
         return EXIT_ERROR
