@@ -157,9 +157,12 @@ def whole_words(text: Any) -> Markup:
 
 
 def format_figure(value: Any, unit: str | None) -> str:
-    """A summary figure (reports.summary): counts with thousands separators, budgets as "budget left"."""
+    """A summary figure (reports.summary): counts with thousands separators, budgets as "budget left", shares
+    (the confidence) as whole percentages, times as UTC dates."""
     if unit == "budget":
         return _budget_left(value)
+    if unit == "share":
+        return _pct(value)
     if unit in (None, "rate"):
         return _num(value)
     if unit == "time":

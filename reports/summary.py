@@ -79,7 +79,7 @@ def _answer(data: dict[str, Any]) -> tuple[str, list[Part]]:
     if drills:
         return DO_NOT_RELEASE, ["The disaster-recovery drill ", _name(drills[0]["scenario"]),
                                 " failed its scorecard."]
-    confidence = figure(data["slo"]["confidence"], "ratio", "slo.json", "confidence")
+    confidence = figure(data["slo"]["confidence"], "share", "slo.json", "confidence")
     unsure = _applicable(data, "insufficient-data")
     if unsure or verdict["verdict"] != "pass":
         if not unsure:
