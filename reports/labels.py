@@ -18,20 +18,17 @@ _SHAPING_KEYS = frozenset({"select", "order", "limit", "offset", "columns", "on_
 def request_labels(names: Iterable[str]) -> dict[str, str]:
     """A label for each distinct name; distinct names get distinct labels."""
     unique = list(dict.fromkeys(names))
-    labels = {name: _route(name) for name in unique}
-    for name in unique:
-        if _shared(labels, name):
-            keys = _filter_keys(name)
-            if keys:
-                labels[name] = f"{labels[name]} ({', '.join(keys)})"
-    seen: dict[str, int] = {}
-    for name in unique:
-        label = _clip(labels[name])
-        if _shared({n: _clip(v) for n, v in labels.items()}, name):
-            seen[label] = seen.get(label, 0) + 1
-            label = f"{_clip(label, MAX_LABEL - 4)} #{seen[label]}"
-        labels[name] = label
+    routes = {name: _route(name) for name in unique}
+    labels = {name: _clip(_with_keys(name) if _shared(routes, name) else routes[name]) for name in unique}
+    numbered = {name: label for name, label in labels.items() if _shared(labels, name)}
+    for n, name in enumerate(numbered):
+        labels[name] = f"{_clip(numbered[name], MAX_LABEL - 4)} #{n + 1}"
     return labels
+
+
+def _with_keys(name: str) -> str:
+    keys = _filter_keys(name)
+    return f"{_route(name)} ({', '.join(keys)})" if keys else _route(name)
 
 
 def _route(name: str) -> str:
