@@ -157,16 +157,16 @@ def whole_words(text: Any) -> Markup:
 
 
 def format_figure(value: Any, unit: str | None) -> str:
-    """A summary figure (reports.summary): counts with thousands separators, budgets as "budget left", shares
+    """A summary figure (reports.summary): counts with thousands separators, budgets as "80% left", shares
     (the confidence) as whole percentages, times as UTC dates."""
     if unit == "budget":
-        return _budget_left(value)
+        return "–" if value is None else f"none left ({1 - value:.1f}× spent)" if value < 0 else f"{_pct(value)} left"
     if unit == "share":
         return _pct(value)
     if unit in (None, "rate"):
         return _num(value)
     if unit == "time":
-        return "–" if value is None else f"{datetime.fromtimestamp(value, UTC):%d %b %Y %H:%M} UTC"
+        return "–" if value is None else f"{datetime.fromtimestamp(value, UTC):%d %b %Y %H:%M:%S} UTC"
     return format_value(value, unit)
 
 

@@ -125,7 +125,7 @@ def _findings(data: dict[str, Any]) -> list[tuple[str, list[Part]]]:
                                   figure(o["samples"], None, "slo.json", "objectives", {"name": o["name"]}, "samples"),
                                   " samples were too few."]))
         elif o["band"] == bands.AT_RISK and o["budget_remaining_share"] is not None:
-            found.append((_WARN, [_label(o), " is at risk: ", _budget_figure(o), " of its error budget left."]))
+            found.append((_WARN, [_label(o), " is at risk: its error budget has ", _budget_figure(o), "."]))
     for o in overall:
         if o["verdict"] == "pass" and o["band"] != bands.AT_RISK:
             found.append((_GOOD, _measured(o)))
@@ -167,7 +167,7 @@ def _regression(data: dict[str, Any], row: dict[str, Any]) -> list[Part]:
 
 def _budget(data: dict[str, Any]) -> list[list[Part]]:
     """Error budget left of the report's overall objectives that have one."""
-    return [[_label(o), ": ", _budget_figure(o), " left"] for o in data["slo"]["objectives"]
+    return [[_label(o), ": ", _budget_figure(o)] for o in data["slo"]["objectives"]
             if o["request"] is None and o["budget_remaining_share"] is not None and o["verdict"] != "not-applicable"]
 
 
