@@ -18,6 +18,7 @@ ANSWER_WORDS = {RELEASE: "Release", DO_NOT_RELEASE: "Do not release", NOT_ENOUGH
 FINDINGS = 3
 _OP_WORDS = {">=": "at least", ">": "over", "<=": "at most", "<": "under"}
 _BAD, _WARN, _GOOD = "bad", "warn", "good"
+_HEADLINE_KINDS = ("availability", "latency")  # what held, first: the service's own figures
 
 Part = str | dict[str, Any]
 
@@ -59,7 +60,7 @@ def _tested(data: dict[str, Any]) -> dict[str, Any]:
             figure(load["requests"], None, "report.json", "load", "requests"), " requests in ",
             figure(load["duration_s"], "s", "report.json", "load", "duration_s"), " (",
             figure(load["mean_rps"], "rate", "report.json", "load", "mean_rps"), " a second on average)"],
-        "journeys": None if journeys is None else [j["name"] for j in journeys["journeys"]],
+        "journeys": None if journeys is None else list(dict.fromkeys(j["name"] for j in journeys["journeys"])),
         "drills": None if drill is None else [s["scenario"] for s in drill["scenarios"]],
     }
 
@@ -119,15 +120,17 @@ def _findings(data: dict[str, Any]) -> list[tuple[str, list[Part]]]:
             found.append((_BAD, _drill(s, "failed its scorecard")))
     for row in (data["baseline"] or {}).get("regressions", [])[:1]:
         found.append((_BAD, _regression(data, row)))
+    unsure = [o for o in overall if o["verdict"] == "insufficient-data"]
+    if unsure:  # the first stands for them all: the answer's sentence already counts them
+        found.append((_WARN, [_label(unsure[0]), " cannot be judged yet: ",
+                              figure(unsure[0]["samples"], None, "slo.json", "objectives", {"name": unsure[0]["name"]},
+                                     "samples"), " samples were too few."]))
     for o in overall:
-        if o["verdict"] == "insufficient-data":
-            found.append((_WARN, [_label(o), " cannot be judged yet: ",
-                                  figure(o["samples"], None, "slo.json", "objectives", {"name": o["name"]}, "samples"),
-                                  " samples were too few."]))
-        elif o["band"] == bands.AT_RISK and o["budget_remaining_share"] is not None:
+        if o["band"] == bands.AT_RISK and o["budget_remaining_share"] is not None:
             found.append((_WARN, [_label(o), " is at risk: its error budget has ", _budget_figure(o), "."]))
-    for o in overall:
-        if o["verdict"] == "pass" and o["band"] != bands.AT_RISK:
+    held = [o for o in overall if o["verdict"] == "pass" and o["band"] != bands.AT_RISK]
+    for o in held:
+        if o["kind"] in _HEADLINE_KINDS:
             found.append((_GOOD, _measured(o)))
     for s in (data["drill"] or {}).get("scenarios", []):
         if s["verdict"] == "pass" or s["as_expected"]:
@@ -135,7 +138,10 @@ def _findings(data: dict[str, Any]) -> list[tuple[str, list[Part]]]:
     journeys = data["journeys"]
     if journeys and not journeys["failed"]:
         found.append((_GOOD, [figure(journeys["passed"], None, "report.json", "journeys", "passed"),
-                              " user journey(s) passed."]))
+                              " user journey run(s) passed."]))
+    for o in held:
+        if o["kind"] not in _HEADLINE_KINDS:
+            found.append((_GOOD, _measured(o)))
     order = {_BAD: 0, _WARN: 1, _GOOD: 2}
     return sorted(found, key=lambda item: order[item[0]])
 
