@@ -3,7 +3,8 @@ never wraps a character at a time. The full name stays in report.json and on hov
 
 `GET /rest/v1/medications?select=id,name,price_cents&name=ilike.[term]&limit=[n]` becomes
 `GET /rest/v1/medications`; names that would share a label keep the query keys that filter rows
-(`GET /rest/v1/prescriptions (id)`, `GET /rest/v1/prescriptions (status)`), then a number if still alike.
+(`GET /rest/v1/prescriptions (id)`, `GET /rest/v1/prescriptions (status)`), then all their query keys
+(`... (status, select, limit)`, `... (status, order, limit)`), then a number if still alike.
 """
 
 from __future__ import annotations
@@ -11,24 +12,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
-MAX_LABEL = 48
+MAX_LABEL = 60
 _SHAPING_KEYS = frozenset({"select", "order", "limit", "offset", "columns", "on_conflict"})
 
 
 def request_labels(names: Iterable[str]) -> dict[str, str]:
     """A label for each distinct name; distinct names get distinct labels."""
     unique = list(dict.fromkeys(names))
-    routes = {name: _route(name) for name in unique}
-    labels = {name: _clip(_with_keys(name) if _shared(routes, name) else routes[name]) for name in unique}
+    labels = {name: _clip(_route(name)) for name in unique}
+    for keys in (_filter_keys, _all_keys):  # names still alike show more of their query
+        alike = [name for name in unique if _shared(labels, name)]
+        labels |= {name: _clip(_with_keys(name, keys(name))) for name in alike}
     numbered = {name: label for name, label in labels.items() if _shared(labels, name)}
     for n, name in enumerate(numbered):
         labels[name] = f"{_clip(numbered[name], MAX_LABEL - 4)} #{n + 1}"
     return labels
 
 
-def _with_keys(name: str) -> str:
-    keys = _filter_keys(name)
+def _with_keys(name: str, keys: list[str]) -> str:
     return f"{_route(name)} ({', '.join(keys)})" if keys else _route(name)
+
+
+def _all_keys(name: str) -> list[str]:
+    return list(dict.fromkeys(k for k, _ in parse_qsl(name.split("?", 1)[1], keep_blank_values=True))) \
+        if "?" in name else []
 
 
 def _route(name: str) -> str:
@@ -38,10 +45,7 @@ def _route(name: str) -> str:
 
 def _filter_keys(name: str) -> list[str]:
     """Query keys that select rows (not the ones that shape the answer: select, order, limit...)."""
-    if "?" not in name:
-        return []
-    keys = [k for k, _ in parse_qsl(name.split("?", 1)[1], keep_blank_values=True)]
-    return [k for k in dict.fromkeys(keys) if k not in _SHAPING_KEYS] or list(dict.fromkeys(keys))
+    return [k for k in _all_keys(name) if k not in _SHAPING_KEYS] or _all_keys(name)
 
 
 def _shared(labels: dict[str, str], name: str) -> bool:
