@@ -12,7 +12,16 @@ from typing import Any
 from journeys.browser import BrowserMissing, launch_options
 
 PDF_FILE = "report.pdf"
+PAPERS = ("A4", "Letter")
+MARGINS = {"top": "12mm", "bottom": "16mm", "left": "12mm", "right": "12mm"}
 _TIMEOUT_MS = 30_000
+_FOOTER = ('<div style="font-size:8px; color:#5f6b7a; width:100%; margin:0 12mm; display:flex;'
+           ' justify-content:space-between;"><span class="title"></span>'
+           '<span>page <span class="pageNumber"></span> of <span class="totalPages"></span></span></div>')
+_OVERFLOWING = """width => [...document.querySelectorAll("body *")].filter(e => {
+  const r = e.getBoundingClientRect();
+  return r.width > 0 && (r.right > width + 0.5 || r.left < -0.5);
+}).map(e => e.tagName.toLowerCase() + (e.className ? "." + e.className : ""))"""
 
 
 @dataclass
@@ -63,14 +72,33 @@ def check_render(html_path: Path, sections: Sequence[str], screenshot: Path | No
     return check
 
 
-def write_pdf(html_path: Path, pdf_path: Path | None = None) -> Path:
-    """Print the report to PDF with Chromium (A4, backgrounds kept, so the banner keeps its colour)."""
+def write_pdf(html_path: Path, pdf_path: Path | None = None, paper: str = "A4") -> Path:
+    """Print the report to PDF with Chromium on A4 or Letter: backgrounds kept (the answer keeps its colour), the
+    report's title and "page N of M" in every page's footer."""
+    if paper not in PAPERS:
+        raise ValueError(f"paper {paper!r}: use one of {', '.join(PAPERS)}")
     pdf_path = pdf_path or html_path.with_name(PDF_FILE)
     with _page(html_path, {"width": 1100, "height": 900}) as (page, _):
         page.emulate_media(media="print")
-        page.pdf(path=str(pdf_path), format="A4", print_background=True,
-                 margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"})
+        page.pdf(path=str(pdf_path), format=paper, print_background=True, display_header_footer=True,
+                 header_template="<span></span>", footer_template=_FOOTER, margin=MARGINS)
     return pdf_path
 
 
-__all__ = ["PDF_FILE", "BrowserMissing", "RenderCheck", "check_render", "write_pdf"]
+def visible_text(html_path: Path, selector: str = "body", media: str = "print") -> str:
+    """The text a reader sees (innerText) of an element with the given media: the words the PDF must hold."""
+    with _page(html_path, {"width": 1100, "height": 900}) as (page, _):
+        page.emulate_media(media=media)
+        return page.inner_text(selector)
+
+
+def widest_elements(html_path: Path, width: int) -> tuple[int, list[str]]:
+    """At a viewport `width`: the page's scroll width and the elements reaching past the viewport (tag.class)."""
+    with _page(html_path, {"width": width, "height": 900}) as (page, _):
+        scroll_width = int(page.evaluate("document.documentElement.scrollWidth"))
+        over = page.evaluate(_OVERFLOWING, width)
+    return scroll_width, list(over)
+
+
+__all__ = ["MARGINS", "PAPERS", "PDF_FILE", "BrowserMissing", "RenderCheck", "check_render", "visible_text",
+           "widest_elements", "write_pdf"]

@@ -29,10 +29,12 @@ class Result:
 
 
 def generate(sources: Sources, spec_path: Path | None = None, baseline: Sources | None = None,
-             runs_root: Path | None = None, pdf: bool = True, known_secrets: Iterable[str] = ()) -> Result:
-    """Evaluate, build and write report.json, summary.md, report.html (and report.pdf through Chromium)."""
+             runs_root: Path | None = None, pdf: bool = True, known_secrets: Iterable[str] = (),
+             title: str | None = None, paper: str = "A4") -> Result:
+    """Evaluate, build and write report.json, summary.md, report.html (and report.pdf through Chromium, on `paper`:
+    A4 or Letter). `title` replaces the default (environment, jobs, date)."""
     spec = _spec(sources, spec_path)
-    report = build(sources, spec, runs_root=runs_root, baseline=baseline)
+    report = build(sources, spec, runs_root=runs_root, baseline=baseline, title=title)
     files = write_report(report, sources.output_dir, Scrubber(known_secrets))
     verdict = report.data["verdict"]
     result = Result(files, verdict["verdict"], verdict["exit_code"],
@@ -41,7 +43,7 @@ def generate(sources: Sources, spec_path: Path | None = None, baseline: Sources 
         from reports.browser import BrowserMissing, write_pdf
 
         try:
-            result.files["report.pdf"] = write_pdf(result.html)
+            result.files["report.pdf"] = write_pdf(result.html, paper=paper)
         except BrowserMissing as exc:
             result.notes.append(f"no PDF: {exc}")
     return result

@@ -1,4 +1,5 @@
-"""matplotlib charts as PNG data URIs, so report.html carries its pictures and needs no network."""
+"""matplotlib charts as PNG data URIs, so report.html carries its pictures and needs no network. Sized for print:
+7 inches wide (the text width of A4 and Letter), so printed lettering stays at its drawn size."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from matplotlib.figure import Figure
 
 from reports.series import LoadSeries
 
-_WIDTH, _HEIGHT, _DPI = 8.0, 3.2, 110
+_WIDTH, _HEIGHT, _DPI = 7.0, 2.9, 150  # 7 in: the printed width of A4 and Letter inside the margins
 _COLOURS = {"p50": "#4c78a8", "p95": "#f58518", "p99": "#b279a2", "ok": "#54a24b", "bad": "#e45756",
             "slo": "#d62728", "marker": "#444444", "warn": "#eeca3b"}
 _MARKER_LABELS = {"fault_injected": "fault", "first_failure_seen": "detected", "recovered": "recovered",
@@ -52,13 +53,16 @@ def _time_axis(ax: Axes) -> None:
     ax.grid(alpha=0.3)
 
 
+def covered(markers: Sequence[dict[str, Any]], start: float, end: float) -> list[dict[str, Any]]:
+    """The events inside a chart's data span: an event outside it belongs on the chart whose data covers it (the
+    drill's probe timeline), not on an empty stretch of this one."""
+    return [m for m in markers if m.get("unix") is not None and start <= m["unix"] <= end]
+
+
 def _markers(ax: Axes, markers: Sequence[dict[str, Any]], start: float, end: float, step: float) -> None:
-    """Drill events as dotted lines; the time axis spans the data and any marker within a minute of it."""
-    shown = [m for m in markers if m.get("unix") is not None and start - 60 <= m["unix"] <= end + 60]
-    left = min([start, *(m["unix"] for m in shown)]) - step / 2
-    right = max([end, *(m["unix"] for m in shown)]) + step / 2
-    ax.set_xlim(datetime.fromtimestamp(left, UTC), datetime.fromtimestamp(right, UTC))
-    for marker in shown:
+    """Drill events within the data as dotted lines; the time axis spans the data only."""
+    ax.set_xlim(datetime.fromtimestamp(start - step / 2, UTC), datetime.fromtimestamp(end + step / 2, UTC))
+    for marker in covered(markers, start, end):
         unix = marker["unix"]
         ax.axvline(datetime.fromtimestamp(unix, UTC), color=_COLOURS["marker"], linestyle=":", linewidth=1)
         ax.annotate(_MARKER_LABELS.get(marker["event"], marker["event"]),
@@ -112,7 +116,7 @@ def throughput(load: LoadSeries) -> str:
         bottom.set_ylabel("errors/s")
         _time_axis(bottom)
 
-    return _png(draw, height=4.0)
+    return _png(draw, height=3.6)
 
 
 def burn_down(load: LoadSeries) -> str:
@@ -177,7 +181,7 @@ def drill_timeline(journal: dict[str, Any]) -> str:
         ax.set_title(f"Drill {journal.get('scenario')}: probe success", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
 
-    return _png(draw, height=2.8)
+    return _png(draw, height=2.6)
 
 
 def drill_trend(points: Sequence[dict[str, Any]]) -> str:

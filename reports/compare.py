@@ -20,6 +20,7 @@ from typing import Any
 
 from scipy import stats as _st
 
+from reports.labels import request_labels
 from reports.series import merged_by_name, overall
 from reports.sources import Sources
 from slo.histogram import Histogram
@@ -51,11 +52,15 @@ def compare(current: Sources, baseline: Sources, spec: Spec, journeys_now: list[
         for p in (50.0, 95.0, 99.0):
             rows.append(_percentile(f"p{p:g} latency, all requests", p, now_hist, before_hist))
         rows.append(_errors("error ratio, all requests", spec, now_counts, before_counts))
+        labels = request_labels(sorted(set(now) | set(before)))
         for name in sorted(set(now) & set(before)):
-            rows.append(_percentile(f"p95 latency, {name}", 95.0, now[name][1], before[name][1]))
-            rows.append(_errors(f"error ratio, {name}", spec, now[name][0], before[name][0]))
+            rows.append(_percentile(f"p95 latency, {name}", 95.0, now[name][1], before[name][1])
+                        | {"label": f"p95 latency, {labels[name]}"})
+            rows.append(_errors(f"error ratio, {name}", spec, now[name][0], before[name][0])
+                        | {"label": f"error ratio, {labels[name]}"})
     rows.extend(_journeys(journeys_now, journeys_before))
     rows.extend(_drills(drills_now, drills_before))
+    rows = [{"label": row["what"], **row} for row in rows]  # a short label for the table; "what" stays whole
     return {
         "baseline": baseline.label,
         "baseline_runs": [r["folder"] for r in baseline.runs],

@@ -33,6 +33,7 @@ class ReportRequest:
     runs_dir: Path = DEFAULT_RUNS_DIR
     output: Path | None = None
     pdf: bool = True
+    title: str | None = None  # None: environment, jobs and date
     known_secrets: Sequence[str] = ()  # values to mask wherever they hide (a sandbox's keys and passwords)
 
 
@@ -72,7 +73,8 @@ def execute(report_plan: ReportPlan, progress: Progress | None = None, stop: Sto
     request = report_plan.request
     try:
         built = generate(report_plan.sources, request.spec, baseline=report_plan.baseline,
-                         runs_root=report_plan.runs_root, pdf=request.pdf, known_secrets=request.known_secrets)
+                         runs_root=report_plan.runs_root, pdf=request.pdf, known_secrets=request.known_secrets,
+                         title=request.title)
     except _INPUT_ERRORS as exc:
         raise RxError(str(exc)) from None
     for note in built.notes:

@@ -16,8 +16,10 @@ from typing import Any
 
 from reports import bands
 from reports.compare import compare
+from reports.labels import request_labels
 from reports.series import LoadSeries, by_request, load_series
 from reports.sources import Sources, read_run_json
+from reports.summary import summarise
 from slo.artifacts import DRILL_FILE, JOURNEYS_FILE
 from slo.evaluate import Evaluation, evaluate_runs
 from slo.percentile import percentile
@@ -51,7 +53,8 @@ class Report:
 
 
 def build(sources: Sources, spec: Spec, runs_root: Path | None = None, baseline: Sources | None = None,
-          now: datetime | None = None) -> Report:
+          now: datetime | None = None, title: str | None = None) -> Report:
+    """The report's content; `title` replaces the default one (environment, jobs and date)."""
     evaluation = evaluate_runs(sources.all_dirs, spec)
     slo = evaluation.to_dict()
     load = load_series(sources.load_dirs, spec)
@@ -60,14 +63,14 @@ def build(sources: Sources, spec: Spec, runs_root: Path | None = None, baseline:
     trend = drill_trend(runs_root, until=_period_end(sources)) if runs_root is not None else []
     data: dict[str, Any] = {
         "format": FORMAT,
-        "title": f"rxsuite report: {sources.label}",
+        "title": title or default_title(sources),
         "generated_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "kind": "period" if sources.period else "run",
         "period": sources.period,
         "runs": sources.runs,
         "environment": _environment(sources),
         "verdict": _verdict(evaluation),
-        "slo": _slo_section(slo),
+        "slo": _slo_section(slo, spec),
         "load": _load_section(sources, load),
         "journeys": journeys,
         "drill": _drill_section(drills, _suites(sources)),
@@ -80,6 +83,8 @@ def build(sources: Sources, spec: Spec, runs_root: Path | None = None, baseline:
         data["baseline"] = compare(sources, baseline, spec, (journeys or {}).get("steps", []),
                                    (before or {}).get("steps", []), _drill_figures(drills),
                                    _drill_figures(_drills(baseline, spec)))
+        data["baseline"]["regression_count"] = len(data["baseline"]["regressions"])
+    data["summary"] = summarise(data)
     return Report(data=data, load=load, drills=drills, trend=trend)
 
 
@@ -107,26 +112,64 @@ def _first(names: list[str], shown: int = 3) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
-def _slo_section(slo: dict[str, Any]) -> dict[str, Any]:
+def default_title(sources: Sources) -> str:
+    """Environment, jobs and date: "Sandbox: load, journeys and drill, 20 November 2026"; a period names itself."""
+    environment = ", ".join(sorted({r["environment"] for r in sources.runs if r.get("environment")})) or "Unnamed"
+    environment = environment[:1].upper() + environment[1:]
+    if sources.period:
+        return f"{environment}: every run of {sources.period['label']}"
+    jobs = [job for job in ("load", "journeys", "drill") if getattr(sources, f"{job}_dirs")]
+    listed = " and ".join([", ".join(jobs[:-1]), jobs[-1]] if len(jobs) > 1 else jobs)
+    starts = sorted(r["started_at"] for r in sources.runs if r.get("started_at"))
+    when = _parse_time(starts[0]) if starts else None
+    return f"{environment}: {listed} test" + (f", {when.day} {when:%B %Y}" if when else "")
+
+
+def _slo_section(slo: dict[str, Any], spec: Spec) -> dict[str, Any]:
+    labels = request_labels(o["request"] for o in slo["objectives"] if o.get("request") is not None)
+    descriptions = {o.name: o.description for o in spec.objectives}
     rows = []
     for o in slo["objectives"]:
+        request = o.get("request")
+        group = o["name"][:-len(request) - 2] if request is not None else None
         burn = next((b for b in o.get("burn_rates") or [] if b.get("evaluated")), None)
         rows.append({
             "name": o["name"], "kind": o["kind"], "objective": o.get("objective"), "verdict": o["verdict"],
             "band": bands.band(o), "measured": o.get("measured"), "target": o.get("target"), "unit": o.get("unit"),
             "samples": o.get("samples"), "ci": o.get("ci"), "budget_remaining_share": bands.budget_remaining_share(o),
             "error_budget": o.get("error_budget"), "sufficiency": o.get("sufficiency"), "burn": burn,
-            "reason": o.get("reason"), "request": o.get("request"),
+            "reason": o.get("reason"), "request": request, "group": group,
+            "label": labels[request] if request is not None else o["name"],
+            "description": descriptions.get(group or o["name"]) or None,
         })
     return {"spec": slo["spec"], "confidence": slo["confidence"], "rate_limited": slo["rate_limited"],
             "start": slo["start"], "end": slo["end"], "notes": slo["notes"], "objectives": rows,
-            "bands": {"at_risk_share": bands.AT_RISK_SHARE}}
+            "bands": {"at_risk_share": bands.AT_RISK_SHARE}, "groups": _groups(rows)}
+
+
+def _groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-request objectives by the spec objective they come from: one table each, worst request first."""
+    out = []
+    for name in dict.fromkeys(o["group"] for o in rows if o["group"] is not None):
+        mine = [o for o in rows if o["group"] == name and o["verdict"] != "not-applicable"]
+        if not mine:
+            continue
+        order = {"fail": 0, "insufficient-data": 1, "pass": 2}
+        worst = min(mine, key=lambda o: (order.get(o["verdict"], 3), -(o["measured"] or 0)))
+        out.append({"name": name, "objective": mine[0]["objective"], "description": mine[0]["description"],
+                    "requests": len(mine), "failed": sum(o["verdict"] == "fail" for o in mine),
+                    "insufficient": sum(o["verdict"] == "insufficient-data" for o in mine), "worst": worst["name"],
+                    "rows": [o["name"] for o in sorted(mine, key=lambda o: (order.get(o["verdict"], 3),
+                                                                             -(o["measured"] or 0)))]})
+    return out
 
 
 def _load_section(sources: Sources, load: LoadSeries | None) -> dict[str, Any] | None:
     if load is None:
         return None
     rows = by_request(sources.load_dirs)
+    labels = request_labels(r["name"] for r in rows)
+    rows = [{**r, "label": labels[r["name"]]} for r in rows]
     requests = sum(r["requests"] for r in rows)
     span = max(load.end - load.start, 1e-9)
     return {"folders": [d.name for d in sources.load_dirs], "start": load.start, "end": load.end,

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from reports import charts
 from reports.bands import BAND_CSS
@@ -18,10 +20,11 @@ from reports.redact import Scrubber
 
 HTML_FILE, MARKDOWN_FILE, JSON_FILE = "report.html", "summary.md", "report.json"
 TEMPLATES = Path(__file__).parent / "templates"
-SECTIONS = ("verdict", "slo", "latency", "throughput", "budget", "requests", "journeys", "drill", "trend",
+SECTIONS = ("summary", "slo", "latency", "throughput", "budget", "requests", "journeys", "drill", "trend",
             "capacity", "baseline", "runs")
 _MD_MAX_ROWS = 12
 _MD_MAX_DRILLS = 5
+_ANSWER_CSS = {"release": "pass", "do-not-release": "fail", "not-enough-evidence": "insufficient-data"}
 
 
 def write_report(report: Report, output_dir: Path, scrubber: Scrubber) -> dict[str, Path]:
@@ -41,12 +44,14 @@ def write_report(report: Report, output_dir: Path, scrubber: Scrubber) -> dict[s
 
 def _charts(report: Report, data: dict[str, Any]) -> dict[str, Any]:
     """Every chart the data allows, as data URIs; a section without data gets none (and says so)."""
-    out: dict[str, Any] = {"drills": {}}
+    out: dict[str, Any] = {"drills": {}, "markers_elsewhere": False}
     markers = [m for s in (data["drill"] or {}).get("scenarios", []) for m in s["timeline"]]
     if report.load is not None:
         threshold = next((o["target"] for o in data["slo"]["objectives"]
                           if o["kind"] == "latency" and o["request"] is None and o["target"] is not None), None)
         out["latency"] = charts.latency(report.load, threshold, markers)
+        out["markers_shown"] = bool(charts.covered(markers, report.load.start, report.load.end))
+        out["markers_elsewhere"] = len(charts.covered(markers, report.load.start, report.load.end)) < len(markers)
         out["throughput"] = charts.throughput(report.load)
         if report.load.budget_remaining:
             out["budget"] = charts.burn_down(report.load)
@@ -68,23 +73,27 @@ def _charts(report: Report, data: dict[str, Any]) -> dict[str, Any]:
 def html(data: dict[str, Any], chart_uris: dict[str, Any]) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(value=format_value, pct=_pct, ms=_ms, num=_num, band_css=lambda b: BAND_CSS.get(b, "na"),
-                       signed_pct=_signed_pct, budget_left=_budget_left)
-    return env.get_template("report.html.j2").render(r=data, charts=chart_uris, sections=SECTIONS)
+    env.filters.update(value=format_value, figure=format_figure, pct=_pct, ms=_ms, num=_num,
+                       band_css=lambda b: BAND_CSS.get(b, "na"), signed_pct=_signed_pct, budget_left=_budget_left,
+                       whole=whole_words)
+    by_name = {o["name"]: o for o in data["slo"]["objectives"]}
+    return env.get_template("report.html.j2").render(r=data, charts=chart_uris, sections=SECTIONS,
+                                                     answer_css=_ANSWER_CSS, objectives_by_name=by_name)
 
 
 def markdown(data: dict[str, Any]) -> str:
     """summary.md: verdict, the SLO table, drill and baseline headlines; short enough for a PR comment."""
-    verdict = data["verdict"]
-    icon = {"pass": "✅", "fail": "❌"}.get(verdict["verdict"], "⚠️")
-    lines = [f"### {icon} {data['title']}: {verdict['verdict'].upper()}", "", verdict["headline"], ""]
+    summary = data["summary"]
+    icon = {"release": "✅", "do-not-release": "❌"}.get(summary["answer"], "⚠️")
+    lines = [f"### {icon} {data['title']}: {summary['answer_words']}", "", summary["why_text"], ""]
+    lines += [f"- {finding['text']}" for finding in summary["findings"]] + [""]
     applicable = [o for o in data["slo"]["objectives"] if o["verdict"] != "not-applicable"]
     rows = [o for o in applicable if o["request"] is None or o["verdict"] == "fail"]
     shown = sorted(rows, key=lambda o: (o["verdict"] == "pass", o["name"]))[:_MD_MAX_ROWS]
     if shown:
         lines += ["| objective | measured | target | budget left | status |", "|---|---|---|---|---|"]
         for o in shown:
-            lines.append(f"| {_md(o['name'])} | {format_value(o['measured'], o['unit'])} | {_md(o['objective'] or '')}"
+            lines.append(f"| {_md(o['label'])} | {format_value(o['measured'], o['unit'])} | {_md(o['objective'] or '')}"
                          f" | {_budget_left(o['budget_remaining_share'])} | {o['band']} |")
         if len(rows) > len(shown):
             lines.append(f"| … {len(rows) - len(shown)} more objective(s) in report.html | | | | |")
@@ -138,6 +147,27 @@ def format_value(value: Any, unit: str | None) -> str:
     if unit == "points":
         return f"{value:g}"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def whole_words(text: Any) -> Markup:
+    """Names as words a line never breaks inside (`db-primary-loss`, `/rest/v1/x`): a printed name stays whole and
+    findable; a line still breaks between the words of a name. Phones may break them (CSS)."""
+    return Markup(" ").join(Markup('<span class="w">{}</span>').format(word) if ("-" in word or "/" in word)
+                            else escape(word) for word in str(text).split(" "))
+
+
+def format_figure(value: Any, unit: str | None) -> str:
+    """A summary figure (reports.summary): counts with thousands separators, budgets as "80% left", shares
+    (the confidence) as whole percentages, times as UTC dates."""
+    if unit == "budget":
+        return "–" if value is None else f"none left ({1 - value:.1f}× spent)" if value < 0 else f"{_pct(value)} left"
+    if unit == "share":
+        return _pct(value)
+    if unit in (None, "rate"):
+        return _num(value)
+    if unit == "time":
+        return "–" if value is None else f"{datetime.fromtimestamp(value, UTC):%d %b %Y %H:%M:%S} UTC"
+    return format_value(value, unit)
 
 
 def _budget_left(share: Any) -> str:

@@ -29,13 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
                         help="runs folder for --period/--since and the drill trend (default: runs/)")
     parser.add_argument("--output", type=Path, help="where to write (default: the run folder, or runs/report-<period>)")
+    parser.add_argument("--title", help="the report's title (default: environment, jobs and date)")
     parser.add_argument("--no-pdf", action="store_true", help="skip the PDF (no Chromium needed)")
     parser.set_defaults(func=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
     request = ReportRequest(run=args.run, period=args.period, since=args.since, baseline=args.baseline,
-                            spec=args.spec, runs_dir=args.runs_dir, output=args.output, pdf=not args.no_pdf)
+                            spec=args.spec, runs_dir=args.runs_dir, output=args.output, pdf=not args.no_pdf,
+                            title=args.title)
     return run_job(plan, execute, request, "rxsuite report", raise_first=True, show=_print)
 
 
