@@ -1,4 +1,4 @@
-"""`rxsuite slo evaluate RUN... [--spec FILE]`: SLO verdicts for run folders.
+"""`rxsuite slo evaluate RUN... [--spec FILE]`: SLO verdicts for run folders; `rxsuite slo rules`: alert rules.
 
 Exit codes: 0 every applicable objective passes, 1 any fails, 2 usage or spec error (also unreadable run
 folders), 3 no failure but some objective has insufficient data (CI can choose whether to gate on it).
@@ -30,6 +30,15 @@ def register(subparsers: Any) -> None:
                           help="where to write the JSON result (default: RUN/slo.json for one run; none for several)")
     evaluate.add_argument("--no-write", action="store_true", help="do not write slo.json")
     evaluate.set_defaults(func=run_evaluate)
+    rules = commands.add_parser("rules", help="Prometheus alert rules from a spec, checked (and tested) by promtool",
+                                description=RULES_DOC, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rules.add_argument("--spec", type=Path, help="rxsuite-slo/1 spec or OpenSLO file (default: the default spec)")
+    rules.add_argument("--out", type=Path, default=Path(".rxsuite/rules"), help="folder (default: .rxsuite/rules)")
+    rules.add_argument("--time-scale", type=float, default=1.0, metavar="N",
+                       help="divide every window and `for:` by N (60: 1h becomes 1m), for the sandbox's drills")
+    rules.add_argument("--test", action="store_true",
+                       help="also write and run promtool test cases (clean, fast burn, slow burn, low traffic)")
+    rules.set_defaults(func=run_rules)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -48,6 +57,41 @@ def run_evaluate(args: argparse.Namespace) -> int:
             write_slo_json(evaluation, target)
     _show(evaluation, args.format)
     return evaluation.exit_code
+
+
+RULES_DOC = """`rxsuite slo rules [--spec FILE] [--out DIR] [--time-scale N] [--test]`: writes DIR/<spec>.rules.yml
+(recording rules and multiwindow burn-rate alerts, docs/monitoring.md) and checks it with `promtool check rules`.
+Exit codes: 0 written and checked (and the --test cases pass), 1 a --test case failed, 2 spec or promtool error.
+"""
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    from rxcore.exitcodes import ExitCode
+    from slo.rules import RulesError, check_rules, generate, write_rules
+    from slo.rules_cases import run_cases
+    from slo.spec import SpecError, load_spec
+
+    try:
+        rules = generate(load_spec(args.spec), time_scale=args.time_scale)
+        path = write_rules(rules, args.out)
+        check_rules(path)
+        print(f"{path}: {sum(len(g['rules']) for g in rules.groups)} rules, promtool check rules passed")
+        for ruled in rules.objectives:
+            names = ", ".join(dict.fromkeys(ruled.alert_name(a.severity) for a in ruled.alerts))
+            print(f"  {ruled.objective.name}: {names}")
+        for name, reason in rules.skipped:
+            print(f"  {name}: no rules ({reason})")
+        if not args.test:
+            return ExitCode.OK
+        run = run_cases(rules, path, args.out)
+    except (SpecError, RulesError) as exc:
+        print(f"rxsuite slo rules: {exc}", file=sys.stderr)
+        return ExitCode.ERROR
+    checks = sum(n for _, n in run.checks)
+    print(f"{run.test_file}: {len(run.checks)} cases, {checks} alert checks: {'passed' if run.passed else 'FAILED'}")
+    if not run.passed:
+        print(run.output, file=sys.stderr)
+    return ExitCode.OK if run.passed else ExitCode.FAIL
 
 
 def _show(evaluation: Any, fmt: str) -> None:

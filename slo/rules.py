@@ -87,7 +87,8 @@ def generate(spec: Spec, time_scale: float = 1.0, interval_s: float | None = Non
         rules.groups.append(_group(spec, ruled, interval_s, time_scale))
     if not rules.objectives:
         raise RulesError(f"{spec.path or spec.name}: no objective names its Prometheus metrics; add a `prometheus:` "
-                         "block to an availability or latency objective (docs/monitoring.md)")
+                         "block to an availability or latency objective, or in OpenSLO give the indicator "
+                         "`metricSource: {type: Prometheus}` sources (docs/monitoring.md)")
     return rules
 
 
