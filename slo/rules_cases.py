@@ -110,21 +110,21 @@ def _step_ms(ruled: RuledObjective) -> int:
 
 
 def _scenarios(ruled: RuledObjective, step_ms: int) -> list[Scenario]:
+    """Clean, fast burn (twice the fastest factor), slow burn (between ticket and page factors), low traffic."""
     step_s = step_ms / 1000
     b = ruled.budget
-    pages = [a for a in ruled.alerts if a.severity == "page"] or list(ruled.alerts)
+    pages = [a for a in ruled.alerts if a.severity == "page"]
     tickets = [a for a in ruled.alerts if a.severity == "ticket"]
-    prefix = math.ceil(max(a.long_s for a in pages) / step_s)
+    fastest = pages or tickets
+    prefix = math.ceil(max(a.long_s for a in fastest) / step_s)
     min_events = ruled.config.min_events
     rate = max(10, math.ceil(2 * min_events * step_s / min(a.long_s for a in ruled.alerts)))
     clean = Phase(prefix, rate, b / 2)
-    fast = min(1.0, 2 * max(a.factor for a in pages) * b)
+    fast = min(1.0, 2 * max(a.factor for a in fastest) * b)
     out = [Scenario("clean", (Phase(prefix * 3 // 2, rate, b / 2),)),
            Scenario("fast burn", (clean, Phase(prefix, rate, fast)))]
-    if tickets:
-        lowest_page = min(a.factor for a in pages) if pages != list(ruled.alerts) else 2 * max(
-            a.factor for a in tickets)
-        slow = min(1.0, b * math.sqrt(lowest_page * max(a.factor for a in tickets)))
+    if pages and tickets:
+        slow = min(1.0, b * math.sqrt(min(a.factor for a in pages) * max(a.factor for a in tickets)))
         longest = math.ceil(max(a.long_s for a in tickets) / step_s)
         out.append(Scenario("slow burn", (clean, Phase(_until_fired(ruled, clean, slow, rate, longest, step_ms),
                                                                rate, slow))))

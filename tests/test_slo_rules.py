@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ import pytest
 import yaml
 
 from rxsuite.cli import main
+from slo.evaluate import evaluate_run
 from slo.rules import RulesError, check_rules, generate, write_rules
 from slo.rules_cases import build_cases, run_cases
 from slo.spec import DEFAULT_SPEC, SpecError, load_spec
+from tests.report_inputs import load_run
 
 pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus) missing")
 
@@ -77,6 +80,13 @@ def test_openslo_file_rules_pass_promtool_check(tmp_path: Path) -> None:
     alerts = _rules(yaml.safe_load(path.read_text()), "alert")
     assert {a["annotations"]["budget"] for a in alerts} == {"0.1% of events over 28d (99.9% objective)",
                                                            "5% of events over 28d (95% objective)"}
+
+
+def test_openslo_prometheus_objectives_are_not_applicable_to_run_folders(tmp_path: Path) -> None:
+    run = load_run(tmp_path, datetime(2026, 11, 2, 10, tzinfo=UTC), seconds=5)
+    results = evaluate_run(run, OPENSLO).objectives
+    assert [(r.name, r.verdict) for r in results] == [("availability", "not-applicable"),
+                                                      ("latency-p95", "not-applicable")]
 
 
 def test_alerts_follow_the_workbook_table_with_threshold_factor_times_budget() -> None:
