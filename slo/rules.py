@@ -234,14 +234,14 @@ def alert_annotations(ruled: RuledObjective, alert: AlertWindow, scale: float) -
     """Static text (no $value), so promtool tests can state it exactly."""
     obj, config = ruled.objective, ruled.config
     period = promql_duration(config.period_s)
-    unit = "requests slower than" if obj.kind == "latency" else "requests failing"
-    what = f" {obj.threshold:g}s" if obj.kind == "latency" and obj.threshold is not None else ""
+    what = (f"requests slower than {obj.threshold:g}s" if obj.kind == "latency" and obj.threshold is not None
+            else "failing requests")
     share = alert.factor * (alert.long_s * scale) / config.period_s
     scaled = f" (windows divided by the time scale {scale:g})" if scale != 1 else ""
     notes = {
         "summary": f"{obj.name}: error budget burning {alert.factor:g}x too fast over {promql_duration(alert.long_s)}"
                    f" and {promql_duration(alert.short_s)}",
-        "description": f"{unit}{what} exceed {alert.factor:g} times the {ruled.budget * 100:.10g}% the "
+        "description": f"the share of {what} is above {alert.factor:g} times the {ruled.budget * 100:.10g}% the "
                        f"{obj.target * 100:.10g}% objective allows, over both windows{scaled}; at this rate "
                        f"{share * 100:.3g}% of the {period} error budget goes in "
                        f"{promql_duration(alert.long_s * scale)}.",
