@@ -219,10 +219,11 @@ class _Model:
 
     def fires(self, alert: Any, k: int) -> bool | None:
         """Whether the alert is firing at sample k (a multiple of EVERY): true at every evaluation of its `for`."""
-        hold = round(alert.for_s * 1000 / self.step_ms)
-        if k - hold < 0:
+        active = k - round(alert.for_s * 1000 / self.step_ms)  # it must have been active since then
+        active -= active % EVERY
+        if active <= 0:
             return False
-        return _all([self.condition(alert, j) for j in range(k, k - hold - 1, -EVERY)])
+        return _all([self.condition(alert, j) for j in range(k, active - 1, -EVERY)])
 
 
 def _above(value: float | None, threshold: float, strict: bool = True) -> bool | None:

@@ -18,7 +18,7 @@ import yaml
 
 from rxsuite.cli import main
 from slo.evaluate import evaluate_run
-from slo.rules import RulesError, check_rules, generate, write_rules
+from slo.rules import RulesError, check_rules, generate, le_matcher, write_rules
 from slo.rules_cases import build_cases, run_cases
 from slo.spec import DEFAULT_SPEC, SpecError, load_spec
 from tests.report_inputs import load_run
@@ -171,6 +171,27 @@ def test_fast_burn_pages_when_the_hand_solved_onset_says(tmp_path: Path) -> None
         checks = _firing(case, "RxAvailabilityPage", long)
         assert max(m for m, on in checks if not on) < onset < min(m for m, on in checks if on)
         assert all(on for m, on in checks if m > onset)
+
+
+def test_the_latency_bucket_matcher_takes_go_and_python_boundaries() -> None:
+    label, op, value = le_matcher(3.0)
+    regex = value.replace("\\\\", "\\")  # PromQL string -> regular expression
+    assert (label, op) == ("le", "=~")
+    assert [bool(re.fullmatch(regex, le)) for le in ("3", "3.0", "30", "0.3")] == [True, True, False, False]
+    assert le_matcher(2.5) == ("le", "=", "2.5")
+
+
+def test_for_delays_the_page_by_its_duration(tmp_path: Path) -> None:
+    page = "{severity: page, long: 1h, short: 5m, factor: 14.4, for: 10m}"
+    text = AVAILABILITY.rstrip(" ") + f"          alerts: [{page}]\n"
+    rules = generate(load_spec(_spec_file(tmp_path, text)))
+    path = write_rules(rules, tmp_path)
+    case = _case(build_cases(rules, path), "availability: fast burn")
+    onset = 60 + (0.0144 * 60 - 0.0005 * 60) / (0.0288 - 0.0005) + 10  # the clean prefix is the 1h window
+    checks = _firing(case, "RxAvailabilityPage", "1h")
+    assert max(m for m, on in checks if not on) < onset < min(m for m, on in checks if on)
+    run = run_cases(rules, path, tmp_path)
+    assert run.passed, run.output
 
 
 @pytest.mark.slow
