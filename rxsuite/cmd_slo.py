@@ -16,7 +16,7 @@ EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("slo", help="evaluate SLOs of run folders", description=__doc__,
+    parser = subparsers.add_parser("slo", help="evaluate SLOs of run folders; alert rules", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="slo_command", required=True, metavar="SUBCOMMAND")
     evaluate = commands.add_parser("evaluate", help="evaluate one run folder or several as one period",
