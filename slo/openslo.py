@@ -9,7 +9,8 @@ Metric sources are `type: rxsuite`, whose `spec` says what to read from the run 
 or `type: Prometheus`, read by `rxsuite slo rules` only (docs/monitoring.md): `spec.query` is a series selector,
   ratioMetric:      good/bad/total: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{...}'}}}
   thresholdMetric:  {metricSource: {type: Prometheus, spec: {query: 'HISTOGRAM{...}', buckets: [0.5, 1, 3]}}}
-Other kinds (Service, AlertPolicy, ...) are accepted and ignored; `timeWindow` is kept for information.
+Other kinds (Service, AlertPolicy, ...) are accepted and ignored; `timeWindow` is kept for information (its duration
+is the error budget's period in generated alerts).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import contextlib
 from typing import Any
 
 from slo.durations import parse_duration
-from slo.promconfig import PromConfig, parse_selector
+from slo.promconfig import PromConfig, Selector, parse_selector
 from slo.spec import (
     BUDGETING,
     OUTCOMES,
@@ -199,7 +200,7 @@ def _is_prometheus(raw: Any) -> bool:
     return isinstance(source, dict) and str(source.get("type", "")).lower() == "prometheus"
 
 
-def _prometheus_query(doc: YamlDoc, where: tuple[Any, ...], raw: Any) -> tuple[Any, dict[str, Any]]:
+def _prometheus_query(doc: YamlDoc, where: tuple[Any, ...], raw: Any) -> tuple[Selector, dict[str, Any]]:
     """(Selector, source spec) of a `type: Prometheus` metric source; its query must be a series selector."""
     if not _is_prometheus(raw):
         raise doc.error((*where, "metricSource", "type"), "mixes source types; every source of an indicator is "

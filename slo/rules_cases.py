@@ -37,7 +37,7 @@ __all__ = ["CaseRun", "Scenario", "build_cases", "run_cases"]
 
 MARGIN = 0.05
 EVERY = 5  # samples per rule evaluation
-_CANDIDATES = ("", "500", "503", "200", "204", "429", "404", "x", "0", "1", "true", "false", "error", "ok", "GET")
+_CANDIDATES = ("500", "503", "200", "204", "429", "404", "x", "0", "1", "true", "false", "error", "ok", "GET")
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +309,7 @@ def _candidates(matchers: list[tuple[str, str, str]]) -> list[str]:
             out.extend(_regex_examples(_unescape(value)))
     out.extend(_CANDIDATES)
     out.extend(v + "x" for v in list(out))
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys([*out, ""]))  # "" last: the label left out
 
 
 def _regex_examples(regex: str) -> list[str]:

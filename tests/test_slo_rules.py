@@ -222,6 +222,17 @@ def test_a_rule_file_reading_the_wrong_metric_fails_its_promtool_test(tmp_path: 
     assert "FAILED" in run.output and "RxAvailabilityPage" in run.output
 
 
+def test_a_good_selector_gets_series_on_both_sides_of_it_and_its_cases_pass(tmp_path: Path) -> None:
+    text = AVAILABILITY.replace('bad: http_requests_total{job="rx-app",code=~"5.."}',
+                                'good: http_requests_total{job="rx-app",code=~"2..|3.."}')
+    rules = generate(load_spec(_spec_file(tmp_path, text)), time_scale=60)
+    path = write_rules(rules, tmp_path)
+    series = [s["series"] for s in build_cases(rules, path)["tests"][0]["input_series"]]
+    assert series == ['http_requests_total{job="rx-app",code="200"}', 'http_requests_total{job="rx-app",code="500"}']
+    run = run_cases(rules, path, tmp_path)
+    assert run.passed, run.output
+
+
 @pytest.mark.parametrize(("min_events", "pages"), [(100, False), (0, True)])
 def test_the_low_traffic_guard_is_what_keeps_a_handful_of_failures_silent(tmp_path: Path, min_events: int,
                                                                            pages: bool) -> None:
