@@ -7,7 +7,6 @@ hand for a known synthetic series, and promtool itself (check rules; test rules 
 from __future__ import annotations
 
 import re
-import shutil
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +21,6 @@ from slo.rules import RulesError, check_rules, generate, le_matcher, write_rules
 from slo.rules_cases import build_cases, run_cases
 from slo.spec import DEFAULT_SPEC, SpecError, load_spec
 from tests.report_inputs import load_run
-
-pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus) missing")
 
 OPENSLO = DEFAULT_SPEC.parent / "openslo-prometheus.yaml"
 AVAILABILITY = """\
