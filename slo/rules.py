@@ -22,8 +22,8 @@ import yaml
 from slo.promconfig import AlertWindow, PromConfig, Selector
 from slo.spec import Objective, Spec
 
-__all__ = ["RuleSet", "RuledObjective", "RulesError", "check_rules", "generate", "promql_duration", "promtool",
-           "write_rules"]
+__all__ = ["RuleSet", "RuledObjective", "RulesError", "alert_annotations", "alert_labels", "check_rules", "generate",
+           "le_matcher", "promql_duration", "promtool", "sli_parts", "write_rules"]
 
 ERROR_RATIO = "rxsuite_slo:error_ratio:rate"
 EVENTS = "rxsuite_slo:events:increase"
@@ -58,7 +58,6 @@ class RuledObjective:
 class RuleSet:
     spec: Spec
     time_scale: float
-    interval_s: float | None
     objectives: list[RuledObjective] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (objective, why no rules)
     groups: list[dict[str, Any]] = field(default_factory=list)
@@ -69,13 +68,15 @@ class RuleSet:
         return head + yaml.dump({"groups": self.groups}, Dumper=_Dumper, sort_keys=False, width=200)
 
 
-def generate(spec: Spec, time_scale: float = 1.0, interval_s: float | None = None) -> RuleSet:
-    """Rules for every availability and latency objective that names its Prometheus metrics."""
+def generate(spec: Spec, time_scale: float = 1.0) -> RuleSet:
+    """Rules for every availability and latency objective that names its Prometheus metrics.
+
+    A time scale other than 1 also sets each group's evaluation interval to max(1s, 60s / scale).
+    """
     if not time_scale > 0:
         raise RulesError(f"--time-scale {time_scale!r} must be a number > 0 (60 turns 1h into 1m)")
-    if interval_s is None and time_scale != 1:
-        interval_s = max(1.0, 60.0 / time_scale)
-    rules = RuleSet(spec=spec, time_scale=time_scale, interval_s=interval_s)
+    interval_s = max(1.0, 60.0 / time_scale) if time_scale != 1 else None
+    rules = RuleSet(spec=spec, time_scale=time_scale)
     for objective in spec.objectives:
         reason = _why_skipped(objective)
         if reason:

@@ -33,7 +33,7 @@ from slo.rules import (
     sli_parts,
 )
 
-__all__ = ["CaseRun", "Scenario", "build_cases", "run_cases"]
+__all__ = ["CaseRun", "build_cases", "run_cases"]
 
 MARGIN = 0.05
 EVERY = 5  # samples per rule evaluation
