@@ -17,6 +17,7 @@ import yaml
 
 from rxsuite.cli import main
 from slo.evaluate import evaluate_run
+from slo.promconfig import parse_selector
 from slo.rules import RulesError, check_rules, generate, le_matcher, write_rules
 from slo.rules_cases import build_cases, run_cases
 from slo.spec import DEFAULT_SPEC, SpecError, load_spec
@@ -150,6 +151,18 @@ def test_a_whole_query_instead_of_a_selector_is_refused(tmp_path: Path) -> None:
                                                      "bad: sum(rate(errors_total[5m]))"))
     with pytest.raises(SpecError, match=r"spec.yaml:9: objectives\[0\].prometheus.bad: .* is not a series selector"):
         load_spec(path)
+
+
+@pytest.mark.parametrize("text", ['http_requests_total', 'up{job="a",code=~"5..|429",path!="/q\\"x\\""}',
+                                  'rx:ratio{le!~"\\\\d+"}'])
+def test_selectors_read_back_as_written(text: str) -> None:
+    assert parse_selector(text).promql() == text
+
+
+@pytest.mark.parametrize("text", ["sum(up)", 'up{job="a"', "up{job=a}", 'up{job="a" code="b"}', "5xx"])
+def test_anything_but_a_selector_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"selector|label matchers|commas"):
+        parse_selector(text)
 
 
 def test_spec_without_prometheus_metrics_exits_2_with_one_line(tmp_path: Path, capsys: Any) -> None:
