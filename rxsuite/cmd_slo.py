@@ -88,6 +88,8 @@ def run_rules(args: argparse.Namespace) -> int:
         print(f"rxsuite slo rules: {exc}", file=sys.stderr)
         return ExitCode.ERROR
     checks = sum(n for _, n in run.checks)
+    for line in run.timeline:
+        print(f"  {line}")
     print(f"{run.test_file}: {len(run.checks)} cases, {checks} alert checks: {'passed' if run.passed else 'FAILED'}")
     if not run.passed:
         print(run.output, file=sys.stderr)

@@ -73,6 +73,7 @@ class CaseRun:
     passed: bool
     output: str
     checks: list[tuple[str, int]]  # (case name, alert checks)
+    timeline: list[str]  # per case, which alert the checks expect firing from when
 
 
 def build_cases(rules: RuleSet, rule_file: Path) -> dict[str, Any]:
@@ -99,7 +100,24 @@ def run_cases(rules: RuleSet, rule_file: Path, out_dir: Path) -> CaseRun:
     done = subprocess.run([promtool(), "test", "rules", str(test_file)], capture_output=True, text=True,
                           timeout=600)
     checks = [(t["name"], len(t["alert_rule_test"])) for t in document["tests"]]
-    return CaseRun(test_file, done.returncode == 0, (done.stdout + done.stderr).strip(), checks)
+    timeline = [f"{t['name']}: {_timeline(t)}" for t in document["tests"]]
+    return CaseRun(test_file, done.returncode == 0, (done.stdout + done.stderr).strip(), checks, timeline)
+
+
+def _timeline(test: dict[str, Any]) -> str:
+    """'RxAvailabilityPage 1h/5m silent at 385m, firing at 395m; ...' or 'no alert at any of N checks'."""
+    def firing(check: dict[str, Any]) -> set[str]:
+        return {f"{check['alertname']} {a['exp_labels']['long']}/{a['exp_labels']['short']}"
+                for a in check["exp_alerts"]}
+
+    checks = test["alert_rule_test"]
+    parts = []
+    for pair in dict.fromkeys(p for check in checks for p in sorted(firing(check))):
+        own = [c for c in checks if c["alertname"] == pair.split(" ")[0]]
+        first = next(i for i, c in enumerate(own) if pair in firing(c))
+        before = f"silent at {own[first - 1]['eval_time']}, " if first else ""
+        parts.append(f"{pair} {before}firing at {own[first]['eval_time']}")
+    return "; ".join(parts) or f"no alert at any of {len(checks)} checks"
 
 
 # --- scenarios ------------------------------------------------------------------------------------------------

@@ -209,6 +209,7 @@ def test_generated_cases_pass_promtool_for_the_default_spec(tmp_path: Path, caps
     assert main(["slo", "rules", "--out", str(tmp_path), "--test"]) == 0
     out = capsys.readouterr().out
     assert "12 cases" in out and "passed" in out
+    assert "availability: fast burn: " in out and "RxAvailabilityPage 1h/5m silent at 385m, firing at 395m" in out
     names = [t["name"] for t in yaml.safe_load((tmp_path / "default.rules.test.yml").read_text())["tests"]]
     assert names[:4] == ["availability: clean", "availability: fast burn", "availability: slow burn",
                          "availability: low traffic"]
