@@ -1,4 +1,4 @@
-"""`rxsuite slo evaluate RUN... [--spec FILE]`: SLO verdicts for run folders.
+"""`rxsuite slo evaluate RUN... [--spec FILE]`: SLO verdicts for run folders; `rxsuite slo rules`: alert rules.
 
 Exit codes: 0 every applicable objective passes, 1 any fails, 2 usage or spec error (also unreadable run
 folders), 3 no failure but some objective has insufficient data (CI can choose whether to gate on it).
@@ -18,7 +18,7 @@ from slo.job import SloRequest, evaluation_of, execute, plan
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("slo", help="evaluate SLOs of run folders", description=__doc__,
+    parser = subparsers.add_parser("slo", help="evaluate SLOs of run folders; alert rules", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="slo_command", required=True, metavar="SUBCOMMAND")
     evaluate = commands.add_parser("evaluate", help="evaluate one run folder or several as one period",
@@ -32,12 +32,61 @@ def register(subparsers: Any) -> None:
                           help="where to write the JSON result (default: RUN/slo.json for one run; none for several)")
     evaluate.add_argument("--no-write", action="store_true", help="do not write slo.json")
     evaluate.set_defaults(func=run_evaluate)
+    rules = commands.add_parser("rules", help="Prometheus alert rules from a spec, checked (and tested) by promtool",
+                                description=RULES_DOC, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rules.add_argument("--spec", type=Path, help="rxsuite-slo/1 spec or OpenSLO file (default: the default spec)")
+    rules.add_argument("--out", type=Path, default=Path(".rxsuite/rules"), help="folder (default: .rxsuite/rules)")
+    rules.add_argument("--time-scale", type=float, default=1.0, metavar="N",
+                       help="divide every window and `for:` by N (60: 1h becomes 1m), for the sandbox's drills")
+    rules.add_argument("--test", action="store_true",
+                       help="also write and run promtool test cases (clean, fast burn, slow burn, low traffic)")
+    rules.set_defaults(func=run_rules)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     request = SloRequest(runs=tuple(args.runs), spec=args.spec, output=args.output, write=not args.no_write)
     return run_job(plan, lambda slo_plan, _display, stop: execute(slo_plan, None, stop), request,
                    "rxsuite slo evaluate", raise_first=True, show=lambda result: _show(result, args.format))
+
+
+RULES_DOC = """`rxsuite slo rules [--spec FILE] [--out DIR] [--time-scale N] [--test]`: writes DIR/<spec>.rules.yml
+(recording rules and multiwindow burn-rate alerts, docs/monitoring.md) and checks it with `promtool check rules`.
+Exit codes: 0 written and checked (and the --test cases pass), 1 a --test case failed, 2 spec or promtool error.
+"""
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    from rxcore import validation
+    from rxcore.errors import RxError
+    from rxcore.exitcodes import ExitCode
+    from slo.rules import RulesError, check_rules, generate, write_rules
+    from slo.rules_cases import run_cases
+    from slo.spec import SpecError, load_spec
+
+    try:
+        time_scale = validation.option("--time-scale", validation.finite, args.time_scale, 1.0, 3600.0)
+        rules = generate(load_spec(args.spec), time_scale=time_scale)
+        path = write_rules(rules, args.out)
+        check_rules(path)
+        print(f"{path}: {sum(len(g['rules']) for g in rules.groups)} rules, promtool check rules passed")
+        for ruled in rules.objectives:
+            names = ", ".join(dict.fromkeys(ruled.alert_name(a.severity) for a in ruled.alerts))
+            print(f"  {ruled.objective.name}: {names}")
+        for name, reason in rules.skipped:
+            print(f"  {name}: no rules ({reason})")
+        if not args.test:
+            return ExitCode.OK
+        run = run_cases(rules, path, args.out)
+    except (SpecError, RulesError, RxError) as exc:
+        print(f"rxsuite slo rules: {exc}", file=sys.stderr)
+        return ExitCode.ERROR
+    checks = sum(n for _, n in run.checks)
+    for line in run.timeline:
+        print(f"  {line}")
+    print(f"{run.test_file}: {len(run.checks)} cases, {checks} alert checks: {'passed' if run.passed else 'FAILED'}")
+    if not run.passed:
+        print(run.output, file=sys.stderr)
+    return ExitCode.OK if run.passed else ExitCode.FAIL
 
 
 def _show(result: Result, fmt: str) -> None:

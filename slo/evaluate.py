@@ -195,6 +195,10 @@ class _Item:
 def _plan(spec: Spec, table: Any) -> list[_Item]:
     items: list[_Item] = []
     for i, objective in enumerate(spec.objectives):
+        if objective.prometheus is not None and objective.prometheus.sole_source:
+            items.append(_Item(objective, skip_reason="its metric source is Prometheus, which run folders do not "
+                                                      "hold (`rxsuite slo rules` reads it)"))
+            continue
         if objective.kind not in _RECORD_KINDS:
             items.append(_Item(objective))
             continue

@@ -3,17 +3,24 @@
 Supported: `kind: SLO` with an inline `indicator` or an `indicatorRef` to a `kind: SLI` document in the same
 file; `ratioMetric` (good or bad over total) and `thresholdMetric`; `budgetingMethod` Occurrences or
 Timeslices; objectives with `target` or `targetPercent`, `op`/`value`, `timeSliceTarget`/`timeSliceWindow`.
-Metric sources must be `type: rxsuite`, whose `spec` says what to read from the run folder (docs/run-folder.md):
+Metric sources are `type: rxsuite`, whose `spec` says what to read from the run folder (docs/run-folder.md):
   ratioMetric:      good/bad/total: {metricSource: {type: rxsuite, spec: {outcomes: [ok], requests: [...]}}}
   thresholdMetric:  {metricSource: {type: rxsuite, spec: {metric: latency, requests: [...]}}}, value in seconds
-Other kinds (Service, AlertPolicy, ...) are accepted and ignored; `timeWindow` is kept for information.
+or `type: Prometheus`, read by `rxsuite slo rules` only (docs/monitoring.md): `spec.query` is a series selector,
+  ratioMetric:      good/bad/total: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{...}'}}}
+  thresholdMetric:  {metricSource: {type: Prometheus, spec: {query: 'HISTOGRAM{...}', buckets: [0.5, 1, 3]}}}
+Other kinds (Service, AlertPolicy, ...) are accepted and ignored; `timeWindow` is kept for information (its duration
+is the error budget's period in generated alerts).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from rxcore import validation
+from slo.durations import parse_duration
+from slo.promconfig import PromConfig, Selector, parse_selector
 from slo.spec import (
     BUDGETING,
     OUTCOMES,
@@ -64,6 +71,7 @@ def _slo(doc: YamlDoc, slis: dict[str, Any]) -> list[tuple[Objective, tuple[Any,
                         f"{method_raw!r} is not supported; allowed: {', '.join(_METHODS)}")
     budgeting = _METHODS[method_raw]
     assert budgeting in BUDGETING
+    period_s = _period(spec)
     raw_objectives = spec.get("objectives")
     if not isinstance(raw_objectives, list) or not raw_objectives:
         raise doc.error(("spec", "objectives"), "must be a non-empty list")
@@ -74,7 +82,7 @@ def _slo(doc: YamlDoc, slis: dict[str, Any]) -> list[tuple[Objective, tuple[Any,
         indicator = _indicator(doc, where, raw, spec, slis)
         label = raw.get("displayName") or raw.get("name")
         objective_name = name if len(raw_objectives) == 1 else f"{name}:{label or i}"
-        out.append((_objective(doc, where, raw, indicator, objective_name, budgeting), where))
+        out.append((_objective(doc, where, raw, indicator, objective_name, budgeting, period_s), where))
     return out
 
 
@@ -95,7 +103,8 @@ def _indicator(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any], spec: 
 
 
 def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
-               indicator: tuple[YamlDoc, tuple[Any, ...], dict[str, Any]], name: str, budgeting: str) -> Objective:
+               indicator: tuple[YamlDoc, tuple[Any, ...], dict[str, Any]], name: str, budgeting: str,
+               period_s: float | None) -> Objective:
     target = _target(doc, where, raw)
     slice_s = None
     slice_target: float | None = None
@@ -112,6 +121,9 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
     if "ratioMetric" in ind:
         ratio = _mapping(ind_doc, (*ind_where, "ratioMetric"), ind["ratioMetric"])
         at = (*ind_where, "ratioMetric")
+        if _is_prometheus(ratio.get("total")):
+            return Objective(**common, kind="availability", target=target, slice_target=slice_target,
+                             prometheus=_prometheus_ratio(ind_doc, at, ratio, period_s))
         total_outcomes, requests, requests_line = _source(ind_doc, (*at, "total"), ratio.get("total"), "outcomes")
         if "good" in ratio:
             good, _, _ = _source(ind_doc, (*at, "good"), ratio["good"], "outcomes")
@@ -127,7 +139,12 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
                          slice_target=slice_target)
     if "thresholdMetric" in ind:
         at = (*ind_where, "thresholdMetric")
-        metric, requests, requests_line = _source(ind_doc, at, ind["thresholdMetric"], "metric")
+        prometheus = None
+        if _is_prometheus(ind["thresholdMetric"]):
+            metric, requests, requests_line = ("latency",), None, None
+            prometheus = _prometheus_histogram(ind_doc, at, ind["thresholdMetric"], period_s)
+        else:
+            metric, requests, requests_line = _source(ind_doc, at, ind["thresholdMetric"], "metric")
         kind = _METRICS[metric[0]]
         op = raw.get("op")
         if op not in ("lt", "lte"):
@@ -148,7 +165,7 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
         if kind == "web_vital":
             fields["vital"] = metric[0]
         if kind == "latency":
-            fields |= {"requests": requests, "requests_line": requests_line}
+            fields |= {"requests": requests, "requests_line": requests_line, "prometheus": prometheus}
         return Objective(**common, kind=kind, **fields)
     raise ind_doc.error(ind_where, "needs `ratioMetric` or `thresholdMetric`")
 
@@ -160,7 +177,8 @@ def _source(doc: YamlDoc, where: tuple[Any, ...], raw: Any, wanted: str
     source = _mapping(doc, (*where, "metricSource"), raw.get("metricSource"))
     if source.get("type") != "rxsuite":
         raise doc.error((*where, "metricSource", "type"),
-                        f"{source.get('type')!r} is not readable from a run folder; allowed: rxsuite")
+                        f"{source.get('type')!r} is not readable from a run folder; allowed: rxsuite, or Prometheus "
+                        "for every source of the indicator")
     spec = _mapping(doc, (*where, "metricSource", "spec"), source.get("spec"))
     at = (*where, "metricSource", "spec")
     requests = spec.get("requests")
@@ -180,6 +198,56 @@ def _source(doc: YamlDoc, where: tuple[Any, ...], raw: Any, wanted: str
     if not isinstance(metric, str) or metric not in _METRICS:
         raise doc.error((*at, "metric"), f"{metric!r} is not a metric; allowed: {', '.join(_METRICS)}")
     return (metric,), requests, doc.line((*at, "requests"))
+
+
+def _is_prometheus(raw: Any) -> bool:
+    source = raw.get("metricSource") if isinstance(raw, dict) else None
+    return isinstance(source, dict) and str(source.get("type", "")).lower() == "prometheus"
+
+
+def _prometheus_query(doc: YamlDoc, where: tuple[Any, ...], raw: Any) -> tuple[Selector, dict[str, Any]]:
+    """(Selector, source spec) of a `type: Prometheus` metric source; its query must be a series selector."""
+    if not _is_prometheus(raw):
+        raise doc.error((*where, "metricSource", "type"), "mixes source types; every source of an indicator is "
+                                                          "Prometheus or every one is rxsuite")
+    spec = _mapping(doc, (*where, "metricSource", "spec"), raw["metricSource"].get("spec"))
+    try:
+        return parse_selector(spec.get("query")), spec
+    except ValueError as exc:
+        raise doc.error((*where, "metricSource", "spec", "query"), str(exc)) from None
+
+
+def _prometheus_ratio(doc: YamlDoc, at: tuple[Any, ...], ratio: dict[str, Any], period_s: float | None
+                      ) -> PromConfig:
+    total, _ = _prometheus_query(doc, (*at, "total"), ratio.get("total"))
+    side = "bad" if "bad" in ratio else "good"
+    if side not in ratio:
+        raise doc.error(at, "needs `good` or `bad` next to `total`")
+    selector, _ = _prometheus_query(doc, (*at, side), ratio[side])
+    return PromConfig(total=total, **{side: selector}, sole_source=True, where=".".join(map(str, at)),
+                      line=doc.line(at), **({"period_s": period_s} if period_s else {}))
+
+
+def _prometheus_histogram(doc: YamlDoc, at: tuple[Any, ...], raw: dict[str, Any], period_s: float | None
+                          ) -> PromConfig:
+    histogram, spec = _prometheus_query(doc, at, raw)
+    buckets = spec.get("buckets")
+    if (not isinstance(buckets, list) or not buckets
+            or not all(isinstance(b, int | float) and not isinstance(b, bool) and b > 0 for b in buckets)):
+        raise doc.error((*at, "metricSource", "spec", "buckets"),
+                        f"{buckets!r} must list the histogram's bucket boundaries in seconds, e.g. [0.5, 1, 3, 5]")
+    return PromConfig(histogram=histogram, buckets=tuple(sorted(float(b) for b in buckets)), sole_source=True,
+                      where=".".join(map(str, at)), line=doc.line(at),
+                      **({"period_s": period_s} if period_s else {}))
+
+
+def _period(spec: dict[str, Any]) -> float | None:
+    """The SLO's `timeWindow` duration (the budget's period), if it names one."""
+    windows = spec.get("timeWindow")
+    if isinstance(windows, list) and windows and isinstance(windows[0], dict):
+        with contextlib.suppress(ValueError):  # calendar units (1M, 1Q) keep the 30d default, documented
+            return parse_duration(windows[0].get("duration"))
+    return None
 
 
 def _target(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any]) -> float:

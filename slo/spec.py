@@ -16,6 +16,7 @@ from rxcore.errors import ConfigError
 from rxcore.yamlfile import field_name, read_yaml_all
 from slo.durations import ALLOWED as DURATION_ALLOWED
 from slo.durations import parse_duration
+from slo.promconfig import PromConfig, parse_prometheus
 from slo.records import OUTCOMES
 
 FORMAT = "rxsuite-slo/1"
@@ -70,6 +71,7 @@ class Objective:
     description: str = ""
     line: int | None = None
     requests_line: int | None = None
+    prometheus: PromConfig | None = None  # metrics and alerts for `rxsuite slo rules` (slo.promconfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +137,10 @@ _TOP_FIELDS = ("format", "name", "description", "confidence", "rate_limited", "s
                "objectives")
 _COMMON = ("name", "kind", "description", "required")
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "availability": (*_COMMON, "objective", "requests", "per_request", "budgeting", "slice", "slice_objective"),
+    "availability": (*_COMMON, "objective", "requests", "per_request", "budgeting", "slice", "slice_objective",
+                     "prometheus"),
     "latency": (*_COMMON, "percentile", "threshold", "op", "requests", "per_request", "budgeting", "slice",
-                "objective"),
+                "objective", "prometheus"),
     "journey_step": (*_COMMON, "percentile", "threshold", "op"),
     "page_load": (*_COMMON, "percentile", "threshold", "op"),
     "web_vital": (*_COMMON, "vital", "percentile", "threshold", "op"),
@@ -190,6 +193,8 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: Any, rate_limited: str
         "required": _bool(doc, (*where, "required"), get("required", True)),
         "line": doc.line(where),
     }
+    if "prometheus" in raw:
+        common["prometheus"] = parse_prometheus(doc, (*where, "prometheus"), raw["prometheus"], kind)
     if kind in ("rto", "rpo"):
         lost = get("max_lost_writes")
         if lost is not None and (not isinstance(lost, int) or isinstance(lost, bool) or lost < 0):

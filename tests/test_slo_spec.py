@@ -133,12 +133,12 @@ def test_openslo_other_metric_sources_are_refused_with_the_allowed_one(tmp_path:
             spec:
               thresholdMetric:
                 metricSource:
-                  type: Prometheus
+                  type: Datadog
                   spec: {query: up}
           objectives: [{op: lt, value: 1, target: 0.9}]
         """)
     with pytest.raises(SpecError, match=r":10: spec.indicator.spec.thresholdMetric.metricSource.type: "
-                                        r"'Prometheus' is not readable from a run folder; allowed: rxsuite"):
+                                        r"'Datadog' is not readable from a run folder; allowed: rxsuite"):
         load_spec(path)
 
 
