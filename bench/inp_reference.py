@@ -21,8 +21,8 @@ from playwright.sync_api import Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from journeys.browser import launch_options
 from journeys.journey import VITALS_SCRIPT, read_vitals
+from rxcore.browser import launch_options
 from tests.inp_pages import serving
 
 DEFAULT_REFERENCE = Path("package/dist/web-vitals.iife.js")  # where `npm pack` + `tar xzf` leave it

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from journeys.browser import launch_options
+from rxcore.browser import launch_options
 from rxcore.environment import PROJECT_ROOT
 from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from journeys.browser import BrowserMissing, launch_options
 from journeys.journey import Journey
 from journeys.platform import ANON_KEY_ENV, JourneyTarget, TargetError
 from journeys.redact import Redactor
+from rxcore.browser import BrowserMissing, launch_options
 from rxcore.files import write_json_atomic
 
 RESULTS_FORMAT = "rxsuite-journeys-attempt/1"

@@ -1,5 +1,5 @@
 """report.html through Chromium: the PDF for stakeholders, and a rendering check (sections, console errors, images,
-requests leaving the page) for the tests. The browser is found by `journeys.browser` (one home for that)."""
+requests leaving the page) for the tests. The browser is found by `rxcore.browser` (one home for that)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journeys.browser import BrowserMissing, launch_options
+from rxcore.browser import BrowserMissing, launch_options
 
 PDF_FILE = "report.pdf"
 PAPERS = ("A4", "Letter")

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from journeys.browser import launch_options
 from journeys.journey import VITALS_SCRIPT, read_vitals
+from rxcore.browser import launch_options
 from tests.inp_pages import serving
 
 TOLERANCE_MS = 8.0

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from journeys import browser
 from journeys.journey import missing_security_headers, page_template
 from journeys.redact import Redactor
 from journeys.results import journeys_document, merge, write_junit
+from rxcore import browser
 
 NODE = "journeys/test_patient.py::test_patient_pays_with_a_card"
 

@@ -44,7 +44,7 @@ def test_report_renders_every_section_without_errors_or_broken_images(full_repor
 def test_report_fits_a_phone_without_sideways_scrolling(full_report: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from journeys.browser import launch_options
+    from rxcore.browser import launch_options
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**launch_options(pw.chromium.executable_path, headed=False))
