@@ -3,7 +3,6 @@ touched, and a drill whose steady state does not hold afterwards fails (exit 1),
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -11,13 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
-from chaos.drill import DrillRequest, execute
-from chaos.drivers.sandbox import SandboxDriver
+from chaos.drill import DrillRequest, execute, plan
 from chaos.sandbox_env import write_sandbox_environment
 from chaos.scenario import STEADY_AFTER, load_scenario
 from rxcore.errors import ConfigError
 from rxcore.exitcodes import ExitCode
+from rxcore.jobs import QuietProgress, StopToken
 from rxsuite.cli import main
+from sandbox.chaos_driver import SandboxDriver
 from sandbox.stack import Sandbox
 
 _KILL = {"name": "kill region-a", "driver": "sandbox", "action": "kill_region", "args": {"region": "region-a"},
@@ -82,7 +82,8 @@ def test_a_drill_that_leaves_the_steady_state_broken_fails(sandbox: Sandbox, tmp
     request = DrillRequest(env=str(env_file), scenario=str(scenario), runs_dir=tmp_path / "runs",
                            background_load=False)
     try:
-        code, result, _ = execute(request, threading.Event(), lambda kind, message: None)
+        done = execute(plan(request), QuietProgress(), StopToken())
+        code, result = done.exit_code, done.details["drill"]
     finally:
         _restore(sandbox)
     met = {o["metric"]: o["met"] for o in result["objectives"]}

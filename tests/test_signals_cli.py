@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rxcore.environment import PROJECT_ROOT, sandbox_variant
+from rxcore.environment import PROJECT_ROOT
 from rxcore.exitcodes import ExitCode
 from rxcore.jobs import Stopped, StopToken, stop_on_signals
 from rxcore.processes import ProcessRef, is_running, port_is_free
 from sandbox import postgres
 from sandbox.stack import Sandbox
+from sandbox.variant import sandbox_variant
 from tests.test_load_run import endpoint, env_file  # noqa: F401  (fixtures)
 
 _OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "1000")) + 800
