@@ -85,6 +85,7 @@ def read_yaml_all(path: Path) -> list[YamlDocument]:
         loader = _Loader(text, str(path))  # the reader refuses control characters here
         while loader.check_node():
             node = loader.get_node()
+            assert node is not None  # check_node() said a node follows
             lines: dict[tuple[Any, ...], int] = {}
             _collect_lines(node, (), lines)
             docs.append(YamlDocument(Path(path), loader.construct_document(node), lines))
@@ -124,7 +125,8 @@ class _Loader(yaml.SafeLoader):
         self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        # types-PyYAML leaves Parser.peek_event unannotated; it returns the next Event
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise ConfigError(self._name, "(file)", "YAML anchors and aliases (&name, *name) are not allowed",
                               "write each value out in full", line=event.start_mark.line + 1)

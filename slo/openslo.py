@@ -16,6 +16,7 @@ is the error budget's period in generated alerts).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Any
 
 from rxcore import validation
@@ -140,6 +141,7 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
     if "thresholdMetric" in ind:
         at = (*ind_where, "thresholdMetric")
         prometheus = None
+        metric: tuple[str, ...]
         if _is_prometheus(ind["thresholdMetric"]):
             metric, requests, requests_line = ("latency",), None, None
             prometheus = _prometheus_histogram(ind_doc, at, ind["thresholdMetric"], period_s)
@@ -224,8 +226,9 @@ def _prometheus_ratio(doc: YamlDoc, at: tuple[Any, ...], ratio: dict[str, Any], 
     if side not in ratio:
         raise doc.error(at, "needs `good` or `bad` next to `total`")
     selector, _ = _prometheus_query(doc, (*at, side), ratio[side])
-    return PromConfig(total=total, **{side: selector}, sole_source=True, where=".".join(map(str, at)),
-                      line=doc.line(at), **({"period_s": period_s} if period_s else {}))
+    return _with_period(PromConfig(total=total, bad=selector if side == "bad" else None,
+                                   good=selector if side == "good" else None, sole_source=True,
+                                   where=".".join(map(str, at)), line=doc.line(at)), period_s)
 
 
 def _prometheus_histogram(doc: YamlDoc, at: tuple[Any, ...], raw: dict[str, Any], period_s: float | None
@@ -236,9 +239,13 @@ def _prometheus_histogram(doc: YamlDoc, at: tuple[Any, ...], raw: dict[str, Any]
             or not all(isinstance(b, int | float) and not isinstance(b, bool) and b > 0 for b in buckets)):
         raise doc.error((*at, "metricSource", "spec", "buckets"),
                         f"{buckets!r} must list the histogram's bucket boundaries in seconds, e.g. [0.5, 1, 3, 5]")
-    return PromConfig(histogram=histogram, buckets=tuple(sorted(float(b) for b in buckets)), sole_source=True,
-                      where=".".join(map(str, at)), line=doc.line(at),
-                      **({"period_s": period_s} if period_s else {}))
+    return _with_period(PromConfig(histogram=histogram, buckets=tuple(sorted(float(b) for b in buckets)),
+                                   sole_source=True, where=".".join(map(str, at)), line=doc.line(at)), period_s)
+
+
+def _with_period(config: PromConfig, period_s: float | None) -> PromConfig:
+    """The config with the SLO's own budget period when it names one, else PromConfig's default."""
+    return dataclasses.replace(config, period_s=period_s) if period_s else config
 
 
 def _period(spec: dict[str, Any]) -> float | None:
