@@ -7,9 +7,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rxcore.browser import BrowserMissing, launch_options
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 PDF_FILE = "report.pdf"
 PAPERS = ("A4", "Letter")
@@ -38,7 +41,7 @@ class RenderCheck:
 
 
 @contextmanager
-def _page(html_path: Path, viewport: dict[str, int]) -> Iterator[tuple[Any, RenderCheck]]:
+def _page(html_path: Path, viewport: ViewportSize) -> Iterator[tuple[Any, RenderCheck]]:
     from playwright.sync_api import sync_playwright
 
     check = RenderCheck()
@@ -57,7 +60,7 @@ def _page(html_path: Path, viewport: dict[str, int]) -> Iterator[tuple[Any, Rend
 
 
 def check_render(html_path: Path, sections: Sequence[str], screenshot: Path | None = None,
-                 viewport: dict[str, int] | None = None) -> RenderCheck:
+                 viewport: ViewportSize | None = None) -> RenderCheck:
     """Open the report, find every section, every image decoded (naturalWidth > 0), no console error."""
     with _page(html_path, viewport or {"width": 1200, "height": 900}) as (page, check):
         for section in sections:

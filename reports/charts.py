@@ -42,6 +42,8 @@ def _png(draw: Callable[[Figure], None], height: float = _HEIGHT) -> str:
 
 
 def _times(unix: Sequence[float]) -> list[datetime]:
+    """Datetimes for the x axis. matplotlib converts datetimes (and None, a gap) through its units registry, but its
+    stubs declare floats only: hence the `type: ignore[arg-type]` where such values are passed."""
     return [datetime.fromtimestamp(t, UTC) for t in unix]
 
 
@@ -61,10 +63,10 @@ def covered(markers: Sequence[dict[str, Any]], start: float, end: float) -> list
 
 def _markers(ax: Axes, markers: Sequence[dict[str, Any]], start: float, end: float, step: float) -> None:
     """Drill events within the data as dotted lines; the time axis spans the data only."""
-    ax.set_xlim(datetime.fromtimestamp(start - step / 2, UTC), datetime.fromtimestamp(end + step / 2, UTC))
+    ax.set_xlim(datetime.fromtimestamp(start - step / 2, UTC), datetime.fromtimestamp(end + step / 2, UTC))  # type: ignore[arg-type]
     for marker in covered(markers, start, end):
         unix = marker["unix"]
-        ax.axvline(datetime.fromtimestamp(unix, UTC), color=_COLOURS["marker"], linestyle=":", linewidth=1)
+        ax.axvline(datetime.fromtimestamp(unix, UTC), color=_COLOURS["marker"], linestyle=":", linewidth=1)  # type: ignore[arg-type]
         ax.annotate(_MARKER_LABELS.get(marker["event"], marker["event"]),
                     (datetime.fromtimestamp(unix, UTC), 1.0), xycoords=("data", "axes fraction"),
                     rotation=90, va="top", ha="right", fontsize=7, color=_COLOURS["marker"])
@@ -75,7 +77,7 @@ def latency(load: LoadSeries, threshold_s: float | None, markers: Sequence[dict[
         ax = fig.add_subplot()
         t = _times(load.t)
         for name, values in load.percentiles_s.items():
-            ax.plot(t, [None if v is None else v * 1000 for v in values], marker=".", markersize=3, label=name,
+            ax.plot(t, [None if v is None else v * 1000 for v in values], marker=".", markersize=3, label=name,  # type: ignore[arg-type]
                     color=_COLOURS.get(name))
         if threshold_s is not None:
             ax.axhline(threshold_s * 1000, color=_COLOURS["slo"], linestyle="--", linewidth=1,
@@ -127,12 +129,12 @@ def burn_down(load: LoadSeries) -> str:
         for name, values in load.budget_remaining.items():
             known = [v * 100 for v in values if v is not None]
             lowest = min([lowest, *known])
-            ax.step(t, [None if v is None else max(v * 100, _OVERSPENT_FLOOR) for v in values], where="post",
+            ax.step(t, [None if v is None else max(v * 100, _OVERSPENT_FLOOR) for v in values], where="post",  # type: ignore[arg-type]
                     marker=".", markersize=3, label=name + (f" (ends at {known[-1]:,.0f} %)" if known and
                                                             known[-1] < _OVERSPENT_FLOOR else ""))
         ax.set_ylim(max(lowest, _OVERSPENT_FLOOR) - 5, 105)
-        ax.set_xlim(datetime.fromtimestamp(load.start - load.step_s / 2, UTC),
-                    datetime.fromtimestamp(load.end + load.step_s / 2, UTC))
+        ax.set_xlim(datetime.fromtimestamp(load.start - load.step_s / 2, UTC),  # type: ignore[arg-type]
+                    datetime.fromtimestamp(load.end + load.step_s / 2, UTC))  # type: ignore[arg-type]
         ax.axhline(0, color=_COLOURS["slo"], linewidth=1)
         ax.axhline(25, color=_COLOURS["warn"], linewidth=1, linestyle="--", label="at risk below 25 %")
         ax.set_ylabel("error budget left (%)")
@@ -194,7 +196,7 @@ def drill_trend(points: Sequence[dict[str, Any]]) -> str:
             for q in quarters:
                 scores = [p["score"] for p in mine if p["quarter"] == q]
                 means.append(sum(scores) / len(scores) if scores else None)
-            ax.plot(quarters, means, marker="o", label=scenario)
+            ax.plot(quarters, means, marker="o", label=scenario)  # type: ignore[arg-type]
         ax.set_ylim(0, 105)
         ax.set_ylabel("drill score (0-100)")
         ax.set_title("Drill scores by quarter (mean per scenario)", fontsize=10)

@@ -355,7 +355,7 @@ def _drill_figures(drills: list[DrillView]) -> list[dict[str, Any]]:
 def drill_trend(runs_root: Path, until: datetime | None = None) -> list[dict[str, Any]]:
     """Every finished scenario journal under the runs folder (top-level drills, suite scenarios, stages of
     `rxsuite run` folders), oldest first: the points of the quarterly trend."""
-    points = []
+    points: list[dict[str, Any]] = []
     if not runs_root.is_dir():
         return points
     patterns = ("*/drill.json", "*/scenarios/*/drill.json", "*/*/drill.json", "*/*/scenarios/*/drill.json")
