@@ -134,7 +134,7 @@ def _run_suite(drill_plan: Plan, folder: RunFolder, target: ProbeTarget, platfor
             "time_to_detect_s": result.get("time_to_detect_s"), "downtime_s": result.get("downtime_s"),
             "ledger": result.get("ledger"), "reason": result.get("reason"),
             "duration_s": _duration(result), "journal": str(Path("scenarios") / scenario.name / DRILL_FILE)})
-    summary = summarise(results) if results else {"score": 0.0, "verdict": "fail", "as_expected": False}
+    summary: dict[str, Any] = summarise(results) if results else {"score": 0.0, "verdict": "fail", "as_expected": False}
     interrupted = len(results) < len(drill_plan.scenarios) or any(r.get("status") == "interrupted"
                                                                   for r, _ in results)
     summary["as_expected"] = summary["as_expected"] and not interrupted

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from chaos.drivers import BUILTIN_DRIVER, check_action_args, driver_actions, driver_names
 from chaos.metrics import METRICS, OPERATORS
@@ -180,7 +180,7 @@ class _Parser:
     def __init__(self, file: str) -> None:
         self.file = file
 
-    def fail(self, where: str, problem: str, fix: str) -> None:
+    def fail(self, where: str, problem: str, fix: str) -> NoReturn:
         raise ConfigError(self.file, where, problem, fix)
 
     def mapping(self, value: Any, where: str) -> None:
