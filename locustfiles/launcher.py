@@ -129,9 +129,10 @@ def start_children(launch: Launch, run_dir: Path) -> tuple[_Child | None, list[_
     config.save(config_path)
     env = _child_env(launch, config_path)
     if launch.role == "worker":
-        port = str(launch.master_port or 5557)
+        port = launch.master_port or 5557
         return None, [_Child("worker-1", _locust_argv(config, "--worker", "--master-host", launch.master_host,
-                                                      "--master-port", port), env, run_dir / "locust-worker-1.log")]
+                                                      "--master-port", str(port)),
+                              env, run_dir / "locust-worker-1.log")]
     if launch.role == "all" and launch.workers == 0:
         return _Child("locust", _locust_argv(config, "--headless"), env, run_dir / "locust.log"), []
     port = launch.master_port or free_port()

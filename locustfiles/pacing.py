@@ -14,6 +14,7 @@ a slot taken when already past (every user was busy) is backlog: the platform wa
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from slo.validity import LAG_BOUND_S
 
@@ -21,7 +22,7 @@ LATE_S = 0.01  # an iteration starting later than this counts as late (the lag i
 
 
 class ArrivalSchedule:
-    def __init__(self, clock=time.time) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._rate = 0.0
         self._next: float | None = None

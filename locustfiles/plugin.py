@@ -18,12 +18,13 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gevent
 import gevent.lock
-from locust import LoadTestShape, events
+from locust import LoadTestShape, User, events
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
 
 from locustfiles import runtime
@@ -272,7 +273,7 @@ def configure_user_classes(config: LoadConfig) -> list[type]:
         weight = int(settings.get("weight", 0))
         cls.weight = weight
         if config.mode == "arrival":
-            cls.wait_time = cls.paced_wait
+            cls.wait_time = cast("Callable[[User], float]", cls.paced_wait)  # every instance of cls is a PlatformUser
         else:
             low, high = settings.get("wait", [1.0, 3.0])
             cls.wait_time = between(float(low), float(high))
