@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
@@ -66,7 +66,7 @@ class _Results:
                                               "error": None})
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item) -> Iterator[Any]:
+    def pytest_runtest_makereport(self, item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         if report.failed:
             item.stash[_FAILED] = True
@@ -96,7 +96,7 @@ class _Results:
         return self.redactor.text(text)
 
 
-def _stop_session(config: pytest.Config, message: str) -> None:
+def _stop_session(config: pytest.Config, message: str) -> NoReturn:
     """A problem no journey can get past (no browser, no target): say it once and stop."""
     config.stash[_RESULTS].error = message
     pytest.exit(message, returncode=4)

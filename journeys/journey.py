@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,8 +83,7 @@ class Journey:
         user = _User(label, context)
         self._users[label] = user
         for path in self.break_paths:
-            context.route(lambda url, path=path: path in (urlparse(url).path, page_template(urlparse(url).path)),
-                          _broken_page)
+            context.route(_path_is(path), _broken_page)
         context.on("page", lambda page: self._watch(user, page))
         page = context.new_page()
         self._watch(user, page)
@@ -248,6 +247,11 @@ def _document(user: _User, page: Page, response: Response) -> None:
     request = response.request
     if request.resource_type == "document" and request.frame == page.main_frame:
         user.documents.append({"url": response.url, "status": response.status, "headers": response.headers})
+
+
+def _path_is(path: str) -> Callable[[str], bool]:
+    """A route predicate: the URL's path, or its page template, is `path`."""
+    return lambda url: path in (urlparse(url).path, page_template(urlparse(url).path))
 
 
 def _broken_page(route: Route) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from journeys import accounts
 from journeys.journey import Journey
@@ -25,7 +25,7 @@ def _watch_dashboard(journey: Journey, patient_index: int, prescription_id: str)
     return page
 
 
-def _status(page: Page, prescription_id: str):  # type: ignore[no-untyped-def]
+def _status(page: Page, prescription_id: str) -> Locator:
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"Prescription {_ref(prescription_id)}"))
     return row.locator("[data-status]")
 

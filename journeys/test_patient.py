@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from journeys import accounts
 from journeys.journey import Journey
@@ -14,7 +14,7 @@ def _ref(prescription_id: str) -> str:
     return prescription_id[:8].upper()
 
 
-def _row(page: Page, prescription_id: str):  # type: ignore[no-untyped-def]
+def _row(page: Page, prescription_id: str) -> Locator:
     return page.get_by_role("row").filter(has=page.get_by_role("link", name=f"Prescription {_ref(prescription_id)}"))
 
 

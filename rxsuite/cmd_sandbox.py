@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.table import Table
@@ -57,7 +58,7 @@ def sandbox_for(env_name: str) -> Sandbox:
     return Sandbox(env.sandbox)
 
 
-def _guard(func):  # type: ignore[no-untyped-def]
+def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def wrapped(args: argparse.Namespace) -> int:
         try:
             return func(args)
