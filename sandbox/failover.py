@@ -69,7 +69,7 @@ class Manager:
         try:
             with psycopg.connect(self.layout.superuser_conninfo(self.primary, timeout_s=1), autocommit=True) as conn:
                 conn.execute("SET statement_timeout = '1s'")
-                in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+                in_recovery = postgres.scalar(conn, "SELECT pg_is_in_recovery()")
             return not in_recovery
         except psycopg.Error:
             return False

@@ -91,7 +91,7 @@ class Parts:
     @staticmethod
     def running(state: dict[str, Any], part: str) -> bool:
         entry = (state.get("parts") or {}).get(part)
-        return bool(entry and entry.get("process")) and is_running(ProcessRef.from_json(entry["process"]))
+        return bool(entry and entry.get("process") and is_running(ProcessRef.from_json(entry["process"])))
 
     def url(self, part: str) -> str:
         if part in postgres.NODES:

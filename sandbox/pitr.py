@@ -47,7 +47,7 @@ def archive_current_wal(layout: PgLayout, primary: str, timeout_s: float = 30) -
     """Close the current WAL segment on the primary and wait until the archiver has copied it: the restore needs
     every commit up to (and a little past) the target in the archive."""
     with psycopg.connect(layout.superuser_conninfo(primary, dbname=postgres.DATABASE), autocommit=True) as conn:
-        segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+        segment = postgres.scalar(conn, "SELECT pg_walfile_name(pg_switch_wal())")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if (layout.archive_dir / segment).exists():
@@ -109,7 +109,7 @@ def _wait_promoted(restored: RestoredDatabase, deadline: float, log: Path) -> No
     while time.monotonic() < deadline:
         try:
             with psycopg.connect(restored.superuser_conninfo, autocommit=True) as conn:
-                if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                if not postgres.scalar(conn, "SELECT pg_is_in_recovery()"):
                     return
         except psycopg.Error:
             pass

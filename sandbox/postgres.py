@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, LiteralString
 
 import psycopg
 
@@ -301,6 +302,13 @@ class NodeStatus:
     streaming_to: tuple[str, ...] = ()
 
 
+def scalar(conn: psycopg.Connection[Any], query: LiteralString) -> Any:
+    """The one value of a query that always returns one row (`SELECT f()`)."""
+    row = conn.execute(query).fetchone()
+    assert row is not None, query
+    return row[0]
+
+
 def node_status(layout: PgLayout, node: str, timeout_s: int = 1) -> NodeStatus:
     running = postmaster_pid(layout, node) is not None
     if not running:
@@ -308,11 +316,10 @@ def node_status(layout: PgLayout, node: str, timeout_s: int = 1) -> NodeStatus:
     try:
         with psycopg.connect(layout.superuser_conninfo(node, timeout_s=timeout_s), autocommit=True) as conn:
             conn.execute("SET statement_timeout = '1s'")
-            in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+            in_recovery = scalar(conn, "SELECT pg_is_in_recovery()")
             if in_recovery:
-                row = conn.execute(
-                    "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())").fetchone()
-                return NodeStatus(node, True, True, "standby", int(row[0]) if row[0] is not None else None)
+                lag = scalar(conn, "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())")
+                return NodeStatus(node, True, True, "standby", int(lag) if lag is not None else None)
             rows = conn.execute(
                 "SELECT application_name, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) "
                 "FROM pg_stat_replication WHERE state = 'streaming'").fetchall()

@@ -39,7 +39,7 @@ def _provider_down(exc: ProviderUnavailable) -> ApiError:
 
 
 def _provider_rejected(reply: ProviderReply) -> ApiError:
-    error = reply.body.get("error") if isinstance(reply.body.get("error"), dict) else {}
+    error = reply.body["error"] if isinstance(reply.body.get("error"), dict) else {}
     return ApiError(
         502,
         "payment_provider_error",

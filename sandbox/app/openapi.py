@@ -115,7 +115,7 @@ _TABLE = {"name": "table", "in": "path", "required": True, "schema": {"type": "s
 _FILTER = _query("id", "a PostgREST filter on the id column, e.g. eq.<uuid> or in.(<uuid>,<uuid>)")
 _PREFER = {"name": "Prefer", "in": "header", "required": False,
            "schema": {"type": "string", "enum": ["return=representation", "return=minimal"]}}
-_SECURED = [{"apikey": []}, {"apikey": [], "bearer": []}]
+_SECURED: list[dict[str, list[str]]] = [{"apikey": []}, {"apikey": [], "bearer": []}]
 
 
 def _paths() -> dict[str, Any]:

@@ -18,7 +18,8 @@ from sandbox.app.identity import Caller
 from sandbox.app.policies import prescription_rule
 
 LIST_ROWS = 50
-DECISIONS = {"doctor": {"requested": ("approved", "rejected")}, "pharmacist": {"paid": ("dispensed",)}}
+DECISIONS: dict[str, dict[str, tuple[str, ...]]] = {"doctor": {"requested": ("approved", "rejected")},
+                                                    "pharmacist": {"paid": ("dispensed",)}}
 
 _ROW_COLUMNS = (
     "p.id, p.status, p.quantity, p.notes, p.created_at, p.updated_at, p.patient_id, p.doctor_id,"
@@ -31,7 +32,7 @@ _ROW_FROM = (
 )
 
 
-async def _rows(db: Database, statement: sql.Composable, params: list[Any]) -> list[dict[str, Any]]:
+async def _rows(db: Database, statement: sql.SQL | sql.Composed, params: list[Any]) -> list[dict[str, Any]]:
     async def run(conn: Conn) -> list[dict[str, Any]]:
         cursor = await conn.execute(statement, params)
         return await cursor.fetchall()
@@ -109,6 +110,7 @@ async def request_renewal(
                 [who.user_id, doctor["doctor_id"], medication_id, quantity, notes],
             )
             created = await cursor.fetchone()
+            assert created is not None  # INSERT ... RETURNING returns the inserted row
             await conn.execute(
                 "INSERT INTO prescription_events (prescription_id, from_status, to_status, actor_id)"
                 " VALUES (%s, NULL, 'requested', %s)",

@@ -215,7 +215,7 @@ def _parse_bindings(config: Any) -> list[Binding]:
 
 def _handle(client: Client, message: dict[str, Any], socket_caller: Caller, jwt_settings: Settings) -> None:
     topic, event, ref = message.get("topic"), message.get("event"), message.get("ref")
-    payload = message.get("payload") if isinstance(message.get("payload"), dict) else {}
+    payload = message["payload"] if isinstance(message.get("payload"), dict) else {}
     if topic == "phoenix" and event == "heartbeat":
         client.push(_reply("phoenix", ref, "ok", {}))
         return

@@ -8,7 +8,7 @@ PATCH that matches no visible row is a 404, an invalid status transition a 409. 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NoReturn
 
 from psycopg import sql
 from starlette.requests import Request
@@ -26,7 +26,7 @@ from sandbox.app.tables import TABLES, Table
 router = Routes("/rest/v1")
 
 MAX_INSERT_ROWS = 100
-TRANSITIONS = {
+TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "doctor": {"requested": ("approved", "rejected")},
     "pharmacist": {"paid": ("dispensed",)},
 }
@@ -57,7 +57,7 @@ def _wants_representation(request: Request) -> bool:
     return any(part.strip() == "return=representation" for part in prefer.split(","))
 
 
-async def _fetch_text(conn: Conn, statement: sql.Composable, params: list[Any]) -> str:
+async def _fetch_text(conn: Conn, statement: sql.SQL | sql.Composed, params: list[Any]) -> str:
     cursor = await conn.execute(statement, params)
     row = await cursor.fetchone()
     return row["body"] if row else "[]"
@@ -152,7 +152,7 @@ def _text_field(row: dict[str, Any], key: str, *, max_length: int, required: boo
     return value
 
 
-def _type_error(key: str, expected: str) -> Any:
+def _type_error(key: str, expected: str) -> NoReturn:
     raise bad_request(f"'{key}' must be {expected}", code="22P02")
 
 

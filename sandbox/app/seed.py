@@ -128,7 +128,7 @@ def _prescriptions(
             history = _HISTORY[status]
             updated = created + timedelta(hours=len(history) - 1)
             prescriptions.append((rx_id, patient, doctor, medication[0], status, quantity, None, created, updated))
-            previous = None
+            previous: str | None = None
             for step, to_status in enumerate(history):
                 actor = patient if to_status in ("requested", "paid") else doctor
                 events.append((rx_id, previous, to_status, actor, created + timedelta(hours=step)))
