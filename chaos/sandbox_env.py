@@ -16,9 +16,12 @@ __all__ = ["write_sandbox_environment"]
 class _SandboxSettings(Protocol):
     """What is read of the sandbox plug-in's SandboxConfig (chaos does not import the sandbox)."""
 
-    ports: dict[str, int]
-    state_dir: Path
-    replication: str
+    @property
+    def ports(self) -> dict[str, int]: ...
+    @property
+    def state_dir(self) -> Path: ...
+    @property
+    def replication(self) -> str: ...
 
     def url(self, port_name: str) -> str: ...
 
