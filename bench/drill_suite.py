@@ -31,6 +31,7 @@ def main() -> None:
     done = execute(plan(DrillRequest(env=str(env_file), suite="quarterly", runs_dir=args.runs_dir,
                                      background_load=not args.no_load)), QuietProgress(), StopToken())
     code, result, folder = int(done.exit_code), done.details["drill"], done.run_dir
+    assert folder is not None  # a drill that has a result has its run folder
     wall = time.monotonic() - started
     print(f"{'scenario':34} {'verdict':8} {'score':>6} {'RTO s':>7} {'RPO writes':>10} {'RPO s':>6}")
     for row in result["scenarios"]:

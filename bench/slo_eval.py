@@ -99,7 +99,7 @@ def generate(run_dir: Path, seconds: int, rate: float, names: int, seed: int) ->
     return int(sum(params[k].sum() for k in ("ok", "5xx", "timeout", "429")))
 
 
-def _child_ours(run_dir: Path) -> dict[str, float]:
+def _child_ours(run_dir: Path) -> dict[str, float | str]:
     spec = load_spec()
     started, cpu = time.perf_counter(), time.process_time()
     evaluation = evaluate_run(run_dir, spec)
@@ -134,12 +134,12 @@ def _child_pandas(seconds: int, rate: float, names: int, seed: int, share: float
                                     "outcome": np.full(int(reps.sum()), code, dtype=np.int8)}))
     df = pd.concat(frames, ignore_index=True)
     del frames, parts
-    rows = len(df)
+    row_count = len(df)
     started, cpu = time.perf_counter(), time.process_time()
     _pandas_evaluation(df)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_rss_mb": peak_rss, "rows": rows}
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_rss_mb": peak_rss, "rows": row_count}
 
 
 def _pandas_evaluation(df: object) -> dict[str, object]:
