@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -28,12 +29,13 @@ def replication_sandbox() -> Iterator[Sandbox]:
     yield from running_sandbox(sandbox_variant(_OFFSET, "test-drill-replication"))
 
 
-def _drill(sandbox: Sandbox, scenario: str, tmp_path: Path) -> tuple[dict, Path]:
+def _drill(sandbox: Sandbox, scenario: str, tmp_path: Path) -> tuple[dict[str, Any], Path]:
     env_file = write_sandbox_environment(sandbox.config, tmp_path / "env.yaml")
     request = DrillRequest(env=str(env_file), scenario=scenario, runs_dir=tmp_path / "runs", background_load=False)
     done = execute(plan(request), QuietProgress(), StopToken())
     result, folder = done.details["drill"], done.run_dir
     assert result["status"] == "completed", result.get("reason")
+    assert folder is not None
     return result, folder
 
 

@@ -3,6 +3,7 @@ and the choice of browser."""
 
 from __future__ import annotations
 
+import shutil
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -70,7 +71,7 @@ def test_playwrights_own_chromium_is_preferred(tmp_path: Path, monkeypatch: pyte
 
 def test_system_chromium_is_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(browser.BROWSER_ENV, raising=False)
-    monkeypatch.setattr(browser.shutil, "which", lambda name: "/usr/bin/chromium" if name == "chromium" else None)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/chromium" if name == "chromium" else None)
     options = browser.launch_options(str(tmp_path / "missing"), headed=False)
     assert options["executable_path"] == "/usr/bin/chromium"
     assert "--no-sandbox" in options["args"]
@@ -78,7 +79,7 @@ def test_system_chromium_is_the_fallback(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_no_chromium_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(browser.BROWSER_ENV, raising=False)
-    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(browser.BrowserMissing, match="playwright install chromium"):
         browser.launch_options(str(tmp_path / "missing"), headed=False)
 

@@ -227,6 +227,7 @@ def test_recorded_percentiles_are_within_a_tenth_of_a_percent_of_the_exact_ones(
     for p in (50, 95, 99):
         exact = float(np.percentile(exact_us, p, method="inverted_cdf"))
         recorded = merged.value_at_percentile(p)
+        assert recorded is not None
         assert abs(recorded - exact) / exact <= 0.001, (p, recorded, exact)
 
 

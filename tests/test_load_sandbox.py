@@ -161,7 +161,9 @@ def test_a_stall_shows_in_full_in_arrival_mode_and_the_closed_loop_hides_it(sand
         _, run_dir = _run(sandbox, tmp_path / mode, _models(probe=1), users=10 if mode == "arrival" else 4,
                           duration_s=12, rate=rate if mode == "arrival" else None, wait=[0.2, 0.2], during=stall)
         hist = _histogram(run_dir)
-        figures[mode] = {"p95_s": hist.value_at_percentile(95) / 1e6, "p99_s": hist.value_at_percentile(99) / 1e6,
+        p95, p99 = hist.value_at_percentile(95), hist.value_at_percentile(99)
+        assert p95 is not None and p99 is not None
+        figures[mode] = {"p95_s": p95 / 1e6, "p99_s": p99 / 1e6,
                          "slow": _at_or_above(hist, stall_s / 2 * 1e6), "n": hist.count}
     arrival, closed = figures["arrival"], figures["closed"]
     print(f"stall {stall_s:g} s at {rate:g}/s: arrival p99 {arrival['p99_s']:.2f} s, p95 {arrival['p95_s']:.2f} s, "

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def endpoint() -> Iterator[str]:
         stop_child(server)
 
 
-def _probe(endpoint: str, freeze_s: float) -> dict[str, object]:
+def _probe(endpoint: str, freeze_s: float) -> dict[str, Any]:
     child = subprocess.Popen([sys.executable, "-c", _PROBER, endpoint, str(PROBE_S)], cwd=ROOT,
                              stdout=subprocess.PIPE, text=True)
     try:

@@ -39,7 +39,9 @@ def test_per_request_table_uses_the_merged_histograms(tmp_path: Path) -> None:
     for name, (outcomes, hist) in merge_by_name(folder).items():
         assert rows[name]["requests"] == sum(outcomes.values())
         assert rows[name]["errors"] == outcomes["http_5xx"]
-        assert rows[name]["p95_s"] == hist.value_at_percentile(95) / 1e6
+        p95 = hist.value_at_percentile(95)
+        assert p95 is not None
+        assert rows[name]["p95_s"] == p95 / 1e6
 
 
 def test_absent_sections_say_so_in_plain_words(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from reports.builder import generate
 from reports.charts import covered
@@ -69,7 +70,7 @@ def test_title_option_sets_the_title_everywhere(tmp_path: Path) -> None:
 
 
 def test_only_events_within_the_data_are_markers() -> None:
-    markers = [{"event": "fault_injected", "unix": 100.0}, {"event": "recovered", "unix": 130.0},
+    markers: list[dict[str, Any]] = [{"event": "fault_injected", "unix": 100.0}, {"event": "recovered", "unix": 130.0},
                {"event": "rollback_done", "unix": None}]
     assert covered(markers, 90.0, 120.0) == [markers[0]]
     assert covered(markers, 131.0, 200.0) == []

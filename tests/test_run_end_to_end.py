@@ -65,5 +65,5 @@ def test_report_renders_and_is_printed(finished_run: dict[str, Any]) -> None:
 
 
 def test_sandbox_is_down_afterwards(finished_run: dict[str, Any]) -> None:
-    sandbox = Sandbox(load_environment(str(finished_run["env"])).sandbox)  # type: ignore[arg-type]
+    sandbox = Sandbox(load_environment(str(finished_run["env"])).sandbox)
     assert [p.name for p in sandbox.status() if p.running] == []

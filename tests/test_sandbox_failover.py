@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import psycopg
@@ -52,7 +52,7 @@ def _edge_region(sandbox: Sandbox) -> str | None:
         return None
 
 
-def _wait_for(predicate, timeout_s: float) -> float:  # type: ignore[no-untyped-def]
+def _wait_for(predicate: Callable[[], object], timeout_s: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
         if predicate():

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -31,7 +32,7 @@ from tests.children import interruptible
 _OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "1000"))
 
 
-def _variant(step: int, state_name: str, **changes: object) -> Sandbox:
+def _variant(step: int, state_name: str, **changes: Any) -> Sandbox:
     """Steps 1-5 shift the ports by 3, 6, 9, 12, 15: none of these is a difference between two sandbox ports."""
     return Sandbox(sandbox_variant(_OFFSET + 3 * step, state_name, **changes))
 
@@ -85,7 +86,7 @@ def _rows(sandbox: Sandbox) -> list[tuple[str, int]]:
     """The rows this module wrote (a ground truth the tests create) and the seeded users (the sandbox's own)."""
     with psycopg.connect(sandbox.primary_conninfo()) as conn:
         written = conn.execute("SELECT run_id, seq FROM probe_writes WHERE run_id = 'lifecycle' ORDER BY seq")
-        return [*written.fetchall(), ("users", conn.execute("SELECT count(*) FROM users").fetchone()[0])]
+        return [*written.fetchall(), ("users", postgres.scalar(conn, "SELECT count(*) FROM users"))]
 
 
 def _write_row(sandbox: Sandbox, seq: int) -> None:
@@ -97,6 +98,7 @@ def test_a_sigkilled_region_is_restarted_and_nothing_is_wiped(lifecycle_sandbox:
     _write_row(lifecycle_sandbox, 1)
     rows, secrets = _rows(lifecycle_sandbox), (lifecycle_sandbox.state_dir / "secrets.json").read_text()
     pids = {p.name: p.pid for p in lifecycle_sandbox.status()}
+    assert pids["region-a"] is not None
     os.kill(pids["region-a"], signal.SIGKILL)
     time.sleep(0.2)
     steps: list[tuple[str, str]] = []

@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -34,7 +36,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _wait_for(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
@@ -43,7 +45,7 @@ def _wait_for(predicate, timeout_s: float, what: str) -> None:  # type: ignore[n
     raise AssertionError(f"{what} not reached within {timeout_s:g} s")
 
 
-def _run_json(runs: Path) -> dict:  # type: ignore[type-arg]
+def _run_json(runs: Path) -> dict[str, Any]:
     (folder,) = runs.iterdir()
     return json.loads((folder / "run.json").read_text())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from slo.spec import SpecError, load_spec
 T0 = 1_764_000_000.0  # a whole minute
 
 
-def _write(run_dir: Path, windows: list[tuple[float, str, np.ndarray | list[int], dict[str, int]]]) -> Path:
+def _write(run_dir: Path, windows: Sequence[tuple[float, str, np.ndarray | list[int], Mapping[str, int]]]) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     with RecordWriter(run_dir) as writer:
         for start, name, latencies, errors in windows:
@@ -110,8 +111,8 @@ def test_enough_good_requests_pass_and_many_failures_fail(tmp_path: Path) -> Non
 def test_latency_percentiles_match_the_exact_ones_of_the_samples(tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
     samples = {name: np.rint(rng.lognormal(np.log(m), 0.8, 30_000)) for name, m in (("GET /a", 2e5), ("GET /b", 9e5))}
-    windows = [(T0 + w, name, values[w * 1000:(w + 1) * 1000], {}) for w in range(30) for name, values in
-               samples.items()]
+    windows: list[tuple[float, str, np.ndarray, dict[str, int]]] = [
+        (T0 + w, name, values[w * 1000:(w + 1) * 1000], {}) for w in range(30) for name, values in samples.items()]
     run = _write(tmp_path / "run", windows)
     results = {o.name: o for o in evaluate_run(run, _spec(tmp_path, _LATENCY)).objectives}
 

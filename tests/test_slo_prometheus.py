@@ -40,7 +40,9 @@ def _scrapes() -> dict[str, list[tuple[int, int]]]:
     """(time, value) of each series: a 200 series with steady traffic whose process restarts at 3 h (the counter
     starts again from 7), and a 500 series born at 1 h holding 4 events whose scrapes pause for 20 min in hour 4
     (stale), its events meanwhile showing at the first scrape after the pause."""
-    ok, bad, value_ok, value_bad = [], [], 0, 0
+    ok: list[tuple[int, int]] = []
+    bad: list[tuple[int, int]] = []
+    value_ok, value_bad = 0, 0
     for k in range(1, _HOURS * 3600 // _SCRAPE_S + 1):
         t = _START + k * _SCRAPE_S
         value_ok = 7 if t - _START == 3 * 3600 else value_ok + 5 + k % 3
