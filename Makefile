@@ -18,6 +18,7 @@ run: deps venv
 test: deps venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 lint: venv
@@ -62,7 +63,7 @@ lock: venv
 	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
 		--python-platform x86_64-unknown-linux-gnu --annotation-style line --custom-compile-command 'make lock' -o $(LOCK)
 
-# The whole tree, strict for rxcore/ and slo/ (pyproject.toml [tool.mypy]); not yet part of `make test`.
+# The whole tree, strict for rxcore/ and slo/ (pyproject.toml [tool.mypy]); `make test` runs it too.
 typecheck: venv
 	$(VENV)/bin/mypy
 
