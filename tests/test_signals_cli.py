@@ -17,7 +17,7 @@ import yaml
 from rxcore.environment import PROJECT_ROOT, sandbox_variant
 from rxcore.exitcodes import ExitCode
 from rxcore.jobs import Stopped, StopToken, stop_on_signals
-from rxcore.processes import ProcessRef, is_running, port_is_free
+from rxcore.processes import ProcessRef, is_running, port_is_free, start_child, stop_child
 from sandbox import postgres
 from sandbox.stack import Sandbox
 from tests.test_load_run import endpoint, env_file  # noqa: F401  (fixtures)
@@ -188,3 +188,14 @@ def _not_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_child_that_ignores_its_stop_signal_is_killed_after_the_grace(tmp_path: Path) -> None:
+    ignoring = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); " \
+               "time.sleep(60)"
+    child = start_child([sys.executable, "-c", ignoring], tmp_path / "child.log")
+    _wait_for(lambda: "ready" in (tmp_path / "child.log").read_text(), 20, "the child ignoring SIGINT")
+    began = time.monotonic()
+    code = stop_child(child, signal.SIGINT, grace_s=1.0)
+    assert (code, child.poll()) == (-signal.SIGKILL, -signal.SIGKILL)
+    assert 1.0 <= time.monotonic() - began < 10.0 and not _alive(child.pid)
