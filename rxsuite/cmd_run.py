@@ -309,7 +309,9 @@ def _evaluate(request: RunRequest, folder: RunFolder, stages: Stages) -> Result:
         stages.end(stage, f"failed: {exc}", ExitCode.ERROR, began)
         raise RxError(f"no stage produced anything to judge: {exc}") from None
     result = execute(plan(SloRequest(runs=tuple(sources.all_dirs), output=folder.path, strict=request.strict)))
-    stages.end(stage, f"ok: verdict {result.verdict}", int(result.exit_code), began)
+    counts = RunVerdict.of(result, request.strict)
+    stages.end(stage, f"ok: {len(counts.met)} shown met, {len(counts.missed)} missed, {len(counts.not_shown)} "
+               "not shown", int(result.exit_code), began)
     return result
 
 
