@@ -75,10 +75,10 @@ def load_environment(name_or_path: str = "sandbox", root: Path = PROJECT_ROOT) -
     kinds = (*REMOTE_KINDS, *plugins.environment_kinds())
     if kind not in kinds:
         raise ConfigError(str(path), "kind", f"{kind!r} is not an environment kind", f"use one of {', '.join(kinds)}")
-    known = _KNOWN_FIELDS | set(plugins.environment_kinds())
+    fields = _KNOWN_FIELDS | set(plugins.environment_kinds())
     for key in raw:
-        if key not in known:
-            raise ConfigError(str(path), key, "unknown field", f"allowed: {', '.join(sorted(known))}")
+        if key not in fields:
+            raise ConfigError(str(path), key, "unknown field", f"allowed: {', '.join(sorted(fields))}")
     base_url = raw.get("base_url")
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise ConfigError(str(path), "base_url", f"{base_url!r} is not an http(s) URL",
