@@ -139,7 +139,6 @@ def chaos_driver(name: str) -> DriverPlugin | None:
     return loader() if loader else None
 
 
-
 def _group(group: str) -> dict[str, EntryPointLoad]:
     found: dict[str, EntryPointLoad] = {}
     for point in entry_points(group=group):
