@@ -14,9 +14,9 @@ from typing import Any
 from rxcore import plugins
 from rxcore.plugins import Arg
 
+__all__ = ["ACTIONS", "BUILTIN_DRIVER", "check_action_args", "driver_actions", "driver_names"]
+
 BUILTIN_DRIVER = "drill"
-
-
 _TEXT, _NUM, _BOOL, _MAP, _LIST = (str,), (int, float), (bool,), (dict,), (list,)
 _PROXY = Arg(_TEXT, True)
 
