@@ -129,7 +129,8 @@ def _print_result(result: dict[str, Any], folder: Path) -> None:
         if row.get("reason"):
             print(f"{'':32} reason: {row['reason']}")
     if result.get("kind") == "suite":
-        print(f"suite {result.get('suite')}: {str(result.get('verdict')).upper()} score {_fmt(result.get('score'))} "
+        verdict = result.get("verdict") or result.get("status")  # an interrupted suite has no verdict
+        print(f"suite {result.get('suite')}: {str(verdict).upper()} score {_fmt(result.get('score'))} "
               f"in {_fmt(result.get('duration_s'), 's')}")
     delta = (result.get("trend") or {}).get("score_delta")
     if delta is not None:
