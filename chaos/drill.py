@@ -137,6 +137,8 @@ def _run_suite(drill_plan: Plan, folder: RunFolder, target: ProbeTarget, platfor
     interrupted = len(results) < len(drill_plan.scenarios) or any(r.get("status") == "interrupted"
                                                                   for r, _ in results)
     summary["as_expected"] = summary["as_expected"] and not interrupted
+    if interrupted:
+        summary["verdict"] = None  # an interrupted suite judged only part of itself: never a pass
     history = earlier_drills(request.runs_dir, drill_plan.env.name, f"suite:{drill_plan.suite}", exclude=folder.path)
     journal.update(**summary, status="interrupted" if interrupted else "completed", ended_at=iso(time.time()),
                    duration_s=round(time.time() - started, 1), trend=trend(history, summary["score"]),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rxcore import validation
-from rxcore.errors import ConfigError
+from rxcore.errors import ConfigError, one_line
 from rxcore.yamlfile import field_name, read_yaml_all
 from slo.durations import ALLOWED as DURATION_ALLOWED
 from slo.durations import parse_duration
@@ -34,7 +34,7 @@ class SpecError(ValueError):
 
     def __init__(self, path: Path | str | None, line: int | None, field_path: str, message: str) -> None:
         where = f"{path or '<spec>'}" + (f":{line}" if line else "")
-        super().__init__(f"{where}: {field_path}: {message}")
+        super().__init__(one_line(f"{where}: {field_path}: {message}"))
         self.path, self.line, self.field, self.detail = path, line, field_path, message
 
 

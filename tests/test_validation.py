@@ -175,3 +175,16 @@ def test_the_atomic_writer_refuses_non_finite_numbers_and_keeps_the_old_file(tmp
         write_json_atomic(path, {"rto_s": math.inf})
     assert json.loads(path.read_text()) == {"rto_s": 1.5}
     assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("seconds", ["-5", ".nan", ".inf"])
+def test_a_negative_or_non_finite_wait_in_a_scenario_is_refused(tmp_path: Path, seconds: str) -> None:
+    from chaos.scenario import load_scenario
+
+    path = _file(tmp_path, f"""\
+        method: [{{driver: drill, action: wait, args: {{seconds: {seconds}}}}}]
+        objectives: [{{metric: failed_requests, op: '<=', target: 0}}]
+        """, "scenario.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(str(path))
+    assert caught.value.field == "method[0].args.seconds"
