@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from reports import bands
+from reports.formats import format_figure
 
 RELEASE, DO_NOT_RELEASE, NOT_ENOUGH = "release", "do-not-release", "not-enough-evidence"
 ANSWER_WORDS = {RELEASE: "Release", DO_NOT_RELEASE: "Do not release", NOT_ENOUGH: "Not enough evidence yet"}
@@ -39,8 +40,6 @@ def summarise(data: dict[str, Any]) -> dict[str, Any]:
 
 def text(parts: list[Part]) -> str:
     """A sentence as plain text (report.json, summary.md); numbers as report.html prints them."""
-    from reports.render import format_figure
-
     return "".join(p if isinstance(p, str) else p["name"] if "name" in p else format_figure(p["value"], p["unit"])
                    for p in parts)
 

@@ -25,7 +25,7 @@ import pytest
 
 from reports.browser import MARGINS, PAPERS, visible_text, widest_elements, write_pdf
 from reports.builder import generate
-from reports.render import format_figure
+from reports.formats import format_figure
 from reports.sources import for_run
 from slo.evaluate import evaluate_runs, write_slo_json
 from tests import report_inputs
