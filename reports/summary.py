@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from reports import bands
+from reports.formats import format_figure
 
 RELEASE, DO_NOT_RELEASE, NOT_ENOUGH = "release", "do-not-release", "not-enough-evidence"
 ANSWER_WORDS = {RELEASE: "Release", DO_NOT_RELEASE: "Do not release", NOT_ENOUGH: "Not enough evidence yet"}
@@ -39,8 +40,6 @@ def summarise(data: dict[str, Any]) -> dict[str, Any]:
 
 def text(parts: list[Part]) -> str:
     """A sentence as plain text (report.json, summary.md); numbers as report.html prints them."""
-    from reports.render import format_figure
-
     return "".join(p if isinstance(p, str) else p["name"] if "name" in p else format_figure(p["value"], p["unit"])
                    for p in parts)
 
@@ -187,19 +186,39 @@ def _budget_figure(o: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trend(data: dict[str, Any]) -> list[Part]:
-    baseline = data["baseline"]
-    if baseline is not None:
-        count = figure(len(baseline["regressions"]), None, "report.json", "baseline", "regression_count")
-        return ["Against the baseline run ", _name(baseline["baseline"]), ": ", count, " regression(s) beyond noise."]
+    """Against the baseline, else the last comparable run; and the drill score against the quarter before."""
+    parts = _against_run(data)
     quarters = (data["drill_trend"] or {}).get("quarters", [])
     if len(quarters) >= 2:
         last, before = quarters[-1], quarters[-2]
-        return ["Mean drill score ", _quarter_score(last, len(quarters) - 1), " in ", _name(last["quarter"]),
-                ", against ", _quarter_score(before, len(quarters) - 2), " in ", _name(before["quarter"]), "."]
-    if quarters:
-        return ["Mean drill score ", _quarter_score(quarters[0], 0), " in ", _name(quarters[0]["quarter"]),
-                ", the first quarter with a drill: nothing earlier to compare with."]
-    return ["No earlier run to compare with: give one with --baseline."]
+        parts += [" " if parts else "", "Mean drill score ", _quarter_score(last, len(quarters) - 1), " in ",
+                  _name(last["quarter"]), ", against ", _quarter_score(before, len(quarters) - 2), " in ",
+                  _name(before["quarter"]), "."]
+    elif quarters:
+        parts += [" " if parts else "", "Mean drill score ", _quarter_score(quarters[0], 0), " in ",
+                  _name(quarters[0]["quarter"]), ", the first quarter with a drill."]
+    return parts or ["No earlier run to compare with: give one with --baseline."]
+
+
+def _against_run(data: dict[str, Any]) -> list[Part]:
+    baseline, previous = data["baseline"], data["previous_run"]
+    if baseline is not None:
+        count = figure(baseline["regression_count"], None, "report.json", "baseline", "regression_count")
+        return ["Against the baseline run ", _name(baseline["baseline"]), ": ", count, " regression(s) beyond noise."]
+    if previous is None:
+        return []
+    parts: list[Part] = ["Against the last comparable run, ", _name(previous["folder"]), ": "]
+    now = {o["name"]: o for o in data["slo"]["objectives"] if o["request"] is None}
+    compared = [o for o in previous["objectives"] if o["kind"] in _HEADLINE_KINDS and o["measured"] is not None
+                and (now.get(o["name"]) or {}).get("measured") is not None]
+    if not compared:
+        return [*parts, "nothing measured in both to compare."]
+    for i, before in enumerate(compared):
+        parts += ["; " if i else "", _label(now[before["name"]]), " ",
+                  figure(before["measured"], before["unit"], "report.json", "previous_run", "objectives",
+                         {"name": before["name"]}, "measured"), " then, ", _objective(now[before["name"]], "measured"),
+                  " now"]
+    return [*parts, "."]
 
 
 def _quarter_score(quarter: dict[str, Any], index: int) -> dict[str, Any]:
