@@ -340,7 +340,8 @@ def _sandbox_secrets(sandbox: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class RunVerdict:
-    """The run's verdict: FAIL when any objective was shown missed; PASS when the headline objectives (overall
+    """The run's verdict: INVALID when the measurement itself cannot be trusted (slo.validity); FAIL when any
+    objective was shown missed; PASS when the headline objectives (overall
     availability and p95, which the load stage is sized to show) were shown met, whatever else could not be shown
     (the banner lists it; --strict turns it into exit 3); otherwise insufficient data."""
 
@@ -360,7 +361,9 @@ class RunVerdict:
         for objective in evaluation.objectives:
             groups.setdefault(objective.verdict, []).append(f"{objective.name} ({objective.objective})")
         headline = {o.name: o.verdict for o in evaluation.objectives if o.name in HEADLINE_OBJECTIVES}
-        if groups["fail"]:
+        if evaluation.verdict == "invalid":  # the generator or the probes could not keep up: neither pass nor fail
+            verdict, code = "invalid", ExitCode.INVALID
+        elif groups["fail"]:
             verdict, code = "fail", ExitCode.FAIL
         elif headline and all(v == "pass" for v in headline.values()):
             verdict = "pass"
