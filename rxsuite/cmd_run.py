@@ -341,9 +341,9 @@ def _sandbox_secrets(sandbox: Any) -> list[str]:
 @dataclass(frozen=True)
 class RunVerdict:
     """The run's verdict: INVALID when the measurement itself cannot be trusted (slo.validity); FAIL when any
-    objective was shown missed; PASS when the headline objectives (overall
-    availability and p95, which the load stage is sized to show) were shown met, whatever else could not be shown
-    (the banner lists it; --strict turns it into exit 3); otherwise insufficient data."""
+    objective was shown missed; PASS when the headline objectives (overall availability and p95, which the load
+    stage is sized to show) were shown met, whatever else could not be shown (the banner lists it; --strict turns
+    it into exit 3); otherwise insufficient data."""
 
     verdict: str
     exit_code: ExitCode
