@@ -114,7 +114,7 @@ def _first(names: list[str], shown: int = 3) -> str:
 
 
 def default_title(sources: Sources) -> str:
-    """Environment, jobs and date: "Sandbox: load, journeys and drill, 20 November 2026"; a period names itself."""
+    """Environment, jobs and date: "Sandbox: load, journeys and drill test, 20 November 2026"; a period names itself."""
     environment = ", ".join(sorted({r["environment"] for r in sources.runs if r.get("environment")})) or "Unnamed"
     environment = environment[:1].upper() + environment[1:]
     if sources.period:
@@ -155,14 +155,17 @@ def _groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         mine = [o for o in rows if o["group"] == name and o["verdict"] != "not-applicable"]
         if not mine:
             continue
-        order = {"fail": 0, "insufficient-data": 1, "pass": 2}
-        worst = min(mine, key=lambda o: (order.get(o["verdict"], 3), -(o["measured"] or 0)))
+        mine.sort(key=_worst_first)
         out.append({"name": name, "objective": mine[0]["objective"], "description": mine[0]["description"],
                     "requests": len(mine), "failed": sum(o["verdict"] == "fail" for o in mine),
-                    "insufficient": sum(o["verdict"] == "insufficient-data" for o in mine), "worst": worst["name"],
-                    "rows": [o["name"] for o in sorted(mine, key=lambda o: (order.get(o["verdict"], 3),
-                                                                             -(o["measured"] or 0)))]})
+                    "insufficient": sum(o["verdict"] == "insufficient-data" for o in mine), "worst": mine[0]["name"],
+                    "rows": [o["name"] for o in mine]})
     return out
+
+
+def _worst_first(row: dict[str, Any]) -> tuple[int, float]:
+    """Failed, then unsure, then met; within each the highest measured value (latency: the slowest) first."""
+    return {"fail": 0, "insufficient-data": 1, "pass": 2}.get(row["verdict"], 3), -(row["measured"] or 0)
 
 
 def _load_section(sources: Sources, load: LoadSeries | None) -> dict[str, Any] | None:

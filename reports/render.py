@@ -49,8 +49,8 @@ def _charts(report: Report, data: dict[str, Any]) -> dict[str, Any]:
         threshold = next((o["target"] for o in data["slo"]["objectives"]
                           if o["kind"] == "latency" and o["request"] is None and o["target"] is not None), None)
         out["latency"] = charts.latency(report.load, threshold, markers)
-        out["markers_shown"] = bool(charts.covered(markers, report.load.start, report.load.end))
-        out["markers_elsewhere"] = len(charts.covered(markers, report.load.start, report.load.end)) < len(markers)
+        shown = charts.covered(markers, report.load.start, report.load.end)
+        out["markers_shown"], out["markers_elsewhere"] = bool(shown), len(shown) < len(markers)
         out["throughput"] = charts.throughput(report.load)
         if report.load.budget_remaining:
             out["budget"] = charts.burn_down(report.load)
@@ -81,7 +81,8 @@ def html(data: dict[str, Any], chart_uris: dict[str, Any]) -> str:
 
 
 def markdown(data: dict[str, Any]) -> str:
-    """summary.md: verdict, the SLO table, drill and baseline headlines; short enough for a PR comment."""
+    """summary.md: the answer and why, the findings, the SLO table, drill and baseline headlines; short enough for a
+    PR comment."""
     summary = data["summary"]
     icon = {"release": "✅", "do-not-release": "❌"}.get(summary["answer"], "⚠️")
     lines = [f"### {icon} {data['title']}: {summary['answer_words']}", "", summary["why_text"], ""]
