@@ -106,6 +106,7 @@ def _verdict(evaluation: Evaluation) -> dict[str, Any]:
                    "is judged.",
     }[evaluation.verdict]
     return {"verdict": evaluation.verdict, "exit_code": evaluation.exit_code, "headline": headline,
+            "release_verdict": evaluation.release_verdict, "headline_objectives": list(evaluation.headline),
             "counts": counts, "failed": failed, "insufficient": unsure, "validity": evaluation.validity.to_dict()}
 
 

@@ -85,16 +85,22 @@ def _answer(data: dict[str, Any]) -> tuple[str, list[Part]]:
                                 " failed its scorecard."]
     confidence = figure(data["slo"]["confidence"], "share", "slo.json", "confidence")
     unsure = _applicable(data, "insufficient-data")
-    if unsure or verdict["verdict"] != "pass":
-        if not unsure:
+    headline = [o for o in data["slo"]["objectives"] if o["name"] in verdict["headline_objectives"]]
+    if verdict["release_verdict"] != "pass":  # slo.evaluate.Evaluation.release_verdict, as `rxsuite run` decides
+        first = next((o for o in unsure if o in headline), unsure[0] if unsure else None)
+        if first is None:
             return NOT_ENOUGH, ["Nothing in this report could be judged against an objective."]
         return NOT_ENOUGH, ["Nothing failed, but ", figure(len(unsure), None, "report.json", "verdict", "counts",
                                                            "insufficient-data"),
                             " objective(s) had too few samples to be shown at ", confidence,
-                            " confidence, first of all ", _label(unsure[0]), "."]
-    return RELEASE, ["Every objective that applies was met at ", confidence, " confidence",
+                            " confidence, first of all ", _label(first), "."]
+    names: list[Part] = []
+    for i, o in enumerate(headline):
+        names += ([" and "] if i == len(headline) - 1 and i else [", "] if i else []) + [_label(o)]
+    return RELEASE, ["The promises a release rests on (", *names, ") were met at ", confidence, " confidence",
                      *([", and every journey passed"] if data["journeys"] else []),
-                     *([", and the drill recovered as designed"] if data["drill"] else []), "."]
+                     *([", and the drill recovered as designed"] if data["drill"] else []),
+                     *(["; other objectives could not be shown yet (below)"] if unsure else []), "."]
 
 
 def _findings(data: dict[str, Any]) -> list[tuple[str, list[Part]]]:
