@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rxcore import validation
 from rxcore.errors import ConfigError
 
 PORT_NAMES = (
@@ -157,7 +158,11 @@ def _number(value: Any, kind: type, file: str, where: str) -> Any:
                           "use a positive number")
     if value <= 0:
         raise ConfigError(file, where, f"{value!r} must be positive", "use a number above 0")
-    return kind(value)
+    try:
+        number = validation.finite(value)  # NaN, infinities and huge integers used to pass `value <= 0`
+    except ValueError as exc:
+        raise ConfigError(file, where, str(exc), "use a finite number above 0") from None
+    return value if kind is int else number
 
 
 def _require_mapping(raw: Any, file: str, where: str) -> None:
