@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
+from rxcore.schema import Strict, validate_document
 from rxcore.yamlfile import YamlDocument
 
 __all__ = ["KINDS", "EnvironmentFile", "validate_environment"]
@@ -23,11 +24,7 @@ _NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Caps(_Strict):
+class Caps(Strict):
     """Load caps: a run above any of them is refused before it starts."""
 
     max_users: Annotated[int, Field(ge=1)] | None = None
@@ -36,7 +33,7 @@ class Caps(_Strict):
     max_duration_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
 
 
-class UserModel(_Strict):
+class UserModel(Strict):
     """One load user model's share and pacing (locustfiles.config checks the model names and task names)."""
 
     weight: _NonNegative = 1.0
@@ -54,21 +51,21 @@ class UserModel(_Strict):
         return wait
 
 
-class _Allow(_Strict):
-    allow: list[_Name] = []
+class _Allow(Strict):
+    allow: list[_Name] = Field(default_factory=list)
 
 
-class _Toxiproxy(_Strict):
+class _Toxiproxy(Strict):
     url: _Name | None = None
 
 
-class _Http(_Strict):
-    allow: list[_Name] = []
-    targets: dict[_Name, _Name] = {}
+class _Http(Strict):
+    allow: list[_Name] = Field(default_factory=list)
+    targets: dict[_Name, _Name] = Field(default_factory=dict)
 
 
-class Chaos(_Strict):
-    drivers: list[Literal[_DRIVERS]] = []  # type: ignore[valid-type]
+class Chaos(Strict):
+    drivers: list[Literal[_DRIVERS]] = Field(default_factory=list)  # type: ignore[valid-type]
     allow_production: bool = False
     ledger_service_key_env: _Name | None = None
     toxiproxy: _Toxiproxy | None = None
@@ -76,13 +73,13 @@ class Chaos(_Strict):
     command: _Allow | None = None
 
 
-class EnvironmentFile(_Strict):
+class EnvironmentFile(Strict):
     name: _Name | None = None
     kind: Literal[KINDS]  # type: ignore[valid-type]
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
     anon_key_env: _Name | None = None
     credentials_csv_env: _Name | None = None
-    allowed_jobs: list[Literal[_JOBS]] = []  # type: ignore[valid-type]
+    allowed_jobs: list[Literal[_JOBS]] = Field(default_factory=list)  # type: ignore[valid-type]
     caps: Caps = Caps()
     chaos: Chaos = Chaos()
     users: dict[_Name, UserModel] | None = None
@@ -90,32 +87,7 @@ class EnvironmentFile(_Strict):
     sandbox: dict[_Name, Any] | None = None
 
 
-_FIXES = {
-    "missing": "add it",
-    "extra_forbidden": "remove it, or check its spelling",
-    "literal_error": "use one of the values named",
-    "finite_number": "write a finite number",
-}
-
-
 def validate_environment(doc: YamlDocument) -> EnvironmentFile:
     """The file's content as an EnvironmentFile; a ConfigError naming the first bad field, its line and the fix."""
-    if not isinstance(doc.data, dict):
-        raise doc.error((), "expected a mapping of fields (name, kind, base_url, ...)", "write key: value pairs")
-    try:
-        return EnvironmentFile.model_validate(doc.data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = tuple(first["loc"])
-        given = "" if first["type"] == "missing" else f" (found {_short(first.get('input'))})"
-        problem = f"{first['msg']}{given}"
-        if where == ("kind",) and first["type"] == "missing":
-            fix = f"say what this environment is: kind: one of {', '.join(KINDS)} (there is no default)"
-        else:
-            fix = _FIXES.get(first["type"], "see environments/sandbox.yaml for a complete file")
-        raise doc.error(where, problem, fix) from None
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return validate_document(EnvironmentFile, doc, "see environments/sandbox.yaml for a complete file", {
+        ("kind",): f"say what this environment is: kind: one of {', '.join(KINDS)} (there is no default)"})
