@@ -106,6 +106,13 @@ def test_an_environment_value_of_the_wrong_type_or_range_names_field_and_line(tm
     assert (error.field, error.line) == (field, line)
 
 
+@pytest.mark.parametrize("value", [".nan", ".inf", "1" + "0" * 400])
+def test_a_non_finite_sandbox_setting_is_refused(tmp_path: Path, value: str) -> None:
+    error = _env_refusal(tmp_path, "kind: sandbox\nbase_url: http://127.0.0.1:1\n"
+                                   f"sandbox:\n  failover:\n    check_interval_s: {value}\n")
+    assert (error.field, error.line) == ("sandbox.failover.check_interval_s", None)
+
+
 def test_a_list_where_one_kind_is_expected_is_refused(tmp_path: Path) -> None:
     error = _env_refusal(tmp_path, _ENV.replace("kind: staging", "kind: [staging, production]"))
     assert (error.field, error.line) == ("kind", 2)
