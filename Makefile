@@ -69,4 +69,4 @@ typecheck: venv
 
 clean:
 	-[ -x $(RX) ] && $(RX) sandbox down
-	rm -rf $(VENV) .rxsuite .pytest_cache .ruff_cache
+	rm -rf $(VENV) .rxsuite .pytest_cache .ruff_cache .mypy_cache

@@ -21,7 +21,7 @@ from rxcore import envvars
 from rxcore.environment import Environment, load_environment
 from rxcore.errors import ConfigError, RxError
 from rxcore.exitcodes import ExitCode
-from rxcore.jobs import DEFAULT_RUNS_DIR, Result, StopToken, check_allowed
+from rxcore.jobs import DEFAULT_RUNS_DIR, Result, StopToken, check_allowed, refuse_production
 from rxcore.jobs import Progress as JobProgress
 from rxcore.plugins import Platform
 from rxcore.runfolder import RunFolder
@@ -56,9 +56,8 @@ def plan(request: DrillRequest) -> Plan:
         if env.chaos.get("allow_production") is not True:
             raise ConfigError(str(env.file), "chaos.allow_production", "chaos is refused in production unless the "
                               "environment file allows it", "set chaos.allow_production: true (owner's decision)")
-        if request.confirm_production != env.name:
-            raise RxError(f"{env.file}: production drill refused without explicit confirmation "
-                          f"(add --confirm-production {env.name})")
+        refuse_production(env, "a drill", request.confirm_production == env.name,
+                          f"explicit confirmation: add --confirm-production {env.name}")
     if (request.scenario is None) == (request.suite is None):
         raise RxError("name exactly one of --scenario and --suite")
     if request.suite is not None:
@@ -138,6 +137,8 @@ def _run_suite(drill_plan: Plan, folder: RunFolder, target: ProbeTarget, platfor
     interrupted = len(results) < len(drill_plan.scenarios) or any(r.get("status") == "interrupted"
                                                                   for r, _ in results)
     summary["as_expected"] = summary["as_expected"] and not interrupted
+    if interrupted:
+        summary["verdict"] = None  # an interrupted suite judged only part of itself: never a pass
     history = earlier_drills(request.runs_dir, drill_plan.env.name, f"suite:{drill_plan.suite}", exclude=folder.path)
     journal.update(**summary, status="interrupted" if interrupted else "completed", ended_at=iso(time.time()),
                    duration_s=round(time.time() - started, 1), trend=trend(history, summary["score"]),

@@ -274,6 +274,7 @@ class DrillRunner:
     def _conclude(self, ledger: measure.LedgerResult | None, steady_after: bool | None) -> dict[str, Any]:
         figures = self._figures(ledger, steady_after)
         ran = self.method_start is not None
+        verdict: str | None
         objectives, verdict, score = verdict_and_score(self.scenario.objectives, figures) if ran else ([], "fail", 0.0)
         reason = self.abort.reason
         if self.rollback_failures:
@@ -281,6 +282,8 @@ class DrillRunner:
         if self.abort.kind in ("safeguard", "step_failed", "error", "steady_state") or self.rollback_failures:
             verdict = "fail"
         status = "interrupted" if self.abort.interrupted else "completed" if self.abort.kind is None else "aborted"
+        if status == "interrupted":
+            verdict = None  # objectives met up to Ctrl-C are not a pass; reports show the status instead
         self.journal.update(
             status=status, reason=reason, ended_at=iso(time.time()), rollbacks_ok=not self.rollback_failures,
             rto_s=_r(figures.get("rto_s")), rpo_count=figures.get("rpo_count"), rpo_s=_r(figures.get("rpo_s")),

@@ -6,6 +6,7 @@ fix, so a broken scenario is refused before the first fault. See docs/drills.md 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -14,7 +15,7 @@ from chaos.drivers import BUILTIN_DRIVER, check_action_args, driver_actions, dri
 from chaos.metrics import METRICS, OPERATORS
 from rxcore import validation
 from rxcore.errors import ConfigError
-from rxcore.yamlfile import read_yaml
+from rxcore.yamlfile import YamlDocument, read_yaml
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 CHECK_KINDS = ("http", "availability", "sandbox_healthy")
@@ -119,11 +120,13 @@ def load_scenario(name_or_path: str) -> Scenario:
     if not path.is_file():
         raise ConfigError(str(path), "--scenario", "no such scenario file",
                           f"known scenarios: {', '.join(known_scenarios()) or 'none'}")
-    return parse_scenario(read_yaml(path).data, path)
+    doc = read_yaml(path)
+    return parse_scenario(doc.data, path, doc)
 
 
-def parse_scenario(raw: Any, path: Path) -> Scenario:
-    p = _Parser(str(path))
+def parse_scenario(raw: Any, path: Path, doc: YamlDocument | None = None) -> Scenario:
+    """The scenario in `raw`; `doc` (the file as read) lets every refusal name its line."""
+    p = _Parser(str(path), doc)
     p.mapping(raw, "(top level)")
     p.known(raw, _TOP_FIELDS, "")
     name = p.text(raw.get("name", path.stem), "name")
@@ -175,13 +178,21 @@ def parse_scenario(raw: Any, path: Path) -> Scenario:
 
 
 class _Parser:
-    """Field readers that raise ConfigError with the file and the dotted field path."""
+    """Field readers that raise ConfigError with the file, the line and the dotted field path."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, doc: YamlDocument | None = None) -> None:
         self.file = file
+        self.doc = doc
 
     def fail(self, where: str, problem: str, fix: str) -> NoReturn:
-        raise ConfigError(self.file, where, problem, fix)
+        raise ConfigError(self.file, where, problem, fix, line=self.line(where))
+
+    def line(self, where: str) -> int | None:
+        """The line of a dotted path such as `method[2].args.node` (of its nearest parent the file has)."""
+        if self.doc is None:
+            return None
+        parts = tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", where))
+        return self.doc.line(parts)
 
     def mapping(self, value: Any, where: str) -> None:
         if not isinstance(value, dict):
@@ -209,7 +220,8 @@ class _Parser:
         try:
             return validation.finite(value, low, high)
         except ValueError as exc:
-            raise ConfigError(self.file, where, str(exc), "write a finite number such as 5 or 0.5") from None
+            raise ConfigError(self.file, where, str(exc), "write a finite number such as 5 or 0.5",
+                              line=self.line(where)) from None
 
     def flag(self, value: Any, where: str) -> bool:
         if not isinstance(value, bool):

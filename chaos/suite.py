@@ -5,14 +5,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from chaos.scenario import Scenario, load_scenario
-from rxcore import validation
 from rxcore.errors import ConfigError
+from rxcore.schema import Strict, validate_document
 from rxcore.yamlfile import read_yaml
 
 SUITE_DIR = Path(__file__).resolve().parent / "suites"
+
+
+class SuiteEntry(Strict):
+    scenario: Annotated[str, Field(min_length=1, max_length=300)]
+    weight: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 1.0
+
+
+class SuiteFile(Strict):
+    """The schema of a suite file; each scenario file is then checked by chaos.scenario."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    description: str = ""
+    scenarios: Annotated[list[SuiteEntry], Field(min_length=1, max_length=100)]
 
 
 @dataclass(frozen=True)
@@ -32,30 +47,9 @@ def load_suite(name_or_path: str) -> Suite:
     path = Path(name_or_path) if name_or_path.endswith((".yaml", ".yml")) else SUITE_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         raise ConfigError(str(path), "--suite", "no such suite file", f"known suites: {', '.join(known_suites())}")
-    doc = read_yaml(path)
-    raw = doc.data or {}
-    if not isinstance(raw, dict) or not isinstance(raw.get("scenarios"), list) or not raw["scenarios"]:
-        raise doc.error(("scenarios",), "missing or empty", "list scenarios: [{scenario: NAME, weight: 1}]")
-    for key in raw:
-        if key not in ("name", "description", "scenarios"):
-            raise doc.error((key,), "unknown field", "allowed: name, description, scenarios")
-    entries = []
-    for i, entry in enumerate(raw["scenarios"]):
-        if not isinstance(entry, dict) or not isinstance(entry.get("scenario"), str):
-            raise doc.error(("scenarios", i, "scenario"), "missing or not one name", "name a file in chaos/scenarios")
-        unknown = set(entry) - {"scenario", "weight"}
-        if unknown:
-            raise doc.error(("scenarios", i, str(sorted(map(str, unknown))[0])), "unknown field",
-                            "allowed: scenario, weight")
-        try:
-            weight = validation.finite(entry.get("weight", 1), 0, 1000, what="weight")
-        except ValueError as exc:
-            raise doc.error(("scenarios", i, "weight"), str(exc), "use a number from 0 to 1000") from None
-        entries.append((load_scenario(entry["scenario"]), weight))
-    name, description = raw.get("name", path.stem), raw.get("description", "")
-    if not isinstance(name, str) or not isinstance(description, str):
-        raise doc.error(("name",), "name and description must be text", "write a string")
-    return Suite(name, path, description, tuple(entries))
+    checked = validate_document(SuiteFile, read_yaml(path), "list scenarios: [{scenario: NAME, weight: 1}]")
+    entries = tuple((load_scenario(entry.scenario), entry.weight) for entry in checked.scenarios)
+    return Suite(checked.name or path.stem, path, checked.description, entries)
 
 
 def summarise(results: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:

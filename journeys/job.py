@@ -42,10 +42,10 @@ class JourneysPlan:
 
 def plan(request: JourneysRequest) -> JourneysPlan:
     env = load_environment(request.env)
+    check_allowed(env, JOB)
     options = JourneyOptions(**_target(env, request.base_url), tag=request.tag, headed=request.headed,
                              retries=request.retries, select=request.select, break_paths=tuple(request.break_page),
                              environment=env.name)
-    check_allowed(env, JOB)
     if env.kind == "production" and request.tag != "smoke":
         raise RxError(f"{env.file}: kind is production: only --tag smoke (read-only) may run there")
     if request.retries < 0:

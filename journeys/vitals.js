@@ -89,7 +89,7 @@
   });
 
   // ----- INP ---------------------------------------------------------------------------------------------------
-  var pending = null;  // {start}: an input not yet followed by two frames (see inputSeen)
+  var pending = null;  // {start, frame}: the latest input whose entry may still be due (see inputSeen)
   var longest = [];  // {id, latency}, longest first, at most KEPT_INTERACTIONS
   var seenIds = {min: Infinity, max: 0};  // fallback count where performance.interactionCount is missing
   function interactionCount() {
@@ -128,11 +128,10 @@
     updateInp();
   }
   function updateInp() {
-    if (!longest.length) {
-      return;
-    }
     entry.interactions = Math.max(entry.interactions, Math.round(interactionCount()), longest.length);
-    entry.inp = longest[Math.min(longest.length - 1, Math.floor(entry.interactions / 50))].latency;
+    if (longest.length) {
+      entry.inp = longest[Math.min(longest.length - 1, Math.floor(entry.interactions / 50))].latency;
+    }
   }
   observe("event", interaction, {durationThreshold: 16});
   observe("first-input", interaction);

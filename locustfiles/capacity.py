@@ -56,14 +56,14 @@ class CapacityFinder:
             if self.started_at + (index + 1) * self.step_s > complete_until:
                 break
             step = self._steps.pop(index)
-            verdict = self._judge(step)
+            verdict = self._step_verdict(step)
             self.results.append(verdict)
             new.append(verdict)
             if not verdict["held"]:
                 self.broken = True
         return new
 
-    def _judge(self, step: _Step) -> dict[str, Any]:
+    def _step_verdict(self, step: _Step) -> dict[str, Any]:
         o = step.outcomes
         bad = o[HTTP_5XX] + o[TIMEOUT] + o[CONNECTION_ERROR] + (o[HTTP_429] if self.slo.count_429_as_bad else 0)
         valid = sum(o) - o[HTTP_4XX] - (0 if self.slo.count_429_as_bad else o[HTTP_429])

@@ -12,15 +12,15 @@ import math
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from locustfiles.config import LoadConfig, SloTarget, parse_user_models
-from locustfiles.credentials import read_credentials
 from locustfiles.launcher import Launch, LoadRun, Outcome
 from locustfiles.profiles import PROFILES
 from rxcore import validation
+from rxcore.credentials import CredentialsError, read_credentials
 from rxcore.environment import PROJECT_ROOT, Environment, load_environment, platform_target
 from rxcore.errors import ConfigError, RxError
 from rxcore.exitcodes import ExitCode, slo_exit_code
@@ -66,17 +66,6 @@ class LoadRequest:
     master_host: str = "127.0.0.1"
     master_port: int = 5557
     strict: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> LoadRequest:
-        fields = dict(raw)
-        for name in ("spec", "runs_dir"):
-            if fields.get(name) is not None:
-                fields[name] = Path(fields[name])
-        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -281,7 +270,7 @@ def _check_pool(csv_path: Path, config: LoadConfig) -> None:
         return
     try:
         credentials = read_credentials(csv_path)
-    except (OSError, ValueError) as exc:
+    except CredentialsError as exc:
         raise RxError(f"credentials: {exc}") from None
     total_weight = sum(m["weight"] for m in models.values())
     for role in ("patient", "doctor", "pharmacist"):

@@ -183,20 +183,19 @@ class SampleRecorder:
         lag_s = (context.get("rx_lag_s") or 0.0) if context else 0.0
         status = getattr(response, "status_code", None)
         outcome = classify(status, exception)
-        if context and "rx_lag_s" in context and outcome == OK:
-            full = f"{request_type} {name}"
-            sent = self.from_send.get(full)
+        full_name = f"{request_type} {name}"
+        if context and "rx_lag_s" in context and outcome == OK:  # arrival mode: the view from the actual send
+            sent = self.from_send.get(full_name)
             if sent is None:
-                sent = self.from_send[full] = Histogram()
+                sent = self.from_send[full_name] = Histogram()
             sent.record(latency_us)
         if lag_s:
             latency_us += lag_s * 1e6
         if exception is not None and status and status < 400:
-            full_name = f"{request_type} {name}"
             self.content_errors[full_name] = self.content_errors.get(full_name, 0) + 1
         self.buffer.add(request_type, name, outcome, latency_us, end)
         if self._raw_writer is not None:
-            self._raw_writer.writerow((f"{end:.6f}", f"{request_type} {name}", OUTCOMES[outcome], f"{latency_us:.0f}",
+            self._raw_writer.writerow((f"{end:.6f}", full_name, OUTCOMES[outcome], f"{latency_us:.0f}",
                                        f"{lag_s * 1e6:.0f}", status or 0))
 
     def ship(self, now: float, serialised: bool = True) -> dict[str, Any]:

@@ -18,10 +18,10 @@ from reports import bands
 from reports.compare import compare
 from reports.labels import request_labels
 from reports.series import LoadSeries, by_request, load_series
-from reports.sources import Sources, read_run_json
+from reports.sources import Sources, read_run_json, run_started
 from reports.summary import summarise
 from slo.artifacts import DRILL_FILE, JOURNEYS_FILE
-from slo.evaluate import Evaluation, evaluate_runs
+from slo.evaluate import SLO_FILE, Evaluation, evaluate_runs
 from slo.percentile import percentile
 from slo.spec import Spec
 
@@ -77,6 +77,7 @@ def build(sources: Sources, spec: Spec, runs_root: Path | None = None, baseline:
         "drill_trend": _trend_section(trend),
         "capacity": _capacity(sources),
         "baseline": None,
+        "previous_run": previous_run(sources, runs_root) if runs_root is not None else None,
     }
     if baseline is not None:
         before = _journeys(baseline)
@@ -105,6 +106,7 @@ def _verdict(evaluation: Evaluation) -> dict[str, Any]:
                    "is judged.",
     }[evaluation.verdict]
     return {"verdict": evaluation.verdict, "exit_code": evaluation.exit_code, "headline": headline,
+            "release_verdict": evaluation.release_verdict, "headline_objectives": list(evaluation.headline),
             "counts": counts, "failed": failed, "insufficient": unsure, "validity": evaluation.validity.to_dict()}
 
 
@@ -113,7 +115,7 @@ def _first(names: list[str], shown: int = 3) -> str:
 
 
 def default_title(sources: Sources) -> str:
-    """Environment, jobs and date: "Sandbox: load, journeys and drill, 20 November 2026"; a period names itself."""
+    """Environment, jobs and date: "Sandbox: load, journeys and drill test, 20 November 2026"; a period names itself."""
     environment = ", ".join(sorted({r["environment"] for r in sources.runs if r.get("environment")})) or "Unnamed"
     environment = environment[:1].upper() + environment[1:]
     if sources.period:
@@ -154,14 +156,17 @@ def _groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         mine = [o for o in rows if o["group"] == name and o["verdict"] != "not-applicable"]
         if not mine:
             continue
-        order = {"fail": 0, "insufficient-data": 1, "pass": 2}
-        worst = min(mine, key=lambda o: (order.get(o["verdict"], 3), -(o["measured"] or 0)))
+        mine.sort(key=_worst_first)
         out.append({"name": name, "objective": mine[0]["objective"], "description": mine[0]["description"],
                     "requests": len(mine), "failed": sum(o["verdict"] == "fail" for o in mine),
-                    "insufficient": sum(o["verdict"] == "insufficient-data" for o in mine), "worst": worst["name"],
-                    "rows": [o["name"] for o in sorted(mine, key=lambda o: (order.get(o["verdict"], 3),
-                                                                             -(o["measured"] or 0)))]})
+                    "insufficient": sum(o["verdict"] == "insufficient-data" for o in mine), "worst": mine[0]["name"],
+                    "rows": [o["name"] for o in mine]})
     return out
+
+
+def _worst_first(row: dict[str, Any]) -> tuple[int, float]:
+    """Failed, then unsure, then met; within each the highest measured value (latency: the slowest) first."""
+    return {"fail": 0, "insufficient-data": 1, "pass": 2}.get(row["verdict"], 3), -(row["measured"] or 0)
 
 
 def _load_section(sources: Sources, load: LoadSeries | None) -> dict[str, Any] | None:
@@ -413,6 +418,35 @@ def _environment(sources: Sources) -> dict[str, Any]:
     commits = sorted({r["git_commit"] for r in sources.runs if r.get("git_commit")})
     versions = sorted({r["suite_version"] for r in sources.runs if r.get("suite_version")})
     return {"names": names, "git_commits": commits, "suite_versions": versions}
+
+
+def previous_run(sources: Sources, runs_root: Path) -> dict[str, Any] | None:
+    """The last earlier run like this one (same job, same environment, with a slo.json) in the runs folder: what the
+    summary's trend compares with. None for a period, or when there is none."""
+    if sources.period or not runs_root.is_dir():
+        return None
+    mine = read_run_json(sources.output_dir)
+    started = run_started(sources.output_dir)
+    environment = (mine.get("environment") or {}).get("name")
+    if not mine.get("job") or started is None:
+        return None
+    earlier = []
+    for folder in runs_root.iterdir():
+        info = read_run_json(folder) if folder.is_dir() and folder != sources.output_dir else {}
+        when = run_started(folder) if info else None
+        if (when is not None and when < started and info.get("job") == mine["job"]
+                and (info.get("environment") or {}).get("name") == environment and (folder / SLO_FILE).is_file()):
+            earlier.append((when, folder))
+    if not earlier:
+        return None
+    when, folder = max(earlier)
+    try:
+        slo = json.loads((folder / SLO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {"folder": folder.name, "started_at": when.isoformat(), "verdict": slo.get("verdict"),
+            "objectives": [{k: o.get(k) for k in ("name", "kind", "verdict", "measured", "unit")}
+                           for o in slo.get("objectives") or [] if isinstance(o, dict) and o.get("request") is None]}
 
 
 def _period_end(sources: Sources) -> datetime | None:

@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
 
 from reports import charts
 from reports.bands import BAND_CSS
+from reports.formats import budget_left, format_figure, format_value, ms, num, pct, signed_pct, whole_words
 from reports.model import Report
 from reports.redact import Scrubber
 
@@ -50,8 +49,8 @@ def _charts(report: Report, data: dict[str, Any]) -> dict[str, Any]:
         threshold = next((o["target"] for o in data["slo"]["objectives"]
                           if o["kind"] == "latency" and o["request"] is None and o["target"] is not None), None)
         out["latency"] = charts.latency(report.load, threshold, markers)
-        out["markers_shown"] = bool(charts.covered(markers, report.load.start, report.load.end))
-        out["markers_elsewhere"] = len(charts.covered(markers, report.load.start, report.load.end)) < len(markers)
+        shown = charts.covered(markers, report.load.start, report.load.end)
+        out["markers_shown"], out["markers_elsewhere"] = bool(shown), len(shown) < len(markers)
         out["throughput"] = charts.throughput(report.load)
         if report.load.budget_remaining:
             out["budget"] = charts.burn_down(report.load)
@@ -73,8 +72,8 @@ def _charts(report: Report, data: dict[str, Any]) -> dict[str, Any]:
 def html(data: dict[str, Any], chart_uris: dict[str, Any]) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(value=format_value, figure=format_figure, pct=_pct, ms=_ms, num=_num,
-                       band_css=lambda b: BAND_CSS.get(b, "na"), signed_pct=_signed_pct, budget_left=_budget_left,
+    env.filters.update(value=format_value, figure=format_figure, pct=pct, ms=ms, num=num,
+                       band_css=lambda b: BAND_CSS.get(b, "na"), signed_pct=signed_pct, budget_left=budget_left,
                        whole=whole_words)
     by_name = {o["name"]: o for o in data["slo"]["objectives"]}
     return env.get_template("report.html.j2").render(r=data, charts=chart_uris, sections=SECTIONS,
@@ -82,7 +81,8 @@ def html(data: dict[str, Any], chart_uris: dict[str, Any]) -> str:
 
 
 def markdown(data: dict[str, Any]) -> str:
-    """summary.md: verdict, the SLO table, drill and baseline headlines; short enough for a PR comment."""
+    """summary.md: the answer and why, the findings, the SLO table, drill and baseline headlines; short enough for a
+    PR comment."""
     summary = data["summary"]
     icon = {"release": "✅", "do-not-release": "❌"}.get(summary["answer"], "⚠️")
     lines = [f"### {icon} {data['title']}: {summary['answer_words']}", "", summary["why_text"], ""]
@@ -94,7 +94,7 @@ def markdown(data: dict[str, Any]) -> str:
         lines += ["| objective | measured | target | budget left | status |", "|---|---|---|---|---|"]
         for o in shown:
             lines.append(f"| {_md(o['label'])} | {format_value(o['measured'], o['unit'])} | {_md(o['objective'] or '')}"
-                         f" | {_budget_left(o['budget_remaining_share'])} | {o['band']} |")
+                         f" | {budget_left(o['budget_remaining_share'])} | {o['band']} |")
         if len(rows) > len(shown):
             lines.append(f"| … {len(rows) - len(shown)} more objective(s) in report.html | | | | |")
         lines.append("")
@@ -114,11 +114,11 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append(f"Journeys: {journeys['passed']} passed, {journeys['flaky']} flaky, {journeys['failed']} failed.")
     for suite in (data["drill"] or {}).get("suites", []):
         lines.append(f"Drill suite {suite['suite']}: {str(suite['verdict'] or suite['status']).upper()}, "
-                     f"weighted score {_num(suite['score'])}.")
+                     f"weighted score {num(suite['score'])}.")
     for s in (data["drill"] or {}).get("scenarios", [])[:_MD_MAX_DRILLS]:
-        lines.append(f"Drill {s['scenario']}: {str(s['verdict'] or s['status']).upper()} score {_num(s['score'])}, "
+        lines.append(f"Drill {s['scenario']}: {str(s['verdict'] or s['status']).upper()} score {num(s['score'])}, "
                      f"RTO {format_value(s['rto_s'], 's')}, RPO {format_value(s['rpo_s'], 's')} "
-                     f"({_num(s['rpo_count'])} acknowledged write(s) lost).")
+                     f"({num(s['rpo_count'])} acknowledged write(s) lost).")
     hidden = len((data["drill"] or {}).get("scenarios", [])) - _MD_MAX_DRILLS
     if hidden > 0:
         lines.append(f"… and {hidden} more drill scenario(s) in report.html.")
@@ -130,71 +130,9 @@ def markdown(data: dict[str, Any]) -> str:
                         "no regression beyond noise."))
         for row in regressions[:5]:
             lines.append(f"- {_md(row['what'])}: {format_value(row['baseline'], row['unit'])} → "
-                         f"{format_value(row['current'], row['unit'])} ({_signed_pct(row['relative_change'])})")
+                         f"{format_value(row['current'], row['unit'])} ({signed_pct(row['relative_change'])})")
     lines += ["", "Full report: `report.html` (charts, error budgets, drill timeline) · data: `report.json`", ""]
     return "\n".join(lines)
-
-
-def format_value(value: Any, unit: str | None) -> str:
-    if value is None:
-        return "–"
-    if unit == "ratio":
-        return f"{value:.3%}" if value < 1 else "100%"
-    if unit == "s" and value == 0:
-        return "0 s"
-    if unit == "s":
-        return f"{value * 1000:,.1f} ms" if value < 1 else f"{value:,.2f} s" if value < 10 else f"{value:,.1f} s"
-    if unit == "points":
-        return f"{value:g}"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def whole_words(text: Any) -> Markup:
-    """Names as words a line never breaks inside (`db-primary-loss`, `/rest/v1/x`): a printed name stays whole and
-    findable; a line still breaks between the words of a name. Phones may break them (CSS)."""
-    return Markup(" ").join(Markup('<span class="w">{}</span>').format(word) if ("-" in word or "/" in word)
-                            else escape(word) for word in str(text).split(" "))
-
-
-def format_figure(value: Any, unit: str | None) -> str:
-    """A summary figure (reports.summary): counts with thousands separators, budgets as "80% left", shares
-    (the confidence) as whole percentages, times as UTC dates."""
-    if unit == "budget":
-        return "–" if value is None else f"none left ({1 - value:.1f}× spent)" if value < 0 else f"{_pct(value)} left"
-    if unit == "share":
-        return _pct(value)
-    if unit in (None, "rate"):
-        return _num(value)
-    if unit == "time":
-        return "–" if value is None else f"{datetime.fromtimestamp(value, UTC):%d %b %Y %H:%M:%S} UTC"
-    return format_value(value, unit)
-
-
-def _budget_left(share: Any) -> str:
-    """Share of the error budget left; an overspent budget says by how much rather than a large negative."""
-    if share is not None and share < 0:
-        return f"none ({1 - share:.1f}× spent)"
-    return _pct(share)
-
-
-def _pct(value: Any) -> str:
-    return "–" if value is None else f"{value:.0%}" if abs(value) >= 0.01 or value == 0 else f"{value:.2%}"
-
-
-def _signed_pct(value: Any) -> str:
-    return "–" if value is None else f"{value:+.1%}"
-
-
-def _ms(value: Any) -> str:
-    return "–" if value is None else f"{value * 1000:,.1f}"
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _md(text: str) -> str:

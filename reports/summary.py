@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from reports import bands
+from reports.formats import format_figure
 
 RELEASE, DO_NOT_RELEASE, NOT_ENOUGH = "release", "do-not-release", "not-enough-evidence"
 ANSWER_WORDS = {RELEASE: "Release", DO_NOT_RELEASE: "Do not release", NOT_ENOUGH: "Not enough evidence yet"}
@@ -39,8 +40,6 @@ def summarise(data: dict[str, Any]) -> dict[str, Any]:
 
 def text(parts: list[Part]) -> str:
     """A sentence as plain text (report.json, summary.md); numbers as report.html prints them."""
-    from reports.render import format_figure
-
     return "".join(p if isinstance(p, str) else p["name"] if "name" in p else format_figure(p["value"], p["unit"])
                    for p in parts)
 
@@ -86,16 +85,22 @@ def _answer(data: dict[str, Any]) -> tuple[str, list[Part]]:
                                 " failed its scorecard."]
     confidence = figure(data["slo"]["confidence"], "share", "slo.json", "confidence")
     unsure = _applicable(data, "insufficient-data")
-    if unsure or verdict["verdict"] != "pass":
-        if not unsure:
+    headline = [o for o in data["slo"]["objectives"] if o["name"] in verdict["headline_objectives"]]
+    if verdict["release_verdict"] != "pass":  # slo.evaluate.Evaluation.release_verdict, as `rxsuite run` decides
+        first = next((o for o in unsure if o in headline), unsure[0] if unsure else None)
+        if first is None:
             return NOT_ENOUGH, ["Nothing in this report could be judged against an objective."]
         return NOT_ENOUGH, ["Nothing failed, but ", figure(len(unsure), None, "report.json", "verdict", "counts",
                                                            "insufficient-data"),
                             " objective(s) had too few samples to be shown at ", confidence,
-                            " confidence, first of all ", _label(unsure[0]), "."]
-    return RELEASE, ["Every objective that applies was met at ", confidence, " confidence",
+                            " confidence, first of all ", _label(first), "."]
+    names: list[Part] = []
+    for i, o in enumerate(headline):
+        names += ([" and "] if i == len(headline) - 1 and i else [", "] if i else []) + [_label(o)]
+    return RELEASE, ["The promises a release rests on (", *names, ") were met at ", confidence, " confidence",
                      *([", and every journey passed"] if data["journeys"] else []),
-                     *([", and the drill recovered as designed"] if data["drill"] else []), "."]
+                     *([", and the drill recovered as designed"] if data["drill"] else []),
+                     *(["; other objectives could not be shown yet (below)"] if unsure else []), "."]
 
 
 def _findings(data: dict[str, Any]) -> list[tuple[str, list[Part]]]:
@@ -187,19 +192,39 @@ def _budget_figure(o: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trend(data: dict[str, Any]) -> list[Part]:
-    baseline = data["baseline"]
-    if baseline is not None:
-        count = figure(len(baseline["regressions"]), None, "report.json", "baseline", "regression_count")
-        return ["Against the baseline run ", _name(baseline["baseline"]), ": ", count, " regression(s) beyond noise."]
+    """Against the baseline, else the last comparable run; and the drill score against the quarter before."""
+    parts = _against_run(data)
     quarters = (data["drill_trend"] or {}).get("quarters", [])
     if len(quarters) >= 2:
         last, before = quarters[-1], quarters[-2]
-        return ["Mean drill score ", _quarter_score(last, len(quarters) - 1), " in ", _name(last["quarter"]),
-                ", against ", _quarter_score(before, len(quarters) - 2), " in ", _name(before["quarter"]), "."]
-    if quarters:
-        return ["Mean drill score ", _quarter_score(quarters[0], 0), " in ", _name(quarters[0]["quarter"]),
-                ", the first quarter with a drill: nothing earlier to compare with."]
-    return ["No earlier run to compare with: give one with --baseline."]
+        parts += [" " if parts else "", "Mean drill score ", _quarter_score(last, len(quarters) - 1), " in ",
+                  _name(last["quarter"]), ", against ", _quarter_score(before, len(quarters) - 2), " in ",
+                  _name(before["quarter"]), "."]
+    elif quarters:
+        parts += [" " if parts else "", "Mean drill score ", _quarter_score(quarters[0], 0), " in ",
+                  _name(quarters[0]["quarter"]), ", the first quarter with a drill."]
+    return parts or ["No earlier run to compare with: give one with --baseline."]
+
+
+def _against_run(data: dict[str, Any]) -> list[Part]:
+    baseline, previous = data["baseline"], data["previous_run"]
+    if baseline is not None:
+        count = figure(baseline["regression_count"], None, "report.json", "baseline", "regression_count")
+        return ["Against the baseline run ", _name(baseline["baseline"]), ": ", count, " regression(s) beyond noise."]
+    if previous is None:
+        return []
+    parts: list[Part] = ["Against the last comparable run, ", _name(previous["folder"]), ": "]
+    now = {o["name"]: o for o in data["slo"]["objectives"] if o["request"] is None}
+    compared = [o for o in previous["objectives"] if o["kind"] in _HEADLINE_KINDS and o["measured"] is not None
+                and (now.get(o["name"]) or {}).get("measured") is not None]
+    if not compared:
+        return [*parts, "nothing measured in both to compare."]
+    for i, before in enumerate(compared):
+        parts += ["; " if i else "", _label(now[before["name"]]), " ",
+                  figure(before["measured"], before["unit"], "report.json", "previous_run", "objectives",
+                         {"name": before["name"]}, "measured"), " then, ", _objective(now[before["name"]], "measured"),
+                  " now"]
+    return [*parts, "."]
 
 
 def _quarter_score(quarter: dict[str, Any], index: int) -> dict[str, Any]:

@@ -7,11 +7,13 @@ embedded sandbox) brings a section named after it, which the plug-in checks itse
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
+from rxcore.schema import Strict, validate_document
 from rxcore.yamlfile import YamlDocument
 
 __all__ = ["REMOTE_KINDS", "EnvironmentFile", "validate_environment"]
@@ -19,17 +21,12 @@ __all__ = ["REMOTE_KINDS", "EnvironmentFile", "validate_environment"]
 # Kinds of remote platforms; a plug-in kind (the embedded sandbox) adds its own, with a section named after it.
 REMOTE_KINDS = ("staging", "production", "preview")
 _JOBS = ("load", "journeys", "drill", "report", "run", "monitor")
-_DRIVERS = ("sandbox", "toxiproxy", "command", "http")
 
 _NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Caps(_Strict):
+class Caps(Strict):
     """Load caps: a run above any of them is refused before it starts."""
 
     max_users: Annotated[int, Field(ge=1)] | None = None
@@ -38,7 +35,7 @@ class Caps(_Strict):
     max_duration_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
 
 
-class UserModel(_Strict):
+class UserModel(Strict):
     """One load user model's share and pacing (locustfiles.config checks the model names and task names)."""
 
     weight: _NonNegative = 1.0
@@ -56,21 +53,21 @@ class UserModel(_Strict):
         return wait
 
 
-class _Allow(_Strict):
-    allow: list[_Name] = []
+class _Allow(Strict):
+    allow: list[_Name] = Field(default_factory=list)
 
 
-class _Toxiproxy(_Strict):
+class _Toxiproxy(Strict):
     url: _Name | None = None
 
 
-class _Http(_Strict):
-    allow: list[_Name] = []
-    targets: dict[_Name, _Name] = {}
+class _Http(Strict):
+    allow: list[_Name] = Field(default_factory=list)
+    targets: dict[_Name, _Name] = Field(default_factory=dict)
 
 
-class Chaos(_Strict):
-    drivers: list[Literal[_DRIVERS]] = []  # type: ignore[valid-type]
+class Chaos(Strict):
+    drivers: list[_Name] = Field(default_factory=list)  # generic and plug-in ones; chaos.drivers.select checks
     allow_production: bool = False
     ledger_service_key_env: _Name | None = None
     toxiproxy: _Toxiproxy | None = None
@@ -78,25 +75,17 @@ class Chaos(_Strict):
     command: _Allow | None = None
 
 
-class EnvironmentFile(_Strict):
+class EnvironmentFile(Strict):
     name: _Name | None = None
     kind: _Name
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
     anon_key_env: _Name | None = None
     credentials_csv_env: _Name | None = None
-    allowed_jobs: list[Literal[_JOBS]] = []  # type: ignore[valid-type]
+    allowed_jobs: list[Literal[_JOBS]] = Field(default_factory=list)  # type: ignore[valid-type]
     caps: Caps = Caps()
     chaos: Chaos = Chaos()
     users: dict[_Name, UserModel] | None = None
     journeys: dict[_Name, Any] | None = None
-
-
-_FIXES = {
-    "missing": "add it",
-    "extra_forbidden": "remove it, or check its spelling",
-    "literal_error": "use one of the values named",
-    "finite_number": "write a finite number",
-}
 
 
 def validate_environment(doc: YamlDocument, plugin_kinds: Collection[str] = ()) -> EnvironmentFile:
@@ -104,32 +93,17 @@ def validate_environment(doc: YamlDocument, plugin_kinds: Collection[str] = ()) 
 
     `plugin_kinds` are the kinds installed plug-ins add; each may bring a mapping named after it, left to the
     plug-in to check."""
-    if not isinstance(doc.data, dict):
-        raise doc.error((), "expected a mapping of fields (name, kind, base_url, ...)", "write key: value pairs")
     kinds = (*REMOTE_KINDS, *plugin_kinds)
-    for section in plugin_kinds:
-        if section in doc.data and not isinstance(doc.data[section], dict):
-            raise doc.error((section,), "must be a mapping", f"write the {section} settings as key: value pairs")
-    try:
-        checked = EnvironmentFile.model_validate({k: v for k, v in doc.data.items() if k not in plugin_kinds})
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = tuple(first["loc"])
-        given = "" if first["type"] == "missing" else f" (found {_short(first.get('input'))})"
-        problem = f"{first['msg']}{given}"
-        if where == ("kind",) and first["type"] == "missing":
-            fix = f"say what this environment is: kind: one of {', '.join(kinds)} (there is no default)"
-        else:
-            fix = _FIXES.get(first["type"], "see environments/sandbox.yaml for a complete file")
-        raise doc.error(where, problem, fix) from None
+    if isinstance(doc.data, dict):
+        for section in plugin_kinds:
+            if section in doc.data and not isinstance(doc.data[section], dict):
+                raise doc.error((section,), "must be a mapping", f"write the {section} settings as key: value pairs")
+        doc = dataclasses.replace(doc, data={k: v for k, v in doc.data.items() if k not in plugin_kinds})
+    checked = validate_document(EnvironmentFile, doc, "see environments/sandbox.yaml for a complete file", {
+        ("kind",): f"say what this environment is: kind: one of {', '.join(kinds)} (there is no default)"})
     if checked.kind not in kinds:
         missing = " (the sandbox kind comes with the [sandbox] extra: pip install -e '.[sandbox]')" \
             if checked.kind == "sandbox" else ""
         raise doc.error(("kind",), f"{checked.kind!r} is not an environment kind{missing}",
                         f"use one of {', '.join(kinds)}")
     return checked
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters (a newline inside a field name, say) written as escapes: one line always."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
+
 
 class RxError(Exception):
     """A problem the user can fix; printed as one line without a traceback."""
@@ -12,8 +19,7 @@ class ConfigError(RxError):
 
     def __init__(self, file: str, field: str, problem: str, fix: str, line: int | None = None) -> None:
         where = f"{file}:{line}" if line is not None else file
-        problem = " ".join(problem.split())  # one line, whatever a parser's message held
-        super().__init__(f"{where}: {field}: {problem} ({fix})")
+        super().__init__(one_line(f"{where}: {field}: {' '.join(problem.split())} ({fix})"))
         self.file = file
         self.field = field
         self.line = line

@@ -40,6 +40,7 @@ __all__ = [
 ENVIRONMENT_KINDS = "rxsuite.environment_kinds"
 CHAOS_DRIVERS = "rxsuite.chaos_drivers"
 StepCallback = Callable[[str, str, str], None]
+EntryPointLoad = Callable[[], Any]  # loads (imports) a plug-in's object on first call
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,13 @@ class DriverPlugin:
 
 @cache
 def environment_kinds() -> dict[str, EntryPointLoad]:
+    """Installed kinds by name; nothing is imported until a kind is used."""
     return _group(ENVIRONMENT_KINDS)
 
 
 @cache
 def chaos_drivers() -> dict[str, EntryPointLoad]:
+    """Installed plug-in drivers by name; nothing is imported until a scenario names one."""
     return _group(CHAOS_DRIVERS)
 
 
@@ -134,9 +137,6 @@ def environment_kind(name: str) -> EnvironmentKind | None:
 def chaos_driver(name: str) -> DriverPlugin | None:
     loader = chaos_drivers().get(name)
     return loader() if loader else None
-
-
-EntryPointLoad = Callable[[], Any]
 
 
 def _group(group: str) -> dict[str, EntryPointLoad]:

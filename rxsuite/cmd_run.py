@@ -35,7 +35,6 @@ from rxsuite.display import Display
 JOB = "run"
 DEFAULT_SCENARIO = "db-primary-loss"
 SKIPPED_UNAVAILABLE = "skipped: not available"
-HEADLINE_OBJECTIVES = ("availability", "latency-p95")  # the default spec's overall availability and p95
 # A flat arrival rate (the smoke profile's shape) of 60 task iterations/s for 75 s: about 4,500 requests, enough to
 # show 99.9 % availability at 95 % confidence (one-sided, no failure: 2,995 valid requests) and each request
 # name's p95. A ramp from zero is avoided: users would take their first slots at the ramp's tiny early rate.
@@ -309,7 +308,9 @@ def _evaluate(request: RunRequest, folder: RunFolder, stages: Stages) -> Result:
         stages.end(stage, f"failed: {exc}", ExitCode.ERROR, began)
         raise RxError(f"no stage produced anything to judge: {exc}") from None
     result = execute(plan(SloRequest(runs=tuple(sources.all_dirs), output=folder.path, strict=request.strict)))
-    stages.end(stage, f"ok: verdict {result.verdict}", int(result.exit_code), began)
+    counts = RunVerdict.of(result, request.strict)
+    stages.end(stage, f"ok: {len(counts.met)} shown met, {len(counts.missed)} missed, {len(counts.not_shown)} "
+               "not shown", int(result.exit_code), began)
     return result
 
 
@@ -338,9 +339,9 @@ def _sandbox_secrets(sandbox: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class RunVerdict:
-    """The run's verdict: FAIL when any objective was shown missed; PASS when the headline objectives (overall
-    availability and p95, which the load stage is sized to show) were shown met, whatever else could not be shown
-    (the banner lists it; --strict turns it into exit 3); otherwise insufficient data."""
+    """The run's verdict is the evaluation's release verdict (slo.evaluate.Evaluation.release_verdict, which the
+    report's answer uses too): the headline objectives (overall availability and p95, which the load stage is sized
+    to show) decide a pass, whatever else could not be shown (the banner lists it; --strict turns it into exit 3)."""
 
     verdict: str
     exit_code: ExitCode
@@ -357,14 +358,11 @@ class RunVerdict:
         groups: dict[str, list[str]] = {"pass": [], "fail": [], "insufficient-data": []}
         for objective in evaluation.objectives:
             groups.setdefault(objective.verdict, []).append(f"{objective.name} ({objective.objective})")
-        headline = {o.name: o.verdict for o in evaluation.objectives if o.name in HEADLINE_OBJECTIVES}
-        if groups["fail"]:
-            verdict, code = "fail", ExitCode.FAIL
-        elif headline and all(v == "pass" for v in headline.values()):
-            verdict = "pass"
-            code = ExitCode.NO_VERDICT if strict and groups["insufficient-data"] else ExitCode.OK
+        verdict = evaluation.release_verdict
+        if verdict in ("invalid", "fail"):
+            code = ExitCode.INVALID if verdict == "invalid" else ExitCode.FAIL
         else:
-            verdict, code = "insufficient-data", ExitCode.NO_VERDICT if strict else ExitCode.OK
+            code = ExitCode.NO_VERDICT if strict and groups["insufficient-data"] else ExitCode.OK
         return cls(verdict, code, groups["pass"], groups["fail"], groups["insufficient-data"], evaluation.confidence)
 
     def banner(self) -> list[str]:

@@ -85,7 +85,7 @@ class SandboxDriver:
         resolved = self.sandbox.topology().get(node)
         if resolved is None:
             raise SandboxError("failover", f"the topology has no {node} node now", "run ensure_standby first")
-        return resolved
+        return str(resolved)
 
     def _stop_node(self, node: str, ctx: DriverContext, mode: str = "immediate") -> dict[str, Any]:
         resolved = self.resolve_node(node)

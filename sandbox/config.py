@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rxcore import validation
 from rxcore.errors import ConfigError
 
 PORT_NAMES = (
@@ -122,7 +123,11 @@ def parse_sandbox_config(raw: Any, file: str, base_dir: Path) -> SandboxConfig:
     if replication not in ("async", "sync"):
         raise ConfigError(file, "sandbox.replication", f"{replication!r} is not a replication mode",
                           "use async or sync")
-    state_dir = Path(raw.get("state_dir", ".rxsuite/sandbox"))
+    state_raw = raw.get("state_dir", ".rxsuite/sandbox")
+    if not isinstance(state_raw, str) or not state_raw.strip() or "\0" in state_raw:
+        raise ConfigError(file, "sandbox.state_dir", f"{state_raw!r} is not a folder path",
+                          "write a path, e.g. .rxsuite/sandbox (relative to the project)")
+    state_dir = Path(state_raw)
     if not state_dir.is_absolute():
         state_dir = base_dir / state_dir
     return SandboxConfig(
@@ -161,7 +166,11 @@ def _number(value: Any, kind: type, file: str, where: str) -> Any:
                           "use a positive number")
     if value <= 0:
         raise ConfigError(file, where, f"{value!r} must be positive", "use a number above 0")
-    return kind(value)
+    try:
+        number = validation.finite(value)  # NaN, infinities and huge integers used to pass `value <= 0`
+    except ValueError as exc:
+        raise ConfigError(file, where, str(exc), "use a finite number above 0") from None
+    return value if kind is int else number
 
 
 def _require_mapping(raw: Any, file: str, where: str) -> None:

@@ -51,7 +51,8 @@ class Faults:
         response = httpx.post(f"{self.parts.url('failover')}{path}", json=body or {}, timeout=60)
         if response.status_code != 200:
             raise SandboxError("failover", f"{path} refused: {response.json().get('error')}", "see its status")
-        return response.json()
+        answer: dict[str, Any] = response.json()
+        return answer
 
 
 def thaw(ref: ProcessRef) -> None:

@@ -90,8 +90,8 @@ class Parts:
 
     @staticmethod
     def running(state: dict[str, Any], part: str) -> bool:
-        entry = (state.get("parts") or {}).get(part)
-        return bool(entry and entry.get("process") and is_running(ProcessRef.from_json(entry["process"])))
+        process = ((state.get("parts") or {}).get(part) or {}).get("process")
+        return process is not None and is_running(ProcessRef.from_json(process))
 
     def url(self, part: str) -> str:
         if part in postgres.NODES:

@@ -76,7 +76,7 @@ def _build_driver(platform: Any) -> SandboxDriver:
 
 _TEXT, _NUM, _BOOL = (str,), (int, float), (bool,)
 _REGION = Arg(_TEXT, True, REGIONS)
-NODE_NAMES = ("primary", "standby", "lost", "pg-a", "pg-b")
+_NODE_NAMES = ("primary", "standby", "lost", "pg-a", "pg-b")
 
 KIND = SandboxKind()
 DRIVER = DriverPlugin(actions={
@@ -87,7 +87,7 @@ DRIVER = DriverPlugin(actions={
     "ensure_region": {"region": _REGION},
     "wait_region_ready": {"region": _REGION, "timeout_s": Arg(_NUM)},
     "set_edge_server": {"region": _REGION, "enabled": Arg(_BOOL, True)},
-    "stop_node": {"node": Arg(_TEXT, True, NODE_NAMES), "mode": Arg(_TEXT, False, ("immediate", "fast"))},
+    "stop_node": {"node": Arg(_TEXT, True, _NODE_NAMES), "mode": Arg(_TEXT, False, ("immediate", "fast"))},
     "set_auto_failover": {"enabled": Arg(_BOOL, True)},
     "ensure_standby": {"timeout_s": Arg(_NUM)},
     "set_synchronous": {"enabled": Arg(_BOOL, True)},

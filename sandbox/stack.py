@@ -83,19 +83,19 @@ class Sandbox:
 
     @property
     def anon_key(self) -> str:
-        return self.folder.secrets()["anon_key"]
+        return str(self.folder.secrets()["anon_key"])
 
     @property
     def service_key(self) -> str:
-        return self.folder.secrets()["service_key"]
+        return str(self.folder.secrets()["service_key"])
 
     @property
     def webhook_secret(self) -> str:
-        return self.folder.secrets()["webhook_secret"]
+        return str(self.folder.secrets()["webhook_secret"])
 
     @property
     def jwt_secret(self) -> str:
-        return self.folder.secrets()["jwt_secret"]
+        return str(self.folder.secrets()["jwt_secret"])
 
     @property
     def credentials(self) -> list[dict[str, str]]:

@@ -47,8 +47,8 @@ class StateFolder:
 
     def load(self) -> dict[str, Any] | None:
         try:
-            return _read_json(self.state_file)
-        except (FileNotFoundError, json.JSONDecodeError):
+            return _read_object(self.state_file)
+        except (FileNotFoundError, ValueError):
             return None
 
     def save(self, state: dict[str, Any]) -> None:
@@ -61,15 +61,18 @@ class StateFolder:
 
     def secrets(self) -> dict[str, Any]:
         try:
-            return _read_json(self.secrets_file)
+            return _read_object(self.secrets_file)
         except FileNotFoundError as exc:
             raise SandboxError("state", f"no sandbox secrets in {self.path}", "run `rxsuite sandbox up`") from exc
+        except ValueError as exc:
+            raise SandboxError("state", f"{self.secrets_file} is unreadable ({exc})",
+                               "run `rxsuite sandbox reset` to start afresh (every row and key is lost)") from exc
 
     def write_secrets(self, secret: dict[str, Any]) -> None:
         write_json_atomic(self.secrets_file, secret, mode=0o600)
 
     def topology(self) -> dict[str, Any]:
-        return _read_json(self.path / TOPOLOGY_FILE)
+        return _read_object(self.path / TOPOLOGY_FILE)
 
     def wipe(self) -> None:
         """Delete everything, PostgreSQL data included (also when it lives outside the folder, see prepare_dirs)."""
@@ -104,5 +107,8 @@ def config_summary(config: SandboxConfig) -> dict[str, Any]:
             "failover": vars(config.failover), "edge": vars(config.edge), "seed": vars(config.seed)}
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+def _read_object(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return data

@@ -15,7 +15,7 @@ __all__ = ["sandbox_variant"]
 def sandbox_variant(port_offset: int, state_name: str, env_name: str = "sandbox", **changes: Any) -> SandboxConfig:
     """An environment's sandbox moved to other ports and state folder, so tests and benchmarks can run beside a
     sandbox someone is using."""
-    base = load_environment(env_name).sandbox
+    base: SandboxConfig | None = load_environment(env_name).sandbox
     if base is None:
         raise ConfigError(env_name, "kind", "not a sandbox environment", "use kind: sandbox")
     config = base.with_port_offset(port_offset, PROJECT_ROOT / ".rxsuite" / state_name)

@@ -74,6 +74,7 @@ class Evaluation:
     objectives: list[ObjectiveResult]
     notes: list[str] = field(default_factory=list)
     validity: Validity = field(default_factory=Validity)
+    headline: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -89,11 +90,23 @@ class Evaluation:
     def exit_code(self) -> int:
         return int(slo_exit_code(self.verdict, strict=True))
 
+    @property
+    def release_verdict(self) -> str:
+        """What a release decision rests on, for `rxsuite run` and the report's answer alike: invalid when the
+        measurement cannot be trusted, fail when any objective was shown missed, pass when every headline objective
+        (Spec.headline_names) was shown met, whatever else could not be shown yet; otherwise insufficient data."""
+        if self.verdict in (INVALID, "fail"):
+            return self.verdict
+        heads = [o.verdict for o in self.objectives if o.name in self.headline]
+        return "pass" if heads and all(v == "pass" for v in heads) else "insufficient-data"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "verdict": self.verdict,
             "exit_code": self.exit_code,
+            "release_verdict": self.release_verdict,
+            "headline": list(self.headline),
             "spec": {"name": self.spec_name, "path": self.spec_path},
             "runs": self.runs,
             "confidence": self.confidence,
@@ -162,6 +175,7 @@ def evaluate_runs(run_dirs: Sequence[Path | str], spec: Spec | Path | str | None
         end=steps.data_end if steps is not None and len(table or []) else None,
         objectives=results,
         notes=notes,
+        headline=spec.headline_names,
         validity=validity,
     )
 

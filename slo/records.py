@@ -181,14 +181,6 @@ class WindowTable:
     payloads: list[str]
     files: list[Path] = field(default_factory=list)
     torn_lines: int = 0
-    row_lines: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    row_files: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-
-    def line_of(self, row: int) -> tuple[Path | str, int | None]:
-        """(file, line) a row was read from, for messages; ('<record>', None) when not known."""
-        if row < self.row_lines.size and self.files:
-            return self.files[int(self.row_files[row])], int(self.row_lines[row])
-        return "<record>", None
 
     def __len__(self) -> int:
         return int(self.start.size)
@@ -241,7 +233,7 @@ def load_table(paths: Sequence[Path]) -> WindowTable:
     """
     columns = _Columns()
     torn = 0
-    for file_index, path in enumerate(paths):
+    for path in paths:
         try:
             for first_line, batch, torn_here in _batches(path):
                 torn += torn_here
@@ -254,38 +246,16 @@ def load_table(paths: Sequence[Path]) -> WindowTable:
                 except (_FieldError, *_BAD_ROW):
                     _explain_bad_row(path, first_line, rows)
                     raise
-                columns.lines.append(np.arange(first_line, first_line + len(rows), dtype=np.int64))
-                columns.files.append(np.full(len(rows), file_index, dtype=np.int64))
         except UnicodeDecodeError as exc:
             raise RecordError(f"{path}: byte 0x{exc.object[exc.start]:02x} is not UTF-8; the record is corrupt "
                               "(rxsuite writes UTF-8 JSON lines)") from None
-    table = columns.table(list(paths), torn)
-    _check_payloads(table)
-    return table
+    return columns.table(list(paths), torn)
 
 
 # what a line of the wrong shape raises while its batch is turned into columns
 _BAD_ROW = (KeyError, TypeError, AttributeError, ValueError, OverflowError, IndexError)
 _MAX_START = 4102444800.0  # 2100-01-01: a window start beyond it is corrupt, not a time
 _MAX_WINDOW_S = 86400.0
-
-
-def _check_payloads(table: WindowTable) -> None:
-    """Decode every histogram payload once, so a corrupt one is refused here naming its line, not deep in a
-    statistic later; a bad batch is re-decoded row by row to find the line."""
-    rows = np.arange(len(table), dtype=np.int64)
-    try:
-        table.decode(rows)
-        return
-    except (ValueError, TypeError, OverflowError):
-        pass
-    for row in rows.tolist():
-        try:
-            table.decode(np.array([row], dtype=np.int64))
-        except (ValueError, TypeError, OverflowError) as exc:
-            file, line = table.line_of(row)
-            raise RecordError(f"{file}:{line}: field h.b: the histogram payload cannot be decoded ({exc}); "
-                              "the record is corrupt") from None
 
 
 _BATCH_LINES = 4096
@@ -337,8 +307,6 @@ class _Columns:
         self.parts: dict[str, list[npt.NDArray[Any]]] = {
             k: [] for k in ("t", "d", "name", "o", "i", "k", "w", "min", "max")}
         self.payloads: list[str] = []
-        self.lines: list[npt.NDArray[np.int64]] = []
-        self.files: list[npt.NDArray[np.int64]] = []
 
     def add_batch(self, rows: list[dict[str, Any]]) -> None:
         hists = [r["h"] for r in rows]
@@ -358,10 +326,9 @@ class _Columns:
         if not np.isin(widths, list(PAIR_DTYPES)).all():
             raise _FieldError("h.w", f"not a payload layout; allowed: {sorted(PAIR_DTYPES)}")
         names = [r["name"] for r in rows]
-        if not all(isinstance(name, str) and name for name in names):
+        if not all(isinstance(name, str) and name for name in set(names)):
             raise _FieldError("name", "must be a non-empty string (the request name)")
-        if not all(isinstance(h["b"], str) for h in hists):
-            raise _FieldError("h.b", "must be the base64 text of the histogram buckets")
+        pairs = _check_payload_sizes(hists, widths)
         starts = _numbers([r["t"] for r in rows], "t")
         if not ((starts >= 0) & (starts <= _MAX_START)).all():
             raise _FieldError("t", "must be the window start in Unix seconds (finite, between 1970 and 2100)")
@@ -374,7 +341,7 @@ class _Columns:
         self.parts["name"].append(np.array([self.names.setdefault(x, len(self.names)) for x in names], dtype=np.int64))
         self.parts["o"].append(outcomes)
         self.parts["i"].append(np.array([h["i"] for h in hists], dtype=np.int64))
-        self.parts["k"].append(np.array([h["k"] for h in hists], dtype=np.int64))
+        self.parts["k"].append(pairs)
         self.parts["w"].append(widths)
         self.parts["min"].append(np.where(has, np.array([h["min"] or 0 for h in hists], dtype=np.int64), 0))
         self.parts["max"].append(np.where(has, np.array([h["max"] or 0 for h in hists], dtype=np.int64), 0))
@@ -401,9 +368,22 @@ class _Columns:
             payloads=self.payloads,
             files=files,
             torn_lines=torn,
-            row_lines=np.concatenate(self.lines) if self.lines else np.zeros(0, dtype=np.int64),
-            row_files=np.concatenate(self.files) if self.files else np.zeros(0, dtype=np.int64),
         )
+
+
+def _check_payload_sizes(hists: list[dict[str, Any]], widths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The bucket counts `k`, each matching its payload's base64 length (cheap: a cut or padded payload is named by
+    its line here; anything subtler fails the decoder, which the evaluator reports as one line)."""
+    pairs = np.array([h["k"] for h in hists], dtype=np.int64)
+    if (pairs < 0).any() or (pairs > BUCKET_COUNT).any():
+        raise _FieldError("h.k", f"the bucket count must be 0 to {BUCKET_COUNT}")
+    itemsize = np.zeros_like(widths)
+    for width, dtype in PAIR_DTYPES.items():
+        itemsize[widths == width] = np.dtype(dtype).itemsize
+    expected = 4 * -(-(pairs * itemsize) // 3)
+    if (np.array([len(h["b"]) for h in hists], dtype=np.int64) != expected).any():
+        raise _FieldError("h.b", "the payload's length does not match its bucket count k; the record is corrupt")
+    return pairs
 
 
 def _numbers(values: list[Any], field_name: str) -> npt.NDArray[np.float64]:

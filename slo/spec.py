@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rxcore import validation
-from rxcore.errors import ConfigError
+from rxcore.errors import ConfigError, one_line
 from rxcore.yamlfile import field_name, read_yaml_all
 from slo.durations import ALLOWED as DURATION_ALLOWED
 from slo.durations import parse_duration
@@ -34,7 +34,7 @@ class SpecError(ValueError):
 
     def __init__(self, path: Path | str | None, line: int | None, field_path: str, message: str) -> None:
         where = f"{path or '<spec>'}" + (f":{line}" if line else "")
-        super().__init__(f"{where}: {field_path}: {message}")
+        super().__init__(one_line(f"{where}: {field_path}: {message}"))
         self.path, self.line, self.field, self.detail = path, line, field_path, message
 
 
@@ -61,6 +61,7 @@ class Objective:
     requests: tuple[str, ...] | None = None  # request names or glob patterns; None: every request
     per_request: bool = False
     required: bool = True
+    headline: bool = False  # a release decision rests on it (the spec's promises: availability, overall p95)
     vital: str | None = None
     good_outcomes: tuple[str, ...] = ("ok",)
     valid_outcomes: tuple[str, ...] = ("ok", *BAD_OUTCOMES)
@@ -85,6 +86,14 @@ class Spec:
     burn_windows: tuple[BurnWindow, ...] = DEFAULT_BURN_WINDOWS
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headline_names(self) -> tuple[str, ...]:
+        """The objectives a release decision rests on: those marked `headline: true`, else every overall
+        availability and latency objective (no request filter, not per request)."""
+        marked = tuple(o.name for o in self.objectives if o.headline)
+        return marked or tuple(o.name for o in self.objectives if o.kind in ("availability", "latency")
+                               and o.requests is None and not o.per_request)
 
 
 class YamlDoc:
@@ -135,7 +144,7 @@ def load_spec(path: Path | str | None = None) -> Spec:
 
 _TOP_FIELDS = ("format", "name", "description", "confidence", "rate_limited", "series_step", "burn_rate_windows",
                "objectives")
-_COMMON = ("name", "kind", "description", "required")
+_COMMON = ("name", "kind", "description", "required", "headline")
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "availability": (*_COMMON, "objective", "requests", "per_request", "budgeting", "slice", "slice_objective",
                      "prometheus"),
@@ -191,6 +200,7 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: Any, rate_limited: str
         "kind": kind,
         "description": str(get("description", "")),
         "required": _bool(doc, (*where, "required"), get("required", True)),
+        "headline": _bool(doc, (*where, "headline"), get("headline", False)),
         "line": doc.line(where),
     }
     if "prometheus" in raw:

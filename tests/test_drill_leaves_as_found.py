@@ -3,6 +3,11 @@ touched, and a drill whose steady state does not hold afterwards fails (exit 1),
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +18,7 @@ import yaml
 from chaos.drill import DrillRequest, execute, plan
 from chaos.sandbox_env import write_sandbox_environment
 from chaos.scenario import STEADY_AFTER, load_scenario
+from rxcore.environment import PROJECT_ROOT
 from rxcore.errors import ConfigError
 from rxcore.exitcodes import ExitCode
 from rxcore.jobs import QuietProgress, StopToken
@@ -91,6 +97,46 @@ def test_a_drill_that_leaves_the_steady_state_broken_fails(sandbox: Sandbox, tmp
     assert result["steady_state_after"]["held"] is False
     assert met == {"failed_requests": True, STEADY_AFTER: False}
     assert result["verdict"] == "fail" and result["as_expected"] is False
+
+
+def test_an_interrupted_drill_never_prints_or_records_pass(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Ctrl-C after the fault of a drill whose objectives are all met so far: no PASS, exit 130, verdict null."""
+    rollbacks = [{"driver": "sandbox", "action": "ensure_region", "args": {"region": "region-a"}}]
+    kill = {**_KILL, "duration_s": 60}
+    scenario = _write(tmp_path, method=[kill], rollbacks=rollbacks, probes={"write": False},
+                      steady_state={"checks": [{"check": "sandbox_healthy"}], "after_timeout_s": 30})
+    env_file = write_sandbox_environment(sandbox.config, tmp_path / "env.yaml")
+    runs = tmp_path / "runs"
+    drill = subprocess.Popen([sys.executable, "-m", "rxsuite.cli", "drill", "--env", str(env_file), "--scenario",
+                              str(scenario), "--runs-dir", str(runs), "--no-load"], cwd=PROJECT_ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        journal = _wait_for_fault(runs, timeout_s=60)
+        drill.send_signal(signal.SIGINT)
+        output, _ = drill.communicate(timeout=90)
+    finally:
+        if drill.poll() is None:
+            drill.kill()
+        _restore(sandbox)
+    result = json.loads(journal.read_text())
+    assert drill.returncode == ExitCode.INTERRUPTED, output
+    assert (result["status"], result["verdict"], result["as_expected"]) == ("interrupted", None, False)
+    assert "PASS" not in output
+
+
+def _wait_for_fault(runs: Path, timeout_s: float) -> Path:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for journal in runs.glob("*/drill.json"):
+            try:
+                events = [e["event"] for e in json.loads(journal.read_text()).get("timeline", [])]
+            except ValueError:
+                continue
+            if "fault_injected" in events:
+                return journal
+        time.sleep(0.1)
+    raise AssertionError(f"no fault injected within {timeout_s} s")
 
 
 def _restore(sandbox: Sandbox) -> None:

@@ -65,6 +65,14 @@ def test_environment_files(tmp_path: Path, data: bytes) -> None:
 
 
 @pytest.mark.timeout(120)
+@settings(_FUZZ, max_examples=100)
+@given(data=documents(_shipped("environments/sandbox.yaml")))
+def test_sandbox_environment_files(tmp_path: Path, data: Any) -> None:
+    path = _write(tmp_path, "env.yaml", yaml.safe_dump(data))
+    assert outcome("sandbox-env", lambda: load_environment(str(path))) != "traceback", TRACEBACKS[-1]
+
+
+@pytest.mark.timeout(120)
 @_FUZZ
 @given(data=texts(_shipped("slo/specs/default.yaml")))
 def test_slo_specs(tmp_path: Path, data: bytes) -> None:

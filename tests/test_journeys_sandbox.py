@@ -57,6 +57,14 @@ def test_page_loads_carry_web_vitals(full_run: JourneysRun) -> None:
         assert load["vitals"]["ttfb_s"] > 0 and load["vitals"]["fcp_s"] > 0 and load["vitals"]["lcp_s"] > 0
 
 
+def test_typing_key_by_key_gives_the_form_an_inp(full_run: JourneysRun) -> None:
+    """The renewal journey types its note key by key: every key press is an interaction INP counts."""
+    (form,) = [load for load in full_run.document["page_loads"]
+               if load["journey"] == "patient-requests-a-renewal" and load["page"] == "/renewals/new"]
+    assert form["interactions"] >= len("Synthetic journey check.")
+    assert form["vitals"]["inp_s"] is not None and form["vitals"]["inp_s"] > 0
+
+
 def test_junit_lists_every_journey_without_failures(full_run: JourneysRun) -> None:
     suite = ET.parse(full_run.run_dir / "junit.xml").getroot().find("testsuite")
     assert suite is not None

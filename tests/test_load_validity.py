@@ -246,4 +246,5 @@ def test_a_worker_killed_mid_run_makes_the_run_degraded(env_file: Path) -> None:
     assert code == 3, out  # aborted: no verdict
     assert run["validity"] == load["validity"]
     assert load["validity"]["status"] == DEGRADED
+    assert load["from_send"]["overall"]["p50_ms"] is not None  # the workers' send-time view reached the master
     assert any(r.startswith("degraded: worker-1 lost mid-run") for r in load["validity"]["reasons"])

@@ -25,7 +25,7 @@ import pytest
 
 from reports.browser import MARGINS, PAPERS, visible_text, widest_elements, write_pdf
 from reports.builder import generate
-from reports.render import format_figure
+from reports.formats import format_figure
 from reports.sources import for_run
 from slo.evaluate import evaluate_runs, write_slo_json
 from tests import report_inputs
@@ -186,6 +186,10 @@ def _resolve(documents: dict[str, Any], path: list[Any]) -> Any:
 
 
 def test_summary_numbers_are_those_of_report_and_slo_json(report: Path) -> None:
+    _check_summary_figures(report)
+
+
+def _check_summary_figures(report: Path) -> None:
     documents = {name: json.loads((report / name).read_text()) for name in ("report.json", "slo.json")}
     parser = _Summary()
     parser.feed((report / "report.html").read_text())
@@ -217,3 +221,21 @@ def test_no_element_is_wider_than_the_viewport(report: Path, width: int) -> None
     scroll_width, past_the_edge = widest_elements(report / "report.html", width)
     assert past_the_edge == []
     assert scroll_width <= width
+
+
+def test_trend_compares_with_the_last_comparable_run(tmp_path: Path) -> None:
+    older = report_inputs.load_run(tmp_path, T0 - timedelta(days=2), median_ms=20, seed=4)
+    earlier = report_inputs.load_run(tmp_path, T0 - timedelta(days=1), median_ms=30, seed=5)
+    report_inputs.journeys_run(tmp_path, T0 - timedelta(hours=1))  # another job: not comparable
+    current = report_inputs.load_run(tmp_path, T0, median_ms=40, seed=6)
+    for folder in (older, earlier, current):
+        write_slo_json(evaluate_runs([folder]), folder)
+    generate(for_run(current), runs_root=tmp_path, pdf=False)
+    report = json.loads((current / "report.json").read_text())
+    then, now = (json.loads((f / "slo.json").read_text()) for f in (earlier, current))
+    assert report["previous_run"]["folder"] == earlier.name
+    figures = [p for p in report["summary"]["trend"] if "value" in p]
+    expected = [next(o["measured"] for o in doc["objectives"] if o["name"] == name)
+                for name in ("availability", "latency-p95") for doc in (then, now)]
+    assert [f["value"] for f in figures] == expected
+    _check_summary_figures(current)

@@ -4,6 +4,9 @@ installed is a skipped stage, and the exit code follows the SLO verdict."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -73,6 +76,22 @@ def test_sandbox_is_stopped_on_ctrl_c(tmp_path: Path, fake_sandbox: list[FakeSan
 
     _stages_writing(monkeypatch, interrupt)
     assert main(["run", "--runs-dir", str(tmp_path), "--no-pdf"]) == 130
+    assert fake_sandbox[0].calls == ["up", "down"]
+
+
+def test_sigterm_stops_the_run_records_terminated_and_stops_the_sandbox(tmp_path: Path,
+                                                                        fake_sandbox: list[FakeSandbox],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def terminate(run_dir: Path) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # the run's handler sets its stop token; the next stages do not start
+        time.sleep(0.2)
+
+    drills: list[Path] = []
+    _stages_writing(monkeypatch, terminate)
+    monkeypatch.setattr(cmd_run, "_drill", lambda request, env, run_dir, stages, stop: drills.append(run_dir))
+    assert main(["run", "--runs-dir", str(tmp_path), "--no-pdf"]) == 143
+    run = json.loads(next(tmp_path.glob("*-run-sandbox/run.json")).read_text())
+    assert (run["status"], run["exit_code"], drills) == ("terminated", 143, [])
     assert fake_sandbox[0].calls == ["up", "down"]
 
 

@@ -19,7 +19,7 @@ import yaml
 from rxcore.environment import PROJECT_ROOT
 from rxcore.exitcodes import ExitCode
 from rxcore.jobs import Stopped, StopToken, stop_on_signals
-from rxcore.processes import ProcessRef, is_running, port_is_free
+from rxcore.processes import ProcessRef, is_running, port_is_free, start_child, stop_child
 from sandbox import postgres
 from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant
@@ -140,3 +140,65 @@ def test_the_first_signal_raises_and_a_second_forces_without_raising() -> None:
         os.kill(os.getpid(), signal.SIGTERM)  # during a cleanup: must not cut it short
         time.sleep(0.1)
     assert (stop.forced, forced) == (True, [True])
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid` (by parent pid, whatever session it is in)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def test_sigterm_stops_the_journeys_and_their_browsers(sandbox: Sandbox, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    env = {**os.environ, "RX_SANDBOX_ANON_KEY": sandbox.anon_key, "RX_CREDENTIALS_CSV": str(sandbox.credentials_file)}
+    proc = subprocess.Popen([sys.executable, "-m", "rxsuite.cli", "journeys", "--env", "sandbox", "--base-url",
+                             sandbox.edge_url, "--runs-dir", str(runs), "--tag", "full"],
+                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for(lambda: any("chrom" in _command_name(p) for p in _descendants(proc.pid)), 90, "a browser started")
+        below = _descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == ExitCode.TERMINATED, out
+    assert (_run_json(runs)["status"], _run_json(runs)["exit_code"]) == ("terminated", 143)
+    _wait_for(lambda: not any(_alive(pid) and _not_zombie(pid) for pid in below), 10, "every browser process gone")
+
+
+def _command_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_child_that_ignores_its_stop_signal_is_killed_after_the_grace(tmp_path: Path) -> None:
+    ignoring = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); " \
+               "time.sleep(60)"
+    child = start_child([sys.executable, "-c", ignoring], tmp_path / "child.log")
+    _wait_for(lambda: "ready" in (tmp_path / "child.log").read_text(), 20, "the child ignoring SIGINT")
+    began = time.monotonic()
+    code = stop_child(child, signal.SIGINT, grace_s=1.0)
+    assert (code, child.poll()) == (-signal.SIGKILL, -signal.SIGKILL)
+    assert 1.0 <= time.monotonic() - began < 10.0 and not _alive(child.pid)

@@ -106,6 +106,13 @@ def test_an_environment_value_of_the_wrong_type_or_range_names_field_and_line(tm
     assert (error.field, error.line) == (field, line)
 
 
+@pytest.mark.parametrize("value", [".nan", ".inf", "1" + "0" * 400])
+def test_a_non_finite_sandbox_setting_is_refused(tmp_path: Path, value: str) -> None:
+    error = _env_refusal(tmp_path, "kind: sandbox\nbase_url: http://127.0.0.1:1\n"
+                                   f"sandbox:\n  failover:\n    check_interval_s: {value}\n")
+    assert (error.field, error.line) == ("sandbox.failover.check_interval_s", None)
+
+
 def test_a_list_where_one_kind_is_expected_is_refused(tmp_path: Path) -> None:
     error = _env_refusal(tmp_path, _ENV.replace("kind: staging", "kind: [staging, production]"))
     assert (error.field, error.line) == ("kind", 2)
@@ -175,3 +182,16 @@ def test_the_atomic_writer_refuses_non_finite_numbers_and_keeps_the_old_file(tmp
         write_json_atomic(path, {"rto_s": math.inf})
     assert json.loads(path.read_text()) == {"rto_s": 1.5}
     assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("seconds", ["-5", ".nan", ".inf"])
+def test_a_negative_or_non_finite_wait_in_a_scenario_is_refused(tmp_path: Path, seconds: str) -> None:
+    from chaos.scenario import load_scenario
+
+    path = _file(tmp_path, f"""\
+        method: [{{driver: drill, action: wait, args: {{seconds: {seconds}}}}}]
+        objectives: [{{metric: failed_requests, op: '<=', target: 0}}]
+        """, "scenario.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(str(path))
+    assert caught.value.field == "method[0].args.seconds"

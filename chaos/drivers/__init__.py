@@ -14,9 +14,9 @@ from typing import Any
 from rxcore import plugins
 from rxcore.plugins import Arg
 
+__all__ = ["ACTIONS", "BUILTIN_DRIVER", "check_action_args", "driver_actions", "driver_names"]
+
 BUILTIN_DRIVER = "drill"
-
-
 _TEXT, _NUM, _BOOL, _MAP, _LIST = (str,), (int, float), (bool,), (dict,), (list,)
 _PROXY = Arg(_TEXT, True)
 
@@ -76,6 +76,8 @@ def check_action_args(driver: str, action: str, args: dict[str, Any]) -> tuple[s
             return name, f"{value!r} has the wrong type", f"write a {_kind_names(arg.kinds)}"
         if not isinstance(value, arg.kinds):
             return name, f"{value!r} has the wrong type", f"write a {_kind_names(arg.kinds)}"
+        if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value <= 1e9:
+            return name, f"{value!r} is out of range", "write a finite number from 0 (seconds, milliseconds, shares)"
         if arg.choices is not None and value not in arg.choices:
             return name, f"{value!r} is not allowed", f"use one of {', '.join(map(str, arg.choices))}"
     if driver == "http" and ("url" in args) == ("target" in args):
