@@ -324,9 +324,10 @@ def _percentile_verdict(spec: Spec, result: ObjectiveResult, obj: Objective, n: 
                         burn: tuple[StepData, npt.NDArray[Any], npt.NDArray[Any]] | None) -> ObjectiveResult:
     """Shared by record latencies (from histograms) and journey/web-vital samples (exact)."""
     assert obj.threshold is not None and obj.percentile is not None
+    threshold = obj.threshold
 
     def good(value: float) -> bool:
-        return value < obj.threshold if obj.op == "lt" else value <= obj.threshold  # type: ignore[operator]
+        return value < threshold if obj.op == "lt" else value <= threshold
 
     result.ci = {"lower": lower, "upper": upper, "confidence": spec.confidence,
                  "method": "order statistics (distribution-free), one-sided bounds"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
@@ -33,10 +33,11 @@ def render_plain(evaluation: Evaluation, out: IO[str]) -> None:
 def render_table(evaluation: Evaluation, console: Console) -> None:
     table = Table(title=f"SLO evaluation ({escape(evaluation.spec_name)}, confidence {evaluation.confidence:.0%})",
                   title_justify="left")
-    for header, justify in (("objective", "left"), ("verdict", "left"), ("measured", "right"),
-                            ("target", "left"), ("bounds", "right"), ("samples", "right"), ("needed", "right"),
-                            ("budget used", "right"), ("burn 1h/5m", "right")):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("objective", "left"), ("verdict", "left"), ("measured", "right"), ("target", "left"), ("bounds", "right"),
+        ("samples", "right"), ("needed", "right"), ("budget used", "right"), ("burn 1h/5m", "right"))
+    for header, justify in columns:
+        table.add_column(header, justify=justify)
     for o in evaluation.objectives:
         samples = f"{o.samples:,}" if o.verdict != "not-applicable" else ""
         table.add_row(escape(o.name), f"[{_STYLE[o.verdict]}]{o.verdict}[/]", _shown(o, o.measured),
