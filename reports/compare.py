@@ -76,9 +76,9 @@ def _percentile(what: str, p: float, now: Histogram, before: Histogram) -> dict[
     now_lo, now_hi = _bounds(now, p)
     before_lo, before_hi = _bounds(before, p)
     result = UNKNOWN
-    if None not in (now_lo, before_hi) and now_lo > before_hi:  # type: ignore[operator]
+    if now_lo is not None and before_hi is not None and now_lo > before_hi:
         result = REGRESSED
-    elif None not in (now_hi, before_lo) and now_hi < before_lo:  # type: ignore[operator]
+    elif now_hi is not None and before_lo is not None and now_hi < before_lo:
         result = IMPROVED
     elif None not in (now_lo, now_hi, before_lo, before_hi):
         result = NO_CHANGE
