@@ -6,7 +6,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rxcore import envvars
 
@@ -70,7 +69,7 @@ def _get(env: Mapping[str, str], name: str) -> str:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from ``env`` (default: the process environment); raise SettingsError on bad input."""
     env = os.environ if env is None else env
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for field_name, var in _REQUIRED.items():
         value = _get(env, var)
         if not value:
@@ -91,4 +90,4 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values[field_name] = number
     log_path = _get(env, "RXSUITE_ACCESS_LOG")
     values["access_log"] = Path(log_path) if log_path else None
-    return Settings(**values)
+    return Settings(**values)  # type: ignore[arg-type]
