@@ -20,7 +20,7 @@ __all__ = ["REMOTE_KINDS", "EnvironmentFile", "validate_environment"]
 
 # Kinds of remote platforms; a plug-in kind (the embedded sandbox) adds its own, with a section named after it.
 REMOTE_KINDS = ("staging", "production", "preview")
-_Job = Literal["load", "journeys", "drill", "report", "run", "monitor"]
+_JOBS = ("load", "journeys", "drill", "report", "run", "monitor")
 
 _NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -81,7 +81,7 @@ class EnvironmentFile(Strict):
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
     anon_key_env: _Name | None = None
     credentials_csv_env: _Name | None = None
-    allowed_jobs: list[_Job] = Field(default_factory=list)
+    allowed_jobs: list[Literal[_JOBS]] = Field(default_factory=list)  # type: ignore[valid-type]
     caps: Caps = Caps()
     chaos: Chaos = Chaos()
     users: dict[_Name, UserModel] | None = None
