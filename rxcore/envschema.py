@@ -96,7 +96,7 @@ def validate_environment(doc: YamlDocument, plugin_kinds: Collection[str] = ()) 
     kinds = (*REMOTE_KINDS, *plugin_kinds)
     if isinstance(doc.data, dict):
         for section in plugin_kinds:
-            if section in doc.data and not isinstance(doc.data[section], dict):
+            if doc.data.get(section) is not None and not isinstance(doc.data[section], dict):
                 raise doc.error((section,), "must be a mapping", f"write the {section} settings as key: value pairs")
         doc = dataclasses.replace(doc, data={k: v for k, v in doc.data.items() if k not in plugin_kinds})
     checked = validate_document(EnvironmentFile, doc, "see environments/sandbox.yaml for a complete file", {

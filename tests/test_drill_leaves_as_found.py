@@ -44,7 +44,7 @@ def test_a_region_kill_without_rollback_is_refused_at_plan(tmp_path: Path, capsy
     code = main(["drill", "--scenario", str(path), "--runs-dir", str(tmp_path / "runs")])
     err = capsys.readouterr().err
     assert code == ExitCode.ERROR
-    assert f"{path}: rollbacks: none, but method[0] (kill region-a) acts on the target" in err
+    assert f"{path}:1: rollbacks: none, but method[0] (kill region-a) acts on the target" in err
     assert "Traceback" not in err
     assert not (tmp_path / "runs").exists()
 
