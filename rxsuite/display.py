@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from rxsuite.console import console, interactive
+from rxsuite.console import console, fail, interactive
 
 __all__ = ["Display"]
 
@@ -48,7 +48,10 @@ class Display:
             self._live = None
 
     def note(self, kind: str, message: str) -> None:
+        """One event; an `error` also goes to stderr as one line, where scripts and CI look for why a job failed."""
         elapsed = f"{time.monotonic() - self.started:.1f}"
+        if kind == "error":
+            fail(message)
         if self._live is None:
             print(f"{kind}\t{message}\t{elapsed}s", flush=True)
             return
