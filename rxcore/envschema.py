@@ -21,6 +21,8 @@ REMOTE_KINDS = ("staging", "production", "preview")
 _JOBS = ("load", "journeys", "drill", "report", "run", "monitor")
 _DRIVERS = ("sandbox", "toxiproxy", "command", "http")
 
+# A DNS name of at least two labels: the only e-mail domain `rxsuite accounts` creates users under.
+_DOMAIN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -78,12 +80,22 @@ class Chaos(_Strict):
     command: _Allow | None = None
 
 
+class Checks(_Strict):
+    """Limits of `rxsuite env check` (preflight): what counts as too much clock skew, too little rate headroom."""
+
+    max_clock_skew_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
+    rate_probe_requests: Annotated[int, Field(ge=0, le=200)] = 20
+
+
 class EnvironmentFile(_Strict):
     name: _Name | None = None
     kind: _Name
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
     anon_key_env: _Name | None = None
+    service_key_env: _Name | None = None
     credentials_csv_env: _Name | None = None
+    synthetic_domain: Annotated[str, Field(pattern=_DOMAIN, max_length=253)] | None = None
+    checks: Checks = Checks()
     allowed_jobs: list[Literal[_JOBS]] = []  # type: ignore[valid-type]
     caps: Caps = Caps()
     chaos: Chaos = Chaos()

@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "rxsuite.cmd_slo",
     "rxsuite.cmd_report",
     "rxsuite.cmd_run",
+    "rxsuite.cmd_accounts",
 )
 
 
