@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "rxsuite.cmd_report",
     "rxsuite.cmd_run",
     "rxsuite.cmd_accounts",
+    "rxsuite.cmd_env",
 )
 
 

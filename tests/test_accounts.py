@@ -106,8 +106,9 @@ def test_admin_api_refuses_a_second_user_with_the_same_email(env_file: Path, san
     row = read_credentials(csv)[0]
     try:
         key = sandbox.service_key
-        response = client.post("/auth/v1/admin/users", headers={"apikey": key, "Authorization": f"Bearer {key}"},
-                               json={"email": row.email, "password": "another-pw", "app_metadata": {"rx_role": "doctor"}})
+        body = {"email": row.email, "password": "another-pw", "app_metadata": {"rx_role": "doctor"}}
+        response = client.post("/auth/v1/admin/users", json=body,
+                               headers={"apikey": key, "Authorization": f"Bearer {key}"})
         assert (response.status_code, response.json()["error_code"]) == (422, "email_exists")
     finally:
         execute(plan(AccountsRequest("delete", str(env_file), csv=csv)))
