@@ -20,6 +20,7 @@ from locustfiles.config import LoadConfig, SloTarget, parse_user_models
 from locustfiles.credentials import read_credentials
 from locustfiles.launcher import Launch, LoadRun, Outcome
 from locustfiles.profiles import PROFILES
+from preflight.job import quick_check
 from rxcore import validation
 from rxcore.environment import PROJECT_ROOT, Environment, load_environment, platform_target
 from rxcore.errors import ConfigError, RxError
@@ -66,6 +67,7 @@ class LoadRequest:
     master_host: str = "127.0.0.1"
     master_port: int = 5557
     strict: bool = False
+    skip_checks: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -122,6 +124,8 @@ def plan(request: LoadRequest) -> LoadPlan:
     launch = Launch(config, target, workers=0 if role != "all" else request.workers, role=role,
                     master_host=request.master_host, master_port=request.master_port if role != "all" else None,
                     expect_workers=request.expect_workers)
+    if not (request.skip_checks or request.worker):
+        quick_check(env)
     return LoadPlan(request, env, config, launch)
 
 

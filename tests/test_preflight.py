@@ -173,3 +173,16 @@ def test_the_tables_list_covers_what_the_user_models_name() -> None:
     assert named, "users.py names no /rest/v1 table: the pattern above is out of date"
     for table, columns in named.items():
         assert columns <= set(USED_COLUMNS[table]), (table, columns - set(USED_COLUMNS[table]))
+
+
+@pytest.mark.parametrize("job", ["load", "journeys", "drill"])
+def test_jobs_run_the_quick_checks_before_anything_starts(job: str, env_file: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RXSUITE_TEST_WRONG_ANON_KEY", "not-the-key")
+    env = _edit(env_file, anon_key_env="RXSUITE_TEST_WRONG_ANON_KEY")
+    extra = ["--scenario", "region-outage"] if job == "drill" else []
+    code = main([job, "--env", str(env), "--runs-dir", str(tmp_path / "runs"), *extra])
+    assert code == ExitCode.ERROR
+    assert "pre-flight check failed: anon_key: the anon key is refused: HTTP 401" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
