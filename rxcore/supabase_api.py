@@ -53,7 +53,8 @@ def account_role(session: dict[str, Any]) -> str | None:
     """The platform role (patient, doctor, pharmacist) of a session: the access token's `app_metadata.rx_role`
     claim, else the user's app_metadata, else its user_metadata (where a project without custom claims keeps it)."""
     claims = token_claims(str(session.get("access_token", "")))
-    user = session.get("user") if isinstance(session.get("user"), dict) else {}
+    found = session.get("user")
+    user: dict[str, Any] = found if isinstance(found, dict) else {}
     for source in (claims.get("app_metadata"), user.get("app_metadata"), user.get("user_metadata")):
         if isinstance(source, dict) and isinstance(source.get("rx_role"), str):
             return str(source["rx_role"])
