@@ -112,3 +112,13 @@ def test_admin_api_refuses_a_second_user_with_the_same_email(env_file: Path, san
         assert (response.status_code, response.json()["error_code"]) == (422, "email_exists")
     finally:
         execute(plan(AccountsRequest("delete", str(env_file), csv=csv)))
+
+
+def test_admin_api_lists_users_with_their_total(sandbox, client: httpx.Client) -> None:
+    key = sandbox.service_key
+    response = client.get("/auth/v1/admin/users", params={"page": 2, "per_page": 3},
+                          headers={"apikey": key, "Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["users"]) == 3 and body["aud"] == "authenticated"
+    assert int(response.headers["X-Total-Count"]) >= len(sandbox.credentials)

@@ -8,6 +8,7 @@ import base64
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -135,9 +136,25 @@ class _NoRlsPlatform(BaseHTTPRequestHandler):
         return None
 
 
-@pytest.fixture
-def no_rls_platform() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoRlsPlatform)
+class _SkewedLimitedPlatform(_NoRlsPlatform):
+    """Its clock 30 s ahead (Date header), and a rate limit that answers 429 from the 4th medications read on."""
+
+    medication_reads = 0
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/rest/v1/medications"):
+            type(self).medication_reads += 1
+            if type(self).medication_reads > 4:
+                self._json(429, {"message": "rate limit"})
+                return
+        super().do_GET()
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return super().date_time_string(time.time() + 30)
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -145,6 +162,17 @@ def no_rls_platform() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def no_rls_platform() -> Iterator[str]:
+    yield from _serve(_NoRlsPlatform)
+
+
+@pytest.fixture
+def skewed_limited_platform() -> Iterator[str]:
+    _SkewedLimitedPlatform.medication_reads = 0
+    yield from _serve(_SkewedLimitedPlatform)
 
 
 def test_rls_off_fails_the_rls_check(no_rls_platform: str) -> None:
@@ -155,6 +183,20 @@ def test_rls_off_fails_the_rls_check(no_rls_platform: str) -> None:
     assert outcomes["rls"].status == "fail"
     assert outcomes["rls"].detail == ("row-level security is off: patient alice@synthetic.rx.test read 1 "
                                       "prescription(s) of patient bob@synthetic.rx.test (enable RLS on prescriptions)")
+
+
+def test_clock_skew_and_rate_limit_are_measured(skewed_limited_platform: str) -> None:
+    accounts = (Credential("alice@synthetic.rx.test", "pw", "patient"),)
+    target = Target(skewed_limited_platform, "anon", accounts, "staging", rate_probe_requests=10, planned_rate=50)
+    with httpx.Client(base_url=skewed_limited_platform, timeout=5) as client:
+        outcomes = {o.name: o for o in Preflight(target, client).run(CHECKS)}
+    assert outcomes["clock_skew"].status == "fail"
+    skew = float(re.match(r"this clock is ([-+][0-9.]+) s", outcomes["clock_skew"].detail).group(1))
+    assert -31.0 <= skew <= -29.0
+    assert outcomes["rate_limit"].status == "fail"
+    # the anon key and tables checks made 2 of the 4 reads allowed: the probe's 3rd read is the first refused
+    assert outcomes["rate_limit"].detail.startswith("HTTP 429 after 3 of 10 back-to-back reads")
+    assert "(planned 50/s)" in outcomes["rate_limit"].detail
 
 
 # ----- the tables list agrees with the user models ------------------------------------------------------------
