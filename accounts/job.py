@@ -19,7 +19,7 @@ from rxcore.credentials import ROLES, Credential, CredentialsError, read_credent
 from rxcore.environment import PROJECT_ROOT, Environment, PlatformKeys, load_environment, platform_keys
 from rxcore.errors import ConfigError, RxError
 from rxcore.exitcodes import ExitCode
-from rxcore.jobs import Progress, QuietProgress, Result, StopToken, refuse_production
+from rxcore.jobs import Progress, Result, StopToken, refuse_production
 
 __all__ = ["AccountsPlan", "AccountsRequest", "default_csv", "execute", "plan"]
 
@@ -105,15 +105,15 @@ def _domain_of(email: str) -> str:
 
 
 def execute(accounts_plan: AccountsPlan, progress: Progress | None = None, stop: StopToken | None = None) -> Result:
-    progress = progress or QuietProgress()
+    """One admin call per account, in order; the outcome is shown by the caller (`rxsuite accounts`)."""
     stop = stop or StopToken()
     with httpx.Client(base_url=accounts_plan.keys.base_url, timeout=_TIMEOUT_S) as client:
         if accounts_plan.request.action == "create":
-            return _create(accounts_plan, client, progress, stop)
-        return _delete(accounts_plan, client, progress, stop)
+            return _create(accounts_plan, client, stop)
+        return _delete(accounts_plan, client, stop)
 
 
-def _create(accounts_plan: AccountsPlan, client: httpx.Client, progress: Progress, stop: StopToken) -> Result:
+def _create(accounts_plan: AccountsPlan, client: httpx.Client, stop: StopToken) -> Result:
     request, key = accounts_plan.request, accounts_plan.keys.service_key or ""
     batch = secrets.token_hex(3)
     created: list[Credential] = []
@@ -131,7 +131,6 @@ def _create(accounts_plan: AccountsPlan, client: httpx.Client, progress: Progres
                 error = f"creating {email}: {exc}"
                 break
             created.append(Credential(email, password, role, user_id))
-            progress.live({"created": len(created), "of": request.count})
     finally:
         if created:
             write_credentials(accounts_plan.csv, created, overwrite=request.force)
@@ -145,7 +144,7 @@ def _create(accounts_plan: AccountsPlan, client: httpx.Client, progress: Progres
     return Result(ExitCode.OK, "completed", None, None, f"{len(created)} accounts created", details)
 
 
-def _delete(accounts_plan: AccountsPlan, client: httpx.Client, progress: Progress, stop: StopToken) -> Result:
+def _delete(accounts_plan: AccountsPlan, client: httpx.Client, stop: StopToken) -> Result:
     key = accounts_plan.keys.service_key or ""
     deleted = absent = 0
     errors: list[str] = []
@@ -159,7 +158,6 @@ def _delete(accounts_plan: AccountsPlan, client: httpx.Client, progress: Progres
                 absent += 1
         except (AdminError, httpx.HTTPError) as exc:
             errors.append(f"{row.email}: {exc}")
-        progress.live({"deleted": deleted, "already gone": absent, "of": len(accounts_plan.to_delete)})
     done = deleted + absent == len(accounts_plan.to_delete)
     if done:
         accounts_plan.csv.unlink()

@@ -122,10 +122,10 @@ class Preflight:
         except (TypeError, ValueError):
             return "warn", f"the Date header {date!r} does not parse"
         local = self.state.sent_at + response.elapsed.total_seconds() / 2
-        skew = local - server  # the header has 1 s resolution: a true skew of 0 reads as 0 to 1 s
+        skew = local - (server + 0.5)  # the header is truncated to the second: its middle is the best estimate
         limit = self.target.max_clock_skew_s + 1.0
-        detail = f"this clock is {skew:+.1f} s from the server's (limit {self.target.max_clock_skew_s:g} s + 1 s " \
-                 "for the Date header's resolution)"
+        detail = f"this clock is {skew:+.1f} s (\u00b11 s, the Date header's resolution) from the server's " \
+                 f"(limit {self.target.max_clock_skew_s:g} s)"
         return ("pass" if abs(skew) <= limit else "fail"), detail
 
     # ----- keys and accounts ------------------------------------------------------------------------------
