@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from accounts.admin import AdminError, create_user, delete_user
-from rxcore import envvars
+from rxcore import envvars, validation
 from rxcore.credentials import ROLES, Credential, CredentialsError, read_credentials, write_credentials
 from rxcore.environment import PROJECT_ROOT, Environment, PlatformKeys, load_environment, platform_keys
 from rxcore.errors import ConfigError, RxError
@@ -72,8 +72,7 @@ def plan(request: AccountsRequest) -> AccountsPlan:
         raise RxError(f"--roles {request.roles!r}: use a comma-separated list of {', '.join(ROLES)}")
     csv = request.csv or default_csv(env)
     if request.action == "create":
-        if not 1 <= request.count <= _MAX_COUNT:
-            raise RxError(f"--count {request.count}: give a number of accounts from 1 to {_MAX_COUNT}")
+        validation.option("--count", validation.count, request.count, 1, _MAX_COUNT, "number of accounts")
         if csv.exists() and not request.force:
             raise RxError(f"{csv}: already exists; delete its accounts first (rxsuite accounts delete), "
                           "or pass --force to replace the file (its accounts stay on the platform)")

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from preflight.checks import CHECKS, QUICK_CHECKS, CheckOutcome, Preflight, Target
+from rxcore import validation
 from rxcore.credentials import CredentialsError, read_credentials
 from rxcore.environment import Environment, load_environment, platform_target
 from rxcore.errors import RxError
@@ -39,8 +40,10 @@ class PreflightPlan:
 
 
 def plan(request: PreflightRequest) -> PreflightPlan:
+    rate = validation.option("--rate", validation.rate, request.planned_rate) if request.planned_rate is not None \
+        else None
     env = load_environment(request.env)
-    return PreflightPlan(request, env, _target(env, request.base_url, request.planned_rate))
+    return PreflightPlan(request, env, _target(env, request.base_url, rate))
 
 
 def _target(env: Environment, base_url: str | None, planned_rate: float | None) -> Target:

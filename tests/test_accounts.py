@@ -122,3 +122,15 @@ def test_admin_api_lists_users_with_their_total(sandbox, client: httpx.Client) -
     body = response.json()
     assert len(body["users"]) == 3 and body["aud"] == "authenticated"
     assert int(response.headers["X-Total-Count"]) >= len(sandbox.credentials)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--count", "0"], "--count: 0 is out of range; use a number of accounts between 1 and 10000"),
+    (["--count", "3", "--roles", "nurse"],
+     "--roles 'nurse': use a comma-separated list of patient, doctor, pharmacist"),
+])
+def test_bad_values_are_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path, capsys) -> None:
+    code = main(["accounts", "create", "--env", "sandbox", "--csv", str(tmp_path / "users.csv"), *args])
+    assert code == ExitCode.ERROR
+    assert capsys.readouterr().err.strip() == f"error: {message}"
+    assert not (tmp_path / "users.csv").exists()
