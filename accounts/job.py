@@ -7,6 +7,7 @@ way, so every user it made can be deleted; delete removes exactly the users that
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from rxcore.jobs import Progress, Result, StopToken, refuse_production
 __all__ = ["AccountsPlan", "AccountsRequest", "default_csv", "execute", "plan"]
 
 _ACTIONS = ("create", "delete")
+_CREATED = re.compile(r"^rx-(patient|doctor|pharmacist)-[0-9a-f]{6}-[0-9]{4,}@")  # the addresses _create makes
 _MAX_COUNT = 10_000
 _TIMEOUT_S = 15.0
 
@@ -96,6 +98,9 @@ def _rows_to_delete(csv: Path, domain: str) -> tuple[Credential, ...]:
         if _domain_of(row.email) != domain:
             raise RxError(f"{csv}:{line}: {row.email} is not under the synthetic domain {domain}; "
                           "delete refuses every account it did not create")
+        if not _CREATED.match(row.email):
+            raise RxError(f"{csv}:{line}: {row.email} was not made by `rxsuite accounts create` (its addresses are "
+                          "rx-<role>-<batch>-<n>@...); delete refuses every account it did not create")
     return tuple(rows)
 
 

@@ -134,3 +134,8 @@ def test_bad_values_are_one_line_and_exit_2(args: list[str], message: str, tmp_p
     assert code == ExitCode.ERROR
     assert capsys.readouterr().err.strip() == f"error: {message}"
     assert not (tmp_path / "users.csv").exists()
+
+
+def test_delete_refuses_accounts_it_did_not_create(env_file: Path, sandbox) -> None:
+    with pytest.raises(RxError, match=r"credentials.csv:2: \S+ was not made by `rxsuite accounts create`"):
+        plan(AccountsRequest("delete", str(env_file), csv=sandbox.credentials_file))
