@@ -17,6 +17,7 @@ from chaos.runner import DrillRunner, Progress
 from chaos.scenario import Scenario, load_scenario
 from chaos.suite import load_suite, summarise
 from chaos.trend import earlier_drills, trend
+from preflight.job import quick_check
 from rxcore import envvars
 from rxcore.environment import Environment, load_environment
 from rxcore.errors import ConfigError, RxError
@@ -38,6 +39,7 @@ class DrillRequest:
     confirm_production: str | None = None
     keep_sandbox: bool = False
     background_load: bool = True
+    skip_checks: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ def plan(request: DrillRequest) -> Plan:
             raise ConfigError(str(env.file), "chaos.drivers", f"scenario {scenario.name} needs driver(s) "
                               f"{', '.join(missing)}, not allowed here ({', '.join(sorted(allowed)) or 'none'})",
                               "add them to chaos.drivers in the environment file, or pick another scenario")
+    platform = env.platform()
+    if not request.skip_checks and (platform is None or platform.running()):  # one the drill starts: not yet
+        quick_check(env)
     return Plan(request, env, scenarios, suite_name)
 
 

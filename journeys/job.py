@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from journeys.runner import JourneyOptions, JourneysError, run_journeys
+from preflight.job import quick_check
 from rxcore.environment import CREDENTIALS_ENV, PROJECT_ROOT, Environment, load_environment, platform_target
 from rxcore.errors import RxError
 from rxcore.exitcodes import ExitCode
@@ -31,6 +32,7 @@ class JourneysRequest:
     select: str | None = None
     break_page: tuple[str, ...] = ()
     runs_dir: Path = DEFAULT_RUNS_DIR
+    skip_checks: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def plan(request: JourneysRequest) -> JourneysPlan:
     for path in request.break_page:
         if not path.startswith("/"):
             raise RxError(f"--break-page {path!r}: give a page path starting with /, e.g. /dashboard")
+    if not request.skip_checks:
+        quick_check(env, request.base_url)
     return JourneysPlan(request, env, options)
 
 

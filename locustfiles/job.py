@@ -19,6 +19,7 @@ from typing import Any
 from locustfiles.config import LoadConfig, SloTarget, parse_user_models
 from locustfiles.launcher import Launch, LoadRun, Outcome
 from locustfiles.profiles import PROFILES
+from preflight.job import quick_check
 from rxcore import validation
 from rxcore.credentials import CredentialsError, read_credentials
 from rxcore.environment import PROJECT_ROOT, Environment, load_environment, platform_target
@@ -66,6 +67,7 @@ class LoadRequest:
     master_host: str = "127.0.0.1"
     master_port: int = 5557
     strict: bool = False
+    skip_checks: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,8 @@ def plan(request: LoadRequest) -> LoadPlan:
     launch = Launch(config, target, workers=0 if role != "all" else request.workers, role=role,
                     master_host=request.master_host, master_port=request.master_port if role != "all" else None,
                     expect_workers=request.expect_workers)
+    if not (request.skip_checks or request.worker):
+        quick_check(env)
     return LoadPlan(request, env, config, launch)
 
 

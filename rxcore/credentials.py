@@ -4,10 +4,11 @@ sandbox writes them and as an operator supplies them for staging. The load users
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ROLES", "Credential", "CredentialsError", "read_credentials"]
+__all__ = ["ROLES", "Credential", "CredentialsError", "read_credentials", "write_credentials"]
 
 ROLES = ("patient", "doctor", "pharmacist")
 _REQUIRED = ("email", "password", "role")
@@ -43,3 +44,19 @@ def read_credentials(path: Path) -> list[Credential]:
         raise CredentialsError(f"{path}: cannot read the credentials file ({exc}); point the credentials "
                                "variable at a UTF-8 CSV of synthetic accounts") from None
     return rows
+
+
+def write_credentials(path: Path, rows: list[Credential], overwrite: bool = False) -> None:
+    """Write the rows as `email,password,role,user_id`, owner-only (mode 600) from the first byte; an existing
+    file is kept (FileExistsError) unless `overwrite`, and then replaced whole (write beside it, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = path.with_name(f".{path.name}.new") if overwrite else path
+    if overwrite:
+        target.unlink(missing_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(("email", "password", "role", "user_id"))
+        writer.writerows((row.email, row.password, row.role, row.user_id) for row in rows)
+    if overwrite:
+        os.replace(target, path)

@@ -113,3 +113,34 @@ def platform_target(env: Environment, base_url: str | None = None) -> PlatformTa
                           f"no credentials file: set {CREDENTIALS_CSV} or the variable named by credentials_csv_env",
                           "point it at a CSV with email,password,role,user_id of synthetic accounts")
     return PlatformTarget(url.rstrip("/"), anon_key, Path(csv_path))
+
+
+@dataclass(frozen=True)
+class PlatformKeys:
+    """The URL and API keys of a platform, without the accounts (for the jobs that check or create them)."""
+
+    base_url: str
+    anon_key: str
+    service_key: str | None
+
+
+def platform_keys(env: Environment, need_service_key: bool = False) -> PlatformKeys:
+    """The keys from the variables the file names (`anon_key_env`, `service_key_env`), else from the running
+    platform of the environment's kind plug-in (the sandbox); a ConfigError naming the unset variable."""
+    anon_key = envvars.getenv(env.anon_key_env) if env.anon_key_env else None
+    service_env = env.raw.get("service_key_env")
+    service_key = envvars.getenv(service_env) if service_env else None
+    url = env.base_url
+    platform = env.platform() if not (anon_key and (service_key or not need_service_key)) else None
+    if platform is not None:
+        endpoint = platform.endpoint()
+        url, anon_key = endpoint.base_url, anon_key or endpoint.anon_key
+        service_key = service_key or endpoint.service_key
+    if not anon_key:
+        raise ConfigError(str(env.file), "anon_key_env", f"environment variable {env.anon_key_env!r} is not set",
+                          "export the platform's anon key in that variable")
+    if need_service_key and not service_key:
+        problem = f"environment variable {service_env!r} is not set" if service_env else "no service_key_env"
+        raise ConfigError(str(env.file), "service_key_env", problem,
+                          "name the variable holding the project's service-role key, and export it")
+    return PlatformKeys(url.rstrip("/"), anon_key, service_key)

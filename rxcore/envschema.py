@@ -22,6 +22,8 @@ __all__ = ["REMOTE_KINDS", "EnvironmentFile", "validate_environment"]
 REMOTE_KINDS = ("staging", "production", "preview")
 _JOBS = ("load", "journeys", "drill", "report", "run", "monitor")
 
+# A DNS name of at least two labels: the only e-mail domain `rxsuite accounts` creates users under.
+_DOMAIN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -75,12 +77,22 @@ class Chaos(Strict):
     command: _Allow | None = None
 
 
+class Checks(Strict):
+    """Limits of `rxsuite env check` (preflight): what counts as too much clock skew, too little rate headroom."""
+
+    max_clock_skew_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
+    rate_probe_requests: Annotated[int, Field(ge=0, le=200)] = 20
+
+
 class EnvironmentFile(Strict):
     name: _Name | None = None
     kind: _Name
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
     anon_key_env: _Name | None = None
+    service_key_env: _Name | None = None
     credentials_csv_env: _Name | None = None
+    synthetic_domain: Annotated[str, Field(pattern=_DOMAIN, max_length=253)] | None = None
+    checks: Checks = Checks()
     allowed_jobs: list[Literal[_JOBS]] = Field(default_factory=list)  # type: ignore[valid-type]
     caps: Caps = Caps()
     chaos: Chaos = Chaos()

@@ -20,6 +20,8 @@ _COMMAND_MODULES = (
     "rxsuite.cmd_slo",
     "rxsuite.cmd_report",
     "rxsuite.cmd_run",
+    "rxsuite.cmd_accounts",
+    "rxsuite.cmd_env",
 )
 
 

@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="skip the scenarios' background load (probes only; quicker, less realistic)")
     parser.add_argument("--keep-sandbox", action="store_true",
                         help="leave a sandbox this drill started running afterwards")
+    parser.add_argument("--skip-checks", action="store_true",
+                        help="skip the pre-flight checks (reachability, TLS, anon key, one sign-in; see rxsuite "
+                             "env check); a sandbox the drill starts itself is not checked")
     parser.set_defaults(func=_drill)
 
 
@@ -38,7 +41,7 @@ def _drill(args: argparse.Namespace) -> int:
     """Signals only set the stop token: the method ends at its next wait, the rollbacks always run."""
     request = DrillRequest(env=args.env, scenario=args.scenario, suite=args.suite, runs_dir=args.runs_dir,
                            confirm_production=args.confirm_production, keep_sandbox=args.keep_sandbox,
-                           background_load=not args.no_load)
+                           background_load=not args.no_load, skip_checks=args.skip_checks)
     return run_job(plan, execute, request, f"rxsuite drill {args.scenario or args.suite}", show=_print_result)
 
 

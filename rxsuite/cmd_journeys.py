@@ -39,13 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="serve this page as a 500 error, to check that your CI keeps the failure artifacts "
                              "(a path or a template: /dashboard, /prescriptions/{id})")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where run folders go")
+    parser.add_argument("--skip-checks", action="store_true",
+                        help="skip the pre-flight checks (reachability, TLS, anon key, one sign-in)")
     parser.set_defaults(func=run_journeys_command)
 
 
 def run_journeys_command(args: argparse.Namespace) -> int:
     request = JourneysRequest(env=args.env, base_url=args.base_url, tag=args.tag, headed=args.headed,
                               retries=args.retries, select=args.select, break_page=tuple(args.break_page),
-                              runs_dir=args.runs_dir)
+                              runs_dir=args.runs_dir, skip_checks=args.skip_checks)
     return run_job(plan, execute, request, f"rxsuite journeys: {args.tag}", show=_print)
 
 

@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where run folders go")
     parser.add_argument("--allow-production", action="store_true",
                         help="required for an environment of kind production (caps still apply)")
+    parser.add_argument("--skip-checks", action="store_true",
+                        help="skip the pre-flight checks (reachability, TLS, anon key, one sign-in)")
     parser.add_argument("--strict", action="store_true", help="exit 3 when no SLO failed but data was insufficient")
     dist = parser.add_argument_group("distributed runs on machines of your own")
     dist.add_argument("--master", action="store_true", help="run only the master; wait for --expect-workers")

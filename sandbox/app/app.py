@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from sandbox.app import auth, functions, health, openapi, pages, realtime, rest
+from sandbox.app import admin_users, auth, functions, health, openapi, pages, realtime, rest
 from sandbox.app.context import Services
 from sandbox.app.db import Database
 from sandbox.app.errors import ApiError, bad_request, error_response
@@ -67,7 +67,7 @@ def create_app(settings: Settings) -> ASGIApp:
         lifespan=lifespan,
     )
     app.state.services = svc
-    for module in (health, openapi, auth, rest, functions, realtime, pages):
+    for module in (health, openapi, auth, admin_users, rest, functions, realtime, pages):
         app.router.routes.extend(module.router.routes)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
     _install_error_handlers(app)

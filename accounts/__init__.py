@@ -1,0 +1,1 @@
+"""The accounts job: synthetic users created and deleted through GoTrue's admin API (`rxsuite accounts`)."""
