@@ -191,7 +191,9 @@ def test_clock_skew_and_rate_limit_are_measured(skewed_limited_platform: str) ->
     with httpx.Client(base_url=skewed_limited_platform, timeout=5) as client:
         outcomes = {o.name: o for o in Preflight(target, client).run(CHECKS)}
     assert outcomes["clock_skew"].status == "fail"
-    skew = float(re.match(r"this clock is ([-+][0-9.]+) s", outcomes["clock_skew"].detail).group(1))
+    measured = re.match(r"this clock is ([-+][0-9.]+) s", outcomes["clock_skew"].detail)
+    assert measured is not None, outcomes["clock_skew"].detail
+    skew = float(measured.group(1))
     assert -31.0 <= skew <= -29.0
     assert outcomes["rate_limit"].status == "fail"
     # the anon key and tables checks made 2 of the 4 reads allowed: the probe's 3rd read is the first refused
