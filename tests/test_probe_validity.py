@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE_S = 3.0
 _PROBER = """
 import json, sys, time
-from chaos.probes import Prober, Target
+from chaos.probes import Prober, ProbeTarget
 from chaos.scenario import ProbeSpec
-prober = Prober(Target(sys.argv[1], "anon", None), "validity-test", ProbeSpec(rate_hz=20, timeout_s=1, write=False))
+prober = Prober(ProbeTarget(sys.argv[1], "anon", None), "validity-test", ProbeSpec(rate_hz=20, timeout_s=1, write=False))
 prober.start()
 print("started", flush=True)
 time.sleep(float(sys.argv[2]))
