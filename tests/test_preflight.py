@@ -187,7 +187,8 @@ def test_rls_off_fails_the_rls_check(no_rls_platform: str) -> None:
 
 def test_clock_skew_and_rate_limit_are_measured(skewed_limited_platform: str) -> None:
     accounts = (Credential("alice@synthetic.rx.test", "pw", "patient"),)
-    target = CheckedTarget(skewed_limited_platform, "anon", accounts, "staging", rate_probe_requests=10, planned_rate=50)
+    target = CheckedTarget(skewed_limited_platform, "anon", accounts, "staging", rate_probe_requests=10,
+                           planned_rate=50)
     with httpx.Client(base_url=skewed_limited_platform, timeout=5) as client:
         outcomes = {o.name: o for o in Preflight(target, client).run(CHECKS)}
     assert outcomes["clock_skew"].status == "fail"
