@@ -22,7 +22,7 @@ from preflight.schema import USED_COLUMNS
 from rxcore.credentials import Credential
 from rxcore.supabase_api import SignInError, account_role, api_headers, sign_in
 
-__all__ = ["CHECKS", "QUICK_CHECKS", "CheckOutcome", "Preflight", "Target"]
+__all__ = ["CHECKS", "QUICK_CHECKS", "CheckOutcome", "CheckedTarget", "Preflight"]
 
 CHECKS = ("reachability", "tls", "clock_skew", "anon_key", "sign_in", "tables", "rls", "rate_limit")
 QUICK_CHECKS = ("reachability", "tls", "anon_key", "sign_in")
@@ -34,7 +34,7 @@ _RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "ratelimit-limit"
 
 
 @dataclass(frozen=True)
-class Target:
+class CheckedTarget:
     """What the checks need of an environment (keys in memory only)."""
 
     base_url: str
@@ -69,7 +69,7 @@ class _State:
 class Preflight:
     """Runs the named checks in order against one target over one HTTP client."""
 
-    def __init__(self, target: Target, client: httpx.Client) -> None:
+    def __init__(self, target: CheckedTarget, client: httpx.Client) -> None:
         self.target = target
         self.client = client
         self.state = _State()

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from preflight.checks import CHECKS, QUICK_CHECKS, CheckOutcome, Preflight, Target
+from preflight.checks import CHECKS, QUICK_CHECKS, CheckedTarget, CheckOutcome, Preflight
 from rxcore import validation
 from rxcore.credentials import CredentialsError, read_credentials
 from rxcore.environment import Environment, load_environment, platform_target
@@ -36,7 +36,7 @@ class PreflightRequest:
 class PreflightPlan:
     request: PreflightRequest
     env: Environment
-    target: Target
+    target: CheckedTarget
 
 
 def plan(request: PreflightRequest) -> PreflightPlan:
@@ -46,7 +46,7 @@ def plan(request: PreflightRequest) -> PreflightPlan:
     return PreflightPlan(request, env, _target(env, request.base_url, rate))
 
 
-def _target(env: Environment, base_url: str | None, planned_rate: float | None) -> Target:
+def _target(env: Environment, base_url: str | None, planned_rate: float | None) -> CheckedTarget:
     where = platform_target(env, base_url)
     try:
         credentials = tuple(read_credentials(where.credentials_csv))
@@ -54,7 +54,7 @@ def _target(env: Environment, base_url: str | None, planned_rate: float | None) 
         raise RxError(str(exc)) from None
     checks = env.raw.get("checks") or {}
     probe = (env.raw.get("users") or {}).get("probe") or {}
-    return Target(base_url=where.base_url, anon_key=where.anon_key, credentials=credentials, kind=env.kind,
+    return CheckedTarget(base_url=where.base_url, anon_key=where.anon_key, credentials=credentials, kind=env.kind,
                   max_clock_skew_s=float(checks.get("max_clock_skew_s", 5.0)),
                   rate_probe_requests=int(checks.get("rate_probe_requests", 20)),
                   planned_rate=planned_rate if planned_rate is not None else env.caps.get("max_rate"),

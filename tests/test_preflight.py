@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from chaos.sandbox_env import write_sandbox_environment
-from preflight.checks import CHECKS, Preflight, Target
+from preflight.checks import CHECKS, CheckedTarget, Preflight
 from preflight.job import PreflightRequest, execute, plan, quick_check
 from preflight.schema import USED_COLUMNS
 from rxcore.credentials import Credential
@@ -177,7 +177,7 @@ def skewed_limited_platform() -> Iterator[str]:
 
 def test_rls_off_fails_the_rls_check(no_rls_platform: str) -> None:
     accounts = tuple(Credential(f"{name}@synthetic.rx.test", "pw", "patient") for name in ("alice", "bob"))
-    target = Target(no_rls_platform, "anon", accounts, "staging", rate_probe_requests=0)
+    target = CheckedTarget(no_rls_platform, "anon", accounts, "staging", rate_probe_requests=0)
     with httpx.Client(base_url=no_rls_platform, timeout=5) as client:
         outcomes = {o.name: o for o in Preflight(target, client).run(CHECKS)}
     assert outcomes["rls"].status == "fail"
@@ -187,7 +187,8 @@ def test_rls_off_fails_the_rls_check(no_rls_platform: str) -> None:
 
 def test_clock_skew_and_rate_limit_are_measured(skewed_limited_platform: str) -> None:
     accounts = (Credential("alice@synthetic.rx.test", "pw", "patient"),)
-    target = Target(skewed_limited_platform, "anon", accounts, "staging", rate_probe_requests=10, planned_rate=50)
+    target = CheckedTarget(skewed_limited_platform, "anon", accounts, "staging", rate_probe_requests=10,
+                           planned_rate=50)
     with httpx.Client(base_url=skewed_limited_platform, timeout=5) as client:
         outcomes = {o.name: o for o in Preflight(target, client).run(CHECKS)}
     assert outcomes["clock_skew"].status == "fail"

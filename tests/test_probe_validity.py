@@ -27,8 +27,8 @@ _PROBER = """
 import json, sys, time
 from chaos.probes import Prober, ProbeTarget
 from chaos.scenario import ProbeSpec
-prober = Prober(ProbeTarget(sys.argv[1], "anon", None), "validity-test",
-                ProbeSpec(rate_hz=20, timeout_s=1, write=False))
+spec = ProbeSpec(rate_hz=20, timeout_s=1, write=False)
+prober = Prober(ProbeTarget(sys.argv[1], "anon", None), "validity-test", spec)
 prober.start()
 print("started", flush=True)
 time.sleep(float(sys.argv[2]))
