@@ -155,3 +155,17 @@ def test_drill_suite_reports_each_scenario_and_the_suite_score(tmp_path: Path) -
     drill = _report(folder)["drill"]
     assert [s["scenario"] for s in drill["scenarios"]] == ["db-primary-loss", "region-outage"]
     assert (drill["suites"][0]["suite"], drill["suites"][0]["score"]) == ("quarterly", 90.0)
+
+
+def test_arrival_mode_shows_the_from_send_view_and_a_request_without_one_as_a_dash(tmp_path: Path) -> None:
+    """load.json's `from_send` (arrival mode) beside the figures from the intended start; a request name it lacks
+    (a websocket join, say) renders as empty cells, not an error."""
+    folder = report_inputs.load_run(tmp_path, T0)
+    first, *rest = report_inputs.NAMES
+    (folder / "load.json").write_text(json.dumps({"mode": "arrival", "from_send": {"by_name": {
+        first: {"p50_ms": 12.5, "p95_ms": 31.0, "p99_ms": 44.0, "max_ms": 60.0}}}}))
+    generate(for_run(folder), pdf=False)
+    html = (folder / "report.html").read_text()
+    assert "p95 ms from send" in html
+    rows = {r["name"]: r["from_send"] for r in json.loads((folder / "report.json").read_text())["load"]["by_request"]}
+    assert rows[first]["p95_ms"] == 31.0 and all(rows[name] is None for name in rest)
