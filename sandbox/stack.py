@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,8 +21,8 @@ from typing import Any
 import httpx
 
 from rxcore.plugins import StepCallback
-from rxcore.processes import ProcessRef, is_running, port_is_free, ref_for, stop
-from sandbox import haproxy, postgres
+from rxcore.processes import ProcessRef, is_running, port_is_free, ref_for, start_child, stop, stop_child
+from sandbox import haproxy, monitoring, postgres
 from sandbox.config import SandboxConfig
 from sandbox.errors import SandboxError
 from sandbox.faults import Faults, thaw
@@ -160,11 +161,24 @@ class Sandbox:
         self.folder.save(state)
         secret = new_secrets(postgres.find_bin_dir())
         self.folder.write_secrets(secret)
-        layout = self.parts.layout(secret)
         started = time.monotonic()
+        rules = start_child(self.parts.monitoring.rules_argv(), self.logs_dir / "rules.log")
+        try:
+            self._start_parts(state, secret, on_step, rules)
+        finally:
+            stop_child(rules)
+        state["status"] = "up"
+        state["up_after_s"] = round(time.monotonic() - started, 2)
+        self.folder.save(state)
+        on_step("sandbox", "up", f"all parts healthy after {state['up_after_s']:.1f} s")
 
+    def _start_parts(self, state: dict[str, Any], secret: dict[str, Any], on_step: StepCallback,
+                     rules: subprocess.Popen[bytes]) -> None:
+        layout = self.parts.layout(secret)
         self.parts.start(state, "fault-proxy", secret, on_step)
         self.parts.start(state, "payments", secret, on_step)
+        for part in monitoring.PARTS[:-1]:  # Prometheus last: it loads the rules still being generated
+            self.parts.start(state, part, secret, on_step)
 
         on_step("pg-a", "starting", "initdb, primary")
         postgres.prepare_dirs(layout)
@@ -193,10 +207,23 @@ class Sandbox:
         on_step("pg-a", "up", "base backup taken for point-in-time restore")
 
         self._start_front(state, secret, ("edge", "failover"), on_step)
-        state["status"] = "up"
-        state["up_after_s"] = round(time.monotonic() - started, 2)
-        self.folder.save(state)
-        on_step("sandbox", "up", f"all parts healthy after {state['up_after_s']:.1f} s")
+        self._start_monitoring(state, secret, monitoring.PARTS[-1:], on_step, rules)
+
+    def _start_monitoring(self, state: dict[str, Any], secret: dict[str, Any], starting: tuple[str, ...],
+                          on_step: StepCallback, rules: subprocess.Popen[bytes] | None = None) -> None:
+        """Start the monitoring parts of `starting` (Prometheus once the rule generator is done) and wait for all."""
+        if "prometheus" in starting:
+            if rules is None and not (self.state_dir / monitoring.RULES_DIR).is_dir():
+                rules = start_child(self.parts.monitoring.rules_argv(), self.logs_dir / "rules.log")
+            if rules is not None and rules.wait(timeout=60) != 0:
+                raise SandboxError("prometheus", "the alert rules for the default spec were not generated",
+                                   f"see {self.logs_dir / 'rules.log'}")
+        for part in starting:
+            if part not in (state.get("parts") or {}) or not Parts.running(state, part):
+                self.parts.start(state, part, secret, on_step)
+        for part in monitoring.PARTS:
+            self.parts.wait_healthy(part)
+            on_step(part, "up", self.parts.url(part))
 
     def _start_front(self, state: dict[str, Any], secret: dict[str, Any], starting: tuple[str, ...],
                      on_step: StepCallback) -> None:
@@ -263,9 +290,10 @@ class Sandbox:
             for part in dead:
                 if part in NODES:
                     self._restart_node(state, part, on_step)
-                elif part not in ("edge", "failover"):
+                elif part not in ("edge", "failover", *monitoring.PARTS):
                     self.parts.start(state, part, secret, on_step)
             self._start_front(state, secret, tuple(p for p in dead if p in ("edge", "failover")), on_step)
+            self._start_monitoring(state, secret, tuple(p for p in dead if p in monitoring.PARTS), on_step)
         except BaseException:
             on_step("sandbox", "failed", "stopping every part (the data stays)")
             self.down()
