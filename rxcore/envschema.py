@@ -78,6 +78,13 @@ class Chaos(_Strict):
     command: _Allow | None = None
 
 
+class _Prometheus(_Strict):
+    """Where `rxsuite slo evaluate --env` reads SLIs; header values from the named environment variables."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
+    headers_env: dict[_Name, _Name] = {}
+
+
 class EnvironmentFile(_Strict):
     name: _Name | None = None
     kind: _Name
@@ -89,6 +96,7 @@ class EnvironmentFile(_Strict):
     chaos: Chaos = Chaos()
     users: dict[_Name, UserModel] | None = None
     journeys: dict[_Name, Any] | None = None
+    prometheus: _Prometheus | None = None
 
 
 _FIXES = {
