@@ -44,10 +44,10 @@ _DEFAULT_PORTS = {
     "proxy_pg_a": 18532,
     "proxy_pg_b": 18533,
     "proxy_replication": 18534,
-    "prometheus": 18090,
-    "alertmanager": 18093,
-    "pager": 18094,
-    "pg_exporter": 18187,
+    "prometheus": 18600,
+    "alertmanager": 18601,
+    "pager": 18602,
+    "pg_exporter": 18620,
 }
 
 
