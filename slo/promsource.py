@@ -112,7 +112,7 @@ def _latency(spec: Spec, obj: Objective, prom: PromConfig, client: PrometheusCli
              steps: StepData) -> ObjectiveResult:
     assert prom.histogram is not None and obj.percentile is not None and obj.threshold is not None
     selector = prom.histogram.promql(prom.histogram.metric + "_bucket")
-    labels = _le_labels(client, selector, steps.data_end)
+    labels = _le_labels(client, selector, steps)
     bounds = sorted(labels)
     below, above = threshold_buckets(bounds, obj.threshold)
     cache: dict[float, npt.NDArray[np.int64]] = {}
@@ -154,17 +154,18 @@ def _latency(spec: Spec, obj: Objective, prom: PromConfig, client: PrometheusCli
     return result
 
 
-def _le_labels(client: PrometheusClient, selector: str, at: float) -> dict[float, str]:
-    """Each bucket boundary and its `le` label exactly as the exporter wrote it (3 vs 3.0)."""
+def _le_labels(client: PrometheusClient, selector: str, steps: StepData) -> dict[float, str]:
+    """Each bucket boundary seen in the window and its `le` label exactly as the exporter wrote it (3 vs 3.0)."""
+    span = max(1, math.ceil(steps.data_end - steps.data_start))
     labels = {}
-    for series in client.query(f"count by (le) ({selector})", at):
+    for series in client.query(f"count by (le) (last_over_time({selector}[{span}s]))", steps.data_end):
         text = series.get("metric", {}).get("le", "")
         try:
             labels[float(text)] = str(text)
         except ValueError:
             continue
     if not labels:
-        raise PrometheusError(f"`{selector}` has no buckets at {at:.0f}: check the histogram's name and labels "
+        raise PrometheusError(f"`{selector}` has no buckets in the window: check the histogram's name and labels "
                               "(is Prometheus scraping the job?)")
     return labels
 
