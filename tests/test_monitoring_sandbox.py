@@ -192,3 +192,19 @@ def test_latency_injected_through_the_fault_proxy_moves_p95_from_pass_to_fail(
     low, high = slowed.details["p95_bounds_s"]
     assert low < logged_p95 <= high
     assert logged_p95 >= 1.2 and low >= 1.0  # each request waits at least one injected delay: beyond the threshold
+
+
+def test_an_openslo_file_with_prometheus_sources_reads_the_same_counts_as_the_rxsuite_spec(
+        sandbox: Sandbox, env_file: Path, project_root: Path) -> None:
+    """slo/specs/openslo-prometheus.yaml is the default spec's availability written as OpenSLO: same selectors."""
+    for _ in range(20):
+        _get(sandbox.edge_url, sandbox)
+    time.sleep(_SETTLE_S)
+    end = time.time()
+    start = end - 30
+    specs = project_root / "slo" / "specs"
+    ours = {o.name: o for o in _evaluate(env_file, specs / "default.yaml", start, end).objectives}["availability"]
+    theirs = _evaluate(env_file, specs / "openslo-prometheus.yaml", start, end).objectives[0]
+    assert theirs.verdict != "not-applicable"
+    assert (theirs.samples, theirs.series["bad"]) == (ours.samples, ours.series["bad"])
+    assert ours.samples >= 20
