@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rxcore import envvars
 from slo.aggregate import StepData
 from slo.budget import step_series
 from slo.durations import format_duration
@@ -51,6 +52,7 @@ def evaluate_prometheus(spec: Spec, client: PrometheusClient, window: Window) ->
                      q_bad=np.zeros((0, steps_n), dtype=np.int64), q_value_us=np.zeros((0, steps_n)),
                      data_start=window.start, data_end=end)
     results = []
+    clients: dict[str, PrometheusClient] = {}
     for obj in spec.objectives:
         prom = obj.prometheus
         if prom is None:
@@ -59,12 +61,14 @@ def evaluate_prometheus(spec: Spec, client: PrometheusClient, window: Window) ->
             results.append(not_applicable(obj, f"split by {', '.join(prom.by)}: evaluated per label from run "
                                                "folders only; the alert rules cover it in Prometheus"))
         else:
-            before = client.queries
             try:
-                result = (_availability if obj.kind == "availability" else _latency)(spec, obj, prom, client, steps)
+                reader = _client_for(spec, prom, client, clients)
+                before = reader.queries
+                result = (_availability if obj.kind == "availability" else _latency)(spec, obj, prom, reader, steps)
             except PrometheusError as exc:
                 raise PrometheusError(f"objective {obj.name}: {exc}") from None
-            result.details["source"] = {"type": "prometheus", "url": client.url, "queries": client.queries - before}
+            result.details["source"] = {"type": "prometheus", "url": reader.url, "queries": reader.queries - before,
+                                        **({"datasource": prom.datasource} if prom.datasource else {})}
             results.append(result)
     notes = [f"from Prometheus at {client.url}, window {window.label}, step {format_duration(step)}"]
     if end < window.end - 1e-6:
@@ -72,6 +76,24 @@ def evaluate_prometheus(spec: Spec, client: PrometheusClient, window: Window) ->
     return Evaluation(spec_name=spec.name, spec_path=str(spec.path) if spec.path else None, runs=[],
                       confidence=spec.confidence, rate_limited=spec.rate_limited, start=window.start, end=end,
                       objectives=results, notes=notes)
+
+
+def _client_for(spec: Spec, prom: PromConfig, default: PrometheusClient,
+                clients: dict[str, PrometheusClient]) -> PrometheusClient:
+    """The environment's Prometheus, or the URL of the OpenSLO DataSource the objective names (headers by variable)."""
+    source = (spec.extra.get("datasources") or {}).get(prom.datasource) if prom.datasource else None
+    if not source or not source.get("url"):
+        return default
+    if prom.datasource not in clients:
+        headers = {}
+        for header, variable in (source.get("headers_env") or {}).items():
+            value = envvars.getenv(variable)
+            if not value:
+                raise PrometheusError(f"DataSource {prom.datasource}: environment variable {variable!r} "
+                                      f"({header}) is not set; export it")
+            headers[header] = value
+        clients[prom.datasource] = PrometheusClient(source["url"], headers)  # type: ignore[index]
+    return clients[prom.datasource]  # type: ignore[index]
 
 
 def _counts(client: PrometheusClient, selector: str, steps: StepData, required: bool) -> npt.NDArray[np.int64]:

@@ -76,3 +76,38 @@ def test_an_unreachable_prometheus_names_the_objective_and_the_query(tmp_path: P
 def test_a_window_without_env_is_refused_with_the_fix(capsys) -> None:
     assert main(["slo", "evaluate", "--window", "28d"]) == ExitCode.ERROR
     assert "add --env NAME" in capsys.readouterr().err
+
+
+def _openslo(tmp_path: Path, url: str, ref: str = "team-prometheus") -> Path:
+    path = tmp_path / "openslo.yaml"
+    source = {"metricSourceRef": ref}
+    docs = [
+        {"apiVersion": "openslo/v1", "kind": "DataSource", "metadata": {"name": "team-prometheus"},
+         "spec": {"type": "Prometheus", "connectionDetails": {"url": url}}},
+        {"apiVersion": "openslo/v1", "kind": "SLO", "metadata": {"name": "availability"},
+         "spec": {"budgetingMethod": "Occurrences", "objectives": [{"target": 0.99}],
+                  "indicator": {"metadata": {"name": "requests"}, "spec": {"ratioMetric": {
+                      "counter": True,
+                      "bad": {"metricSource": {**source, "spec": {"query": 'rx_requests_total{code="500"}'}}},
+                      "total": {"metricSource": {**source, "spec": {"query": "rx_requests_total"}}}}}}}},
+    ]
+    path.write_text(yaml.safe_dump_all(docs))
+    return path
+
+
+def test_an_openslo_datasource_names_the_prometheus_its_objectives_read(prometheus, tmp_path: Path) -> None:  # noqa: F811
+    client, truth = prometheus
+    spec = load_spec(_openslo(tmp_path, client.url))
+    elsewhere = type(client)("http://127.0.0.1:9")  # the environment's Prometheus, unreachable: not asked
+    result = evaluate_prometheus(spec, elsewhere, _WINDOW).objectives[0]
+    assert result.details["source"] == {"type": "prometheus", "url": client.url, "queries": 3,  # total, bad, a reset
+                                        "datasource": "team-prometheus"}
+    assert result.samples == int(truth.ok.sum() + truth.bad.sum())
+    assert elsewhere.queries == 0
+
+
+def test_a_metric_source_ref_to_no_datasource_is_refused_naming_the_field(tmp_path: Path) -> None:
+    from slo.spec import SpecError
+
+    with pytest.raises(SpecError, match=r"metricSourceRef.*'nowhere' names no `kind: DataSource`"):
+        load_spec(_openslo(tmp_path, "http://127.0.0.1:9", ref="nowhere"))
