@@ -6,7 +6,7 @@ Prints, per objective, the queries it sent (issue 16: at most 20) and the evalua
 time of Prometheus's own `count()` over the same series as the reference measured in the same run, and checks the
 counts against the ones the generator wrote.
 
-    .venv/bin/python bench/slo_prometheus.py [--days 28] [--scrape 60]
+    .venv/bin/python bench/slo_prometheus.py [--days 28] [--scrape 300]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _generate(path: Path, start: int, samples: int, scrape_s: int, seed: int = 7
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=28)
-    parser.add_argument("--scrape", type=int, default=60, help="seconds between generated samples")
+    parser.add_argument("--scrape", type=int, default=300, help="seconds between generated samples")
     args = parser.parse_args()
     if shutil.which("promtool") is None or not port_is_free(_PORT):
         print("needs promtool (make deps) and a free port", _PORT)

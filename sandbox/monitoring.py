@@ -21,7 +21,8 @@ from sandbox import postgres
 from sandbox.config import SandboxConfig
 from sandbox.errors import SandboxError
 
-__all__ = ["HEALTH_PATHS", "PAGER_LOG", "PARTS", "PORT_OF_PART", "RULES_DIR", "MonitoringFiles"]
+__all__ = ["BINARIES", "HEALTH_PATHS", "PAGER_LOG", "PARTS", "PORT_OF_PART", "RULES_DIR", "MonitoringFiles",
+           "find_binary"]
 
 PARTS = ("pg-exporter", "pager", "alertmanager", "prometheus")
 PORT_OF_PART = {"pg-exporter": "pg_exporter", "pager": "pager", "alertmanager": "alertmanager",
@@ -29,13 +30,13 @@ PORT_OF_PART = {"pg-exporter": "pg_exporter", "pager": "pager", "alertmanager": 
 HEALTH_PATHS = {"pg-exporter": "/", "pager": "/health", "alertmanager": "/-/ready", "prometheus": "/-/ready"}
 RULES_DIR = "rules"
 PAGER_LOG = "pager.jsonl"
-_BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager",
+BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager",
              "pg-exporter": "prometheus-postgres-exporter"}
 _DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "slo" / "specs" / "default.yaml"
 
 
 def find_binary(part: str) -> str:
-    name = _BINARIES[part]
+    name = BINARIES[part]
     found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/sbin")
     if not found:
         raise SandboxError(part, f"{name} is not installed",

@@ -147,6 +147,8 @@ class Sandbox:
     def _preflight(self, parts: tuple[str, ...]) -> None:
         haproxy.find_haproxy()
         postgres.find_bin_dir()
+        for part in (p for p in parts if p in monitoring.BINARIES):
+            monitoring.find_binary(part)
         for name, port in self.config.ports.items():
             if PORT_OWNER[name] in parts and not port_is_free(port):
                 raise SandboxError(PORT_OWNER[name], f"port {port} is already in use",
@@ -215,7 +217,11 @@ class Sandbox:
         if "prometheus" in starting:
             if rules is None and not (self.state_dir / monitoring.RULES_DIR).is_dir():
                 rules = start_child(self.parts.monitoring.rules_argv(), self.logs_dir / "rules.log")
-            if rules is not None and rules.wait(timeout=60) != 0:
+            try:
+                generated = rules is None or rules.wait(timeout=60) == 0
+            except subprocess.TimeoutExpired:
+                generated = False
+            if not generated:
                 raise SandboxError("prometheus", "the alert rules for the default spec were not generated",
                                    f"see {self.logs_dir / 'rules.log'}")
         for part in starting:
