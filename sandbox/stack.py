@@ -225,7 +225,7 @@ class Sandbox:
                 raise SandboxError("prometheus", "the alert rules for the default spec were not generated",
                                    f"see {self.logs_dir / 'rules.log'}")
         for part in starting:
-            if part not in (state.get("parts") or {}) or not Parts.running(state, part):
+            if not Parts.running(state, part):
                 self.parts.start(state, part, secret, on_step)
         for part in monitoring.PARTS:
             self.parts.wait_healthy(part)

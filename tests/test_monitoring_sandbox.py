@@ -112,6 +112,7 @@ def test_prometheus_and_alertmanager_are_healthy_and_every_target_is_scraped(san
     groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
     alerts = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
     assert {"RxAvailabilityPage", "RxLatencyP95Page"} <= alerts
+    assert [r["name"] for g in groups for r in g["rules"] if r["health"] == "err"] == []
 
 
 def test_an_alert_posted_to_alertmanager_reaches_the_pager(sandbox: Sandbox) -> None:
