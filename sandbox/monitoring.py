@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from rxcore.files import write_json_atomic
 from sandbox import postgres
 from sandbox.config import SandboxConfig
 from sandbox.errors import SandboxError
 
 __all__ = ["BINARIES", "HEALTH_PATHS", "PAGER_LOG", "PARTS", "PORT_OF_PART", "RULES_DIR", "MonitoringFiles",
-           "find_binary"]
+           "find_binary", "readiness"]
 
 PARTS = ("pg-exporter", "pager", "alertmanager", "prometheus")
 PORT_OF_PART = {"pg-exporter": "pg_exporter", "pager": "pager", "alertmanager": "alertmanager",
@@ -33,6 +35,15 @@ PAGER_LOG = "pager.jsonl"
 BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager",
              "pg-exporter": "prometheus-postgres-exporter"}
 _DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "slo" / "specs" / "default.yaml"
+
+
+def readiness(url: str, part: str) -> str:
+    """`healthy` when the part's health endpoint answers 200 at once, else what it said (for `sandbox status`)."""
+    try:
+        code = httpx.get(f"{url}{HEALTH_PATHS[part]}", timeout=0.5).status_code
+    except httpx.HTTPError as exc:
+        return f"not answering ({type(exc).__name__})"
+    return "healthy" if code == 200 else f"unhealthy (HTTP {code})"
 
 
 def find_binary(part: str) -> str:

@@ -404,7 +404,8 @@ class Sandbox:
                 role = "active" if part == "region-a" else "backup"
                 if edge_state:
                     role += f", edge sees {edge_state}"
-            result.append(PartStatus(part, ref.pid if ref else None, running, url, role))
+            detail = monitoring.readiness(url, part) if running and part in monitoring.PARTS else ""
+            result.append(PartStatus(part, ref.pid if ref else None, running, url, role, detail))
         return result
 
     def log_files(self) -> dict[str, Path]:

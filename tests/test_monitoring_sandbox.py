@@ -23,6 +23,7 @@ import yaml
 
 from chaos.sandbox_env import write_sandbox_environment
 from sandbox.monitoring import PAGER_LOG
+from sandbox.monitoring import PARTS as MONITORING_PARTS
 from sandbox.stack import REGIONS, Sandbox
 from slo.evaluate import Evaluation
 from slo.job import SloRequest, evaluation_of, execute, plan
@@ -113,6 +114,8 @@ def test_prometheus_and_alertmanager_are_healthy_and_every_target_is_scraped(san
     alerts = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
     assert {"RxAvailabilityPage", "RxLatencyP95Page"} <= alerts
     assert [r["name"] for g in groups for r in g["rules"] if r["health"] == "err"] == []
+    status = {p.name: (p.running, p.detail) for p in sandbox.status()}
+    assert {part: status[part] for part in MONITORING_PARTS} == {part: (True, "healthy") for part in MONITORING_PARTS}
 
 
 def test_an_alert_posted_to_alertmanager_reaches_the_pager(sandbox: Sandbox) -> None:
