@@ -66,7 +66,7 @@ class EdgeMiddleware:
             body = self.metrics.exposition()
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", CONTENT_TYPE.encode()),
-                                    (b"content-length", str(len(body)).encode())]})
+                                    (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]})
             await send({"type": "http.response.body", "body": body})
             return
         headers = _headers(scope)
