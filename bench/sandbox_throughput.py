@@ -7,6 +7,9 @@ Two measurements per target, in the same run so the ratio compares like with lik
 Target (issue 2): at least 300 req/s through the edge with p95 under 100 ms on a 2-core machine.
 
     .venv/bin/python bench/sandbox_throughput.py [--duration 15] [--rate 300] [--concurrency 16]
+
+`--metrics-overhead` instead compares region-a's closed-loop capacity with its Prometheus `/metrics` on and off
+(RXSUITE_METRICS=0), alternating twice in the same run (issue 16: the metrics cost at most 3 %).
 """
 
 from __future__ import annotations
@@ -14,18 +17,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import statistics
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
 
+from sandbox.app.metrics import AppMetrics
 from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant
 from slo.percentile import percentile
 
-_OFFSET = 4000
+_OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "4000"))
 _READ_SHARE = 0.8
 
 
@@ -211,17 +217,55 @@ async def _measure(sandbox: Sandbox, args: argparse.Namespace) -> None:
     print(f"target (>= {args.rate:.0f} req/s through the edge, p95 < 100 ms, no errors): {verdict}")
 
 
+async def _metrics_overhead(sandbox: Sandbox, args: argparse.Namespace) -> None:
+    base = sandbox.region_urls["region-a"]
+    async with httpx.AsyncClient(timeout=10) as client:
+        users = await _sign_in(client, sandbox.edge_url, sandbox, args.users)
+    capacity: dict[bool, list[float]] = {True: [], False: []}
+    for metrics in (True, False, True, False):
+        await asyncio.to_thread(_restart_region_a, sandbox, metrics)
+        await _closed_loop(base, users, 2, args.concurrency)  # warm-up: connections, caches
+        measured, outcome = await _closed_loop(base, users, args.duration, args.concurrency)
+        capacity[metrics].append(measured)
+        print(f"region-a /metrics {'on ' if metrics else 'off'}: {measured:7.1f} req/s, errors {outcome.errors}",
+              flush=True)
+    await asyncio.to_thread(_restart_region_a, sandbox, True)
+    on, off = statistics.fmean(capacity[True]), statistics.fmean(capacity[False])
+    print(f"capacity with /metrics / without: {on / off:.3f} (cost {100 * (1 - on / off):.1f} %; target <= 3 %)")
+    app_metrics = AppMetrics()
+    rounds = 20_000
+    began = time.perf_counter()
+    for i in range(rounds):
+        app_metrics.record("GET", "/rest/v1/{table}", 200 if i % 50 else 503, 0.01)
+    per_request_s = (time.perf_counter() - began) / rounds
+    print(f"the per-request accounting alone: {per_request_s * 1e6:.1f} us, {100 * per_request_s * off:.2f} % of a "
+          f"request's time at the capacity without /metrics (less noisy than the capacities on a shared machine)")
+
+
+def _restart_region_a(sandbox: Sandbox, metrics: bool) -> None:
+    if metrics:
+        os.environ.pop("RXSUITE_METRICS", None)
+    else:
+        os.environ["RXSUITE_METRICS"] = "0"  # the region inherits the environment (sandbox/parts.py)
+    try:
+        sandbox.faults.start_region("region-a")
+    finally:
+        os.environ.pop("RXSUITE_METRICS", None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--users", type=int, default=40)
+    parser.add_argument("--metrics-overhead", action="store_true",
+                        help="region-a's capacity with its /metrics on and off, as a ratio")
     args = parser.parse_args()
     sandbox = Sandbox(sandbox_variant(_OFFSET, "bench-sandbox"))
     try:
         sandbox.up()
-        asyncio.run(_measure(sandbox, args))
+        asyncio.run(_metrics_overhead(sandbox, args) if args.metrics_overhead else _measure(sandbox, args))
     finally:
         sandbox.down()
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from slo.artifacts import DRILL_FILE, JOURNEYS_FILE
 from slo.records import RECORD_FILE
+from slo.windows import calendar_period
 
 RUN_FILE = "run.json"
 COMPOSITE_JOB = "run"
@@ -83,20 +84,13 @@ def parse_period(period: str | None, since: str | None, now: datetime | None = N
         start = datetime(start_day.year, start_day.month, start_day.day, tzinfo=UTC)
         return start, now, f"since {start_day.isoformat()}"
     text = (period or "").strip().upper()
-    if m := re.fullmatch(r"(\d{4})-Q([1-4])", text):
-        year, quarter = int(m[1]), int(m[2])
-        start = datetime(year, 3 * quarter - 2, 1, tzinfo=UTC)
-        end = datetime(year + 1, 1, 1, tzinfo=UTC) if quarter == 4 else datetime(year, 3 * quarter + 1, 1, tzinfo=UTC)
-    elif m := re.fullmatch(r"(\d{4})-(\d{2})", text):
-        year, month = int(m[1]), int(m[2])
-        if not 1 <= month <= 12:
-            raise SourceError(f"--period {period!r}: month {month} is not 01-12")
-        start = datetime(year, month, 1, tzinfo=UTC)
-        end = (start + timedelta(days=32)).replace(day=1)
-    elif m := re.fullmatch(r"(\d{4})", text):
-        start, end = datetime(int(m[1]), 1, 1, tzinfo=UTC), datetime(int(m[1]) + 1, 1, 1, tzinfo=UTC)
-    else:
+    try:
+        found = calendar_period(text)
+    except ValueError as exc:
+        raise SourceError(f"--period {period!r}: {exc}") from None
+    if found is None:
         raise SourceError(f"--period {period!r}: write a quarter (2026-Q4), a month (2026-11) or a year (2026)")
+    start, end = found
     return start, end, text
 
 

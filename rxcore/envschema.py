@@ -84,6 +84,13 @@ class Checks(Strict):
     rate_probe_requests: Annotated[int, Field(ge=0, le=200)] = 20
 
 
+class _Prometheus(Strict):
+    """Where `rxsuite slo evaluate --env` reads SLIs; header values from the named environment variables."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
+    headers_env: dict[_Name, _Name] = Field(default_factory=dict)
+
+
 class EnvironmentFile(Strict):
     name: _Name | None = None
     kind: _Name
@@ -98,6 +105,7 @@ class EnvironmentFile(Strict):
     chaos: Chaos = Chaos()
     users: dict[_Name, UserModel] | None = None
     journeys: dict[_Name, Any] | None = None
+    prometheus: _Prometheus | None = None
 
 
 def validate_environment(doc: YamlDocument, plugin_kinds: Collection[str] = ()) -> EnvironmentFile:

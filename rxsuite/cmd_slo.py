@@ -1,4 +1,7 @@
-"""`rxsuite slo evaluate RUN... [--spec FILE]`: SLO verdicts for run folders; `rxsuite slo rules`: alert rules.
+"""`rxsuite slo evaluate RUN... [--spec FILE]`: SLO verdicts for run folders;
+`rxsuite slo evaluate --env NAME [--window 28d|2026-11|2026-Q4 | --since DATE [--until DATE]]`: the same verdicts
+from the environment's Prometheus (objectives with a `prometheus:` block; docs/monitoring.md);
+`rxsuite slo rules`: alert rules.
 
 Exit codes: 0 every applicable objective passes, 1 any fails, 2 usage or spec error (also unreadable run
 folders), 3 no failure but some objective has insufficient data (CI can choose whether to gate on it).
@@ -23,7 +26,11 @@ def register(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="slo_command", required=True, metavar="SUBCOMMAND")
     evaluate = commands.add_parser("evaluate", help="evaluate one run folder or several as one period",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    evaluate.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folder(s); several = one period")
+    evaluate.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="run folder(s); several = one period")
+    evaluate.add_argument("--env", help="evaluate from this environment's Prometheus instead of run folders")
+    evaluate.add_argument("--window", help="with --env: 28d (rolling, the default), 2026-11 (month), 2026-Q4")
+    evaluate.add_argument("--since", help="with --env: from this date or time (ISO 8601, UTC unless it says)")
+    evaluate.add_argument("--until", help="with --since: to this date or time (default: now)")
     evaluate.add_argument("--spec", type=Path,
                           help="rxsuite-slo/1 spec or OpenSLO file (default: slo/specs/default.yaml)")
     evaluate.add_argument("--format", choices=("auto", "table", "plain", "json"), default="auto",
@@ -44,7 +51,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    request = SloRequest(runs=tuple(args.runs), spec=args.spec, output=args.output, write=not args.no_write)
+    request = SloRequest(runs=tuple(args.runs), spec=args.spec, output=args.output, write=not args.no_write,
+                         env=args.env, window=args.window, since=args.since, until=args.until)
     return run_job(plan, lambda slo_plan, _display, stop: execute(slo_plan, None, stop), request,
                    "rxsuite slo evaluate", raise_first=True, show=lambda result: _show(result, args.format))
 

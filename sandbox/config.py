@@ -26,6 +26,10 @@ PORT_NAMES = (
     "proxy_pg_a",
     "proxy_pg_b",
     "proxy_replication",
+    "prometheus",
+    "alertmanager",
+    "pager",
+    "pg_exporter",
 )
 
 _DEFAULT_PORTS = {
@@ -41,6 +45,10 @@ _DEFAULT_PORTS = {
     "proxy_pg_a": 18532,
     "proxy_pg_b": 18533,
     "proxy_replication": 18534,
+    "prometheus": 18600,
+    "alertmanager": 18601,
+    "pager": 18602,
+    "pg_exporter": 18620,
 }
 
 
@@ -79,6 +87,12 @@ class RateLimitSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    scrape_interval_s: float = 1.0  # also Prometheus's rule evaluation interval
+    rules_time_scale: float = 60.0  # `rxsuite slo rules --time-scale`: a 1 h alert window becomes 1 min
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     state_dir: Path = Path(".rxsuite/sandbox")
     ports: dict[str, int] = field(default_factory=lambda: dict(_DEFAULT_PORTS))
@@ -87,6 +101,7 @@ class SandboxConfig:
     edge: EdgeSettings = EdgeSettings()
     seed: SeedSettings = SeedSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     access_token_ttl_s: int = 3600
     version: str = "1.0.0"
 
@@ -105,7 +120,7 @@ def parse_sandbox_config(raw: Any, file: str, base_dir: Path) -> SandboxConfig:
         raw = {}
     _require_mapping(raw, file, "sandbox")
     known = {"state_dir", "ports", "replication", "failover", "edge", "seed", "rate_limit", "access_token_ttl_s",
-             "version"}
+             "version", "monitoring"}
     _reject_unknown(raw, known, file, "sandbox")
     ports = dict(_DEFAULT_PORTS)
     raw_ports = raw.get("ports") or {}
@@ -138,6 +153,7 @@ def parse_sandbox_config(raw: Any, file: str, base_dir: Path) -> SandboxConfig:
         edge=_section(EdgeSettings, raw.get("edge"), file, "sandbox.edge"),
         seed=_section(SeedSettings, raw.get("seed"), file, "sandbox.seed"),
         rate_limit=_section(RateLimitSettings, raw.get("rate_limit"), file, "sandbox.rate_limit"),
+        monitoring=_section(MonitoringSettings, raw.get("monitoring"), file, "sandbox.monitoring"),
         access_token_ttl_s=_number(raw.get("access_token_ttl_s", 3600), int, file, "sandbox.access_token_ttl_s"),
         version=str(raw.get("version", "1.0.0")),
     )

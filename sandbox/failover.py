@@ -189,6 +189,13 @@ def _handler_for(manager: Manager) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path == "/status":
                 self._reply(200, manager.snapshot())
+            elif self.path == "/metrics":
+                payload = _exposition(manager.snapshot()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
             else:
                 self._reply(404, {"error": "not found"})
 
@@ -223,6 +230,20 @@ def _handler_for(manager: Manager) -> type[BaseHTTPRequestHandler]:
             self._reply(200, manager.snapshot())
 
     return Handler
+
+
+def _exposition(snapshot: dict[str, Any]) -> str:
+    """The manager's state for Prometheus: which node is primary, the failed checks in a row, promotions so far."""
+    promotions = sum(1 for e in snapshot["events"] if e.get("event") == "promoted")
+    lines = ["# HELP rx_failover_primary 1 for the node that is primary now.", "# TYPE rx_failover_primary gauge"]
+    lines += [f'rx_failover_primary{{node="{node}"}} {int(node == snapshot["primary"])}' for node in ("pg-a", "pg-b")]
+    lines += ["# HELP rx_failover_failures Failed primary checks in a row.", "# TYPE rx_failover_failures gauge",
+              f"rx_failover_failures {snapshot['failures']}",
+              "# HELP rx_failover_auto 1 while automatic failover is on.", "# TYPE rx_failover_auto gauge",
+              f"rx_failover_auto {int(bool(snapshot['auto']))}",
+              "# HELP rx_failover_promotions Promotions among the recent events.",
+              "# TYPE rx_failover_promotions gauge", f"rx_failover_promotions {promotions}"]
+    return "\n".join(lines) + "\n"
 
 
 def _read_json(path: Path) -> Any:

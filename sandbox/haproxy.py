@@ -62,6 +62,7 @@ frontend stats
     stats enable
     stats uri /stats
     stats refresh 5s
+    http-request use-service prometheus-exporter if {{ path /metrics }}
 """
 
 

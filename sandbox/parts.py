@@ -16,7 +16,7 @@ import httpx
 from rxcore.files import write_json_atomic
 from rxcore.plugins import StepCallback
 from rxcore.processes import ProcessRef, is_running, signals_deferred, spawn, wait_until
-from sandbox import haproxy, postgres
+from sandbox import haproxy, monitoring, postgres
 from sandbox.config import SandboxConfig
 from sandbox.errors import SandboxError
 from sandbox.failover import CONFIG_FILE as FAILOVER_CONFIG
@@ -28,13 +28,16 @@ __all__ = ["PART_ORDER", "PORT_OWNER", "REGIONS", "PartStatus", "Parts", "quiet"
 
 REGIONS = ("region-a", "region-b")
 # Start order; `down` stops in reverse, the failover manager first so it does not react to the shutdown.
-PART_ORDER = ("fault-proxy", "payments", "pg-a", "pg-b", "region-a", "region-b", "edge", "failover")
+PART_ORDER = ("fault-proxy", "payments", "pg-a", "pg-b", "region-a", "region-b", "edge", "failover",
+              *monitoring.PARTS)
 PORT_OF_PART = {"fault-proxy": "fault_api", "payments": "payments", "pg-a": "pg_a", "pg-b": "pg_b",
-                "region-a": "region_a", "region-b": "region_b", "edge": "edge", "failover": "failover"}
+                "region-a": "region_a", "region-b": "region_b", "edge": "edge", "failover": "failover",
+                **monitoring.PORT_OF_PART}
 PORT_OWNER = {
     "edge": "edge", "edge_stats": "edge", "region_a": "region-a", "region_b": "region-b", "payments": "payments",
     "failover": "failover", "pg_a": "pg-a", "pg_b": "pg-b", "fault_api": "fault-proxy",
     "proxy_pg_a": "fault-proxy", "proxy_pg_b": "fault-proxy", "proxy_replication": "fault-proxy",
+    **{port: part for part, port in monitoring.PORT_OF_PART.items()},
 }
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,6 +60,7 @@ class Parts:
     def __init__(self, config: SandboxConfig, folder: StateFolder) -> None:
         self.config = config
         self.folder = folder
+        self.monitoring = monitoring.MonitoringFiles(config, folder.path, folder.logs_dir)
 
     def layout(self, secret: dict[str, Any] | None = None) -> PgLayout:
         secret = secret if secret is not None else self.folder.secrets()
@@ -99,6 +103,8 @@ class Parts:
         return self.config.url(PORT_OF_PART[part])
 
     def _command(self, part: str, secret: dict[str, Any], version: str | None) -> tuple[list[str], dict[str, str]]:
+        if part in monitoring.PARTS:
+            return self.monitoring.command(part, secret)
         if part == "fault-proxy":
             return self._fault_proxy_argv(), {}
         if part == "payments":
@@ -237,6 +243,8 @@ class Parts:
             self.wait_http(part, f"{self.url(part)}/_control")
         elif part == "failover":
             self.wait_http(part, f"{self.url(part)}/status")
+        elif part in monitoring.PARTS:
+            self.wait_http(part, f"{self.url(part)}{monitoring.HEALTH_PATHS[part]}")
         else:
             self.wait(lambda: set(self.edge_server_states().values()) == {"UP"}, "edge", "both regions UP in HAProxy")
 

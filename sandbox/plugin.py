@@ -46,7 +46,10 @@ class SandboxPlatform:
                                      "failover": sandbox.failover_url, "fault_proxy": sandbox.fault_proxy_url}}}
 
     def describe(self) -> dict[str, Any]:
-        return {"state_dir": str(self.sandbox.state_dir), "replication": self.sandbox.config.replication}
+        config = self.sandbox.config
+        return {"state_dir": str(self.sandbox.state_dir), "replication": config.replication,
+                "monitoring": {"prometheus": config.url("prometheus"), "alertmanager": config.url("alertmanager"),
+                               "pager": config.url("pager")}}
 
     def events(self, since: float) -> list[dict[str, Any]]:
         """The failover manager's detections and promotions (not its auto-failover switches)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,8 +21,8 @@ from typing import Any
 import httpx
 
 from rxcore.plugins import StepCallback
-from rxcore.processes import ProcessRef, is_running, port_is_free, ref_for, stop
-from sandbox import haproxy, postgres
+from rxcore.processes import ProcessRef, is_running, port_is_free, ref_for, start_child, stop, stop_child
+from sandbox import haproxy, monitoring, postgres
 from sandbox.config import SandboxConfig
 from sandbox.errors import SandboxError
 from sandbox.faults import Faults, thaw
@@ -146,6 +147,8 @@ class Sandbox:
     def _preflight(self, parts: tuple[str, ...]) -> None:
         haproxy.find_haproxy()
         postgres.find_bin_dir()
+        for part in (p for p in parts if p in monitoring.BINARIES):
+            monitoring.find_binary(part)
         for name, port in self.config.ports.items():
             if PORT_OWNER[name] in parts and not port_is_free(port):
                 raise SandboxError(PORT_OWNER[name], f"port {port} is already in use",
@@ -160,11 +163,24 @@ class Sandbox:
         self.folder.save(state)
         secret = new_secrets(postgres.find_bin_dir())
         self.folder.write_secrets(secret)
-        layout = self.parts.layout(secret)
         started = time.monotonic()
+        rules = start_child(self.parts.monitoring.rules_argv(), self.logs_dir / "rules.log")
+        try:
+            self._start_parts(state, secret, on_step, rules)
+        finally:
+            stop_child(rules)
+        state["status"] = "up"
+        state["up_after_s"] = round(time.monotonic() - started, 2)
+        self.folder.save(state)
+        on_step("sandbox", "up", f"all parts healthy after {state['up_after_s']:.1f} s")
 
+    def _start_parts(self, state: dict[str, Any], secret: dict[str, Any], on_step: StepCallback,
+                     rules: subprocess.Popen[bytes]) -> None:
+        layout = self.parts.layout(secret)
         self.parts.start(state, "fault-proxy", secret, on_step)
         self.parts.start(state, "payments", secret, on_step)
+        for part in monitoring.PARTS[:-1]:  # Prometheus last: it loads the rules still being generated
+            self.parts.start(state, part, secret, on_step)
 
         on_step("pg-a", "starting", "initdb, primary")
         postgres.prepare_dirs(layout)
@@ -193,10 +209,27 @@ class Sandbox:
         on_step("pg-a", "up", "base backup taken for point-in-time restore")
 
         self._start_front(state, secret, ("edge", "failover"), on_step)
-        state["status"] = "up"
-        state["up_after_s"] = round(time.monotonic() - started, 2)
-        self.folder.save(state)
-        on_step("sandbox", "up", f"all parts healthy after {state['up_after_s']:.1f} s")
+        self._start_monitoring(state, secret, monitoring.PARTS[-1:], on_step, rules)
+
+    def _start_monitoring(self, state: dict[str, Any], secret: dict[str, Any], starting: tuple[str, ...],
+                          on_step: StepCallback, rules: subprocess.Popen[bytes] | None = None) -> None:
+        """Start the monitoring parts of `starting` (Prometheus once the rule generator is done) and wait for all."""
+        if "prometheus" in starting:
+            if rules is None and not (self.state_dir / monitoring.RULES_DIR).is_dir():
+                rules = start_child(self.parts.monitoring.rules_argv(), self.logs_dir / "rules.log")
+            try:
+                generated = rules is None or rules.wait(timeout=60) == 0
+            except subprocess.TimeoutExpired:
+                generated = False
+            if not generated:
+                raise SandboxError("prometheus", "the alert rules for the default spec were not generated",
+                                   f"see {self.logs_dir / 'rules.log'}")
+        for part in starting:
+            if not Parts.running(state, part):
+                self.parts.start(state, part, secret, on_step)
+        for part in monitoring.PARTS:
+            self.parts.wait_healthy(part)
+            on_step(part, "up", self.parts.url(part))
 
     def _start_front(self, state: dict[str, Any], secret: dict[str, Any], starting: tuple[str, ...],
                      on_step: StepCallback) -> None:
@@ -263,9 +296,10 @@ class Sandbox:
             for part in dead:
                 if part in NODES:
                     self._restart_node(state, part, on_step)
-                elif part not in ("edge", "failover"):
+                elif part not in ("edge", "failover", *monitoring.PARTS):
                     self.parts.start(state, part, secret, on_step)
             self._start_front(state, secret, tuple(p for p in dead if p in ("edge", "failover")), on_step)
+            self._start_monitoring(state, secret, tuple(p for p in dead if p in monitoring.PARTS), on_step)
         except BaseException:
             on_step("sandbox", "failed", "stopping every part (the data stays)")
             self.down()
@@ -370,7 +404,8 @@ class Sandbox:
                 role = "active" if part == "region-a" else "backup"
                 if edge_state:
                     role += f", edge sees {edge_state}"
-            result.append(PartStatus(part, ref.pid if ref else None, running, url, role))
+            detail = monitoring.readiness(url, part) if running and part in monitoring.PARTS else ""
+            result.append(PartStatus(part, ref.pid if ref else None, running, url, role, detail))
         return result
 
     def log_files(self) -> dict[str, Path]:

@@ -148,7 +148,7 @@ def evaluate_runs(run_dirs: Sequence[Path | str], spec: Spec | Path | str | None
     query_index = 0
     for item in plan:
         if item.skip_reason is not None:
-            results.append(_not_applicable(item.objective, item.skip_reason, item.request))
+            results.append(not_applicable(item.objective, item.skip_reason, item.request))
             continue
         if item.query is not None:
             assert steps is not None and table is not None
@@ -267,16 +267,16 @@ def _availability(spec: Spec, item: _Item, steps: StepData) -> ObjectiveResult:
                "rate_limited_429": int(totals[OUTCOMES.index("http_429")]),
                "valid_outcomes": list(obj.valid_outcomes), "good_outcomes": list(obj.good_outcomes)}
     series = step_series(steps, valid, valid - good)
-    result = ObjectiveResult(name=_result_name(obj, item.request), kind=obj.kind, verdict="insufficient-data",
-                             objective=f">= {_pct(obj.target)}", request=item.request, unit="ratio",
+    result = ObjectiveResult(name=result_name(obj, item.request), kind=obj.kind, verdict="insufficient-data",
+                             objective=f">= {percent(obj.target)}", request=item.request, unit="ratio",
                              details=details, series=series)
     if obj.budgeting == "timeslices":
         assert obj.slice_target is not None and obj.slice_s is not None
-        result.objective = (f">= {_pct(obj.target)} of {format_duration(obj.slice_s)} slices with "
-                            f">= {_pct(obj.slice_target)} good")
-        slice_good, slice_total = _slices(spec, steps, obj, valid, valid - good, 1.0 - obj.slice_target)
-        return _ratio_verdict(spec, result, obj.target, slice_good, slice_total, "slices", steps=None)
-    return _ratio_verdict(spec, result, obj.target, int(good.sum()), int(valid.sum()), "requests",
+        result.objective = (f">= {percent(obj.target)} of {format_duration(obj.slice_s)} slices with "
+                            f">= {percent(obj.slice_target)} good")
+        slice_good, slice_total = slice_counts(spec, steps, obj, valid, valid - good, 1.0 - obj.slice_target)
+        return ratio_verdict(spec, result, obj.target, slice_good, slice_total, "slices", steps=None)
+    return ratio_verdict(spec, result, obj.target, int(good.sum()), int(valid.sum()), "requests",
                           steps=(steps, valid, valid - good))
 
 
@@ -295,7 +295,7 @@ def _latency(spec: Spec, item: _Item, steps: StepData, qi: int, table: Any) -> O
     series["value_s"] = [None if math.isnan(v) else v / 1e6 for v in steps.q_value_us[qi]]
     op = "<" if obj.op == "lt" else "<="
     result = ObjectiveResult(
-        name=_result_name(obj, item.request), kind=obj.kind, verdict="insufficient-data",
+        name=result_name(obj, item.request), kind=obj.kind, verdict="insufficient-data",
         objective=f"p{obj.percentile:g} {op} {format_duration(obj.threshold)}", request=item.request, unit="s",
         target=obj.threshold, series=series,
         details={"p50_s": _seconds(hist.value_at_percentile(50)), "p95_s": _seconds(hist.value_at_percentile(95)),
@@ -304,11 +304,11 @@ def _latency(spec: Spec, item: _Item, steps: StepData, qi: int, table: Any) -> O
     )
     if obj.budgeting == "timeslices":
         assert obj.slice_s is not None
-        result.objective = f">= {_pct(obj.target)} of {format_duration(obj.slice_s)} slices with {result.objective}"
+        result.objective = f">= {percent(obj.target)} of {format_duration(obj.slice_s)} slices with {result.objective}"
         result.unit = "ratio"
         result.details[f"p{obj.percentile:g}_s"] = _seconds(hist.value_at_percentile(obj.percentile))
-        slice_good, slice_total = _slices(spec, steps, obj, total, bad, 1.0 - obj.percentile / 100.0)
-        return _ratio_verdict(spec, result, obj.target, slice_good, slice_total, "slices", steps=None)
+        slice_good, slice_total = slice_counts(spec, steps, obj, total, bad, 1.0 - obj.percentile / 100.0)
+        return ratio_verdict(spec, result, obj.target, slice_good, slice_total, "slices", steps=None)
     n = hist.count
     result.samples = n
     result.measured = _seconds(hist.value_at_percentile(obj.percentile)) if n else None
@@ -347,7 +347,7 @@ def _percentile_verdict(spec: Spec, result: ObjectiveResult, obj: Objective, n: 
     return result
 
 
-def _ratio_verdict(spec: Spec, result: ObjectiveResult, target: float, good: int, total: int, unit: str,
+def ratio_verdict(spec: Spec, result: ObjectiveResult, target: float, good: int, total: int, unit: str,
                    steps: tuple[StepData, npt.NDArray[Any], npt.NDArray[Any]] | None) -> ObjectiveResult:
     bounds = clopper_pearson(good, total, spec.confidence)
     result.samples = total
@@ -372,7 +372,7 @@ def _ratio_verdict(spec: Spec, result: ObjectiveResult, target: float, good: int
     return result
 
 
-def _slices(spec: Spec, steps: StepData, obj: Objective, events: npt.NDArray[Any], bad: npt.NDArray[Any],
+def slice_counts(spec: Spec, steps: StepData, obj: Objective, events: npt.NDArray[Any], bad: npt.NDArray[Any],
             allowed_bad_share: float) -> tuple[int, int]:
     """(good slices, slices with events): a slice is good when its bad share stays within its allowance."""
     assert obj.slice_s is not None
@@ -395,10 +395,10 @@ def _from_artifacts(spec: Spec, obj: Objective, journeys: artifacts.JourneySampl
                     drills: list[artifacts.DrillScenario] | None) -> ObjectiveResult:
     if obj.kind in ("rto", "rpo"):
         if drills is None:
-            return _not_applicable(obj, "the run has no drill.json")
+            return not_applicable(obj, "the run has no drill.json")
         return _drill(obj, drills)
     if journeys is None:
-        return _not_applicable(obj, "the run has no journeys.json")
+        return not_applicable(obj, "the run has no journeys.json")
     if obj.kind == "journey_step":
         samples = journeys.steps
     elif obj.kind == "page_load":
@@ -437,7 +437,7 @@ def _drill(obj: Objective, drills: list[artifacts.DrillScenario]) -> ObjectiveRe
                              objective=f"<= {format_duration(obj.threshold)}", target=obj.threshold,
                              samples=len(measuring), details={"scenarios": values})
     if not measuring:
-        return _not_applicable(obj, f"no drill scenario measured {field_name}")
+        return not_applicable(obj, f"no drill scenario measured {field_name}")
     missing = [name for name, v in values.items() if v is None]
     measured = [v for v in values.values() if v is not None]
     result.measured = max(measured) if measured else None
@@ -456,8 +456,8 @@ def _drill(obj: Objective, drills: list[artifacts.DrillScenario]) -> ObjectiveRe
 
 # --- shared pieces ----------------------------------------------------------------------------------------------
 
-def _not_applicable(obj: Objective, reason: str, request: str | None = None) -> ObjectiveResult:
-    return ObjectiveResult(name=_result_name(obj, request), kind=obj.kind, verdict="not-applicable",
+def not_applicable(obj: Objective, reason: str, request: str | None = None) -> ObjectiveResult:
+    return ObjectiveResult(name=result_name(obj, request), kind=obj.kind, verdict="not-applicable",
                            objective="", request=request, reason=reason)
 
 
@@ -472,7 +472,7 @@ def _check_run_dir(run_dir: Path) -> None:
         )
 
 
-def _result_name(obj: Objective, request: str | None) -> str:
+def result_name(obj: Objective, request: str | None) -> str:
     return f"{obj.name}[{request}]" if request is not None else obj.name
 
 
@@ -480,7 +480,7 @@ def _seconds(value_us: float | None) -> float | None:
     return None if value_us is None else value_us / 1e6
 
 
-def _pct(share: float) -> str:
+def percent(share: float) -> str:
     return f"{share * 100:g}%"
 
 

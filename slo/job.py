@@ -11,6 +11,9 @@ from rxcore.exitcodes import slo_exit_code
 from rxcore.jobs import Progress, Result, StopToken
 from slo.artifacts import ArtifactError
 from slo.evaluate import Evaluation, EvaluationError, evaluate_runs, write_slo_json
+from slo.prometheus import PrometheusError
+from slo.promsource import evaluate_prometheus
+from slo.promtarget import PrometheusSource, prometheus_source
 from slo.records import RecordError
 from slo.spec import Spec, SpecError, load_spec
 
@@ -24,28 +27,43 @@ class SloRequest:
     output: Path | None = None  # default: RUN/slo.json for one run, nothing for several
     write: bool = True
     strict: bool = True  # `rxsuite slo evaluate` gates on insufficient data (exit 3); a job's own verdict may not
+    env: str | None = None  # evaluate from the environment's Prometheus instead of run folders
+    window: str | None = None  # 28d, 2026-11, 2026-Q4 (slo.windows)
+    since: str | None = None
+    until: str | None = None
 
 
 @dataclass(frozen=True)
 class SloPlan:
     request: SloRequest
     spec: Spec
+    source: PrometheusSource | None = None
 
 
 def plan(request: SloRequest) -> SloPlan:
-    if not request.runs:
-        raise RxError("name at least one run folder")
+    if request.env is None and (request.window or request.since or request.until):
+        raise RxError("--window, --since and --until choose a period of Prometheus history: add --env NAME")
+    if request.env is not None and request.runs:
+        raise RxError("give run folders or --env NAME (Prometheus), not both")
+    if not request.runs and request.env is None:
+        raise RxError("name at least one run folder, or --env NAME to evaluate from its Prometheus")
     try:
-        return SloPlan(request, load_spec(request.spec))
+        spec = load_spec(request.spec)
     except SpecError as exc:
         raise RxError(str(exc)) from None
+    if request.env is None:
+        return SloPlan(request, spec)
+    return SloPlan(request, spec, prometheus_source(request.env, request.window, request.since, request.until))
 
 
 def execute(slo_plan: SloPlan, progress: Progress | None = None, stop: StopToken | None = None) -> Result:
     request = slo_plan.request
     try:
-        evaluation = evaluate_runs(request.runs, slo_plan.spec)
-    except (EvaluationError, SpecError, ArtifactError, RecordError) as exc:
+        if slo_plan.source is not None:
+            evaluation = evaluate_prometheus(slo_plan.spec, slo_plan.source.client, slo_plan.source.window)
+        else:
+            evaluation = evaluate_runs(request.runs, slo_plan.spec)
+    except (EvaluationError, SpecError, ArtifactError, RecordError, PrometheusError) as exc:
         raise RxError(str(exc)) from None
     written = None
     target = request.output or (request.runs[0] if len(request.runs) == 1 else None)

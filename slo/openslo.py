@@ -9,6 +9,9 @@ Metric sources are `type: rxsuite`, whose `spec` says what to read from the run 
 or `type: Prometheus`, read by `rxsuite slo rules` only (docs/monitoring.md): `spec.query` is a series selector,
   ratioMetric:      good/bad/total: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{...}'}}}
   thresholdMetric:  {metricSource: {type: Prometheus, spec: {query: 'HISTOGRAM{...}', buckets: [0.5, 1, 3]}}}
+A source may instead name a `kind: DataSource` document of the file with `metricSourceRef` (its `spec.type` is the
+source's type; its `spec.connectionDetails.url` is the Prometheus `rxsuite slo evaluate --env` reads, header values
+by environment variable name in `connectionDetails.headersEnv`; Spec.extra["datasources"] keeps them).
 Other kinds (Service, AlertPolicy, ...) are accepted and ignored; `timeWindow` is kept for information (its duration
 is the error budget's period in generated alerts).
 """
@@ -44,6 +47,11 @@ def spec_from_openslo(docs: list[YamlDoc]) -> Spec:
     slis: dict[str, tuple[YamlDoc, tuple[Any, ...], dict[str, Any]]] = {}
     for doc in docs:
         _check_api(doc)
+    sources = _datasources(docs)
+    for doc in docs:
+        if doc.data.get("kind") in ("SLI", "SLO"):
+            _resolve_refs(doc, (), doc.data, sources)
+    for doc in docs:
         if doc.data.get("kind") == "SLI":
             name = _meta_name(doc)
             slis[name] = (doc, ("spec",), _mapping(doc, ("spec",), doc.data.get("spec")))
@@ -60,7 +68,50 @@ def spec_from_openslo(docs: list[YamlDoc]) -> Spec:
     check_unique_names(docs[0], objectives, [w for _, w in wheres])
     first = docs[0]
     return Spec(name=str(first.path.stem if first.path else "openslo"), objectives=tuple(objectives), path=first.path,
-                description="OpenSLO documents", extra={"source": API_VERSION})
+                description="OpenSLO documents", extra={"source": API_VERSION, "datasources": sources})
+
+
+def _datasources(docs: list[YamlDoc]) -> dict[str, dict[str, Any]]:
+    """`kind: DataSource` documents by name: {type, url, headers_env}."""
+    sources: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        if doc.data.get("kind") != "DataSource":
+            continue
+        spec = _mapping(doc, ("spec",), doc.data.get("spec"))
+        kind = spec.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise doc.error(("spec", "type"), "names the source's type, e.g. Prometheus")
+        details = _mapping(doc, ("spec", "connectionDetails"), spec.get("connectionDetails") or {})
+        url, headers = details.get("url"), details.get("headersEnv") or {}
+        if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+            raise doc.error(("spec", "connectionDetails", "url"), f"{url!r} must be an http(s) URL")
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise doc.error(("spec", "connectionDetails", "headersEnv"),
+                            "must map header names to environment variable names (values never go in the file)")
+        sources[_meta_name(doc)] = {"type": kind, "url": url.rstrip("/") if url else None, "headers_env": headers}
+    return sources
+
+
+def _resolve_refs(doc: YamlDoc, where: tuple[Any, ...], node: Any, sources: dict[str, dict[str, Any]]) -> None:
+    """A `metricSource` naming a DataSource by `metricSourceRef` takes its type, and remembers its name."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _resolve_refs(doc, (*where, i), item, sources)
+        return
+    if not isinstance(node, dict):
+        return
+    source = node.get("metricSource")
+    if isinstance(source, dict) and "metricSourceRef" in source:
+        ref = source["metricSourceRef"]
+        if not isinstance(ref, str) or ref not in sources:
+            raise doc.error((*where, "metricSource", "metricSourceRef"),
+                            f"{ref!r} names no `kind: DataSource` document in this file; "
+                            f"known: {', '.join(sources) or 'none'}")
+        source.setdefault("type", sources[ref]["type"])
+        if isinstance(source.get("spec"), dict):
+            source["spec"].setdefault("datasource", ref)
+    for key, value in node.items():
+        _resolve_refs(doc, (*where, key), value, sources)
 
 
 def _slo(doc: YamlDoc, slis: dict[str, Any]) -> list[tuple[Objective, tuple[Any, ...]]]:
@@ -225,10 +276,11 @@ def _prometheus_ratio(doc: YamlDoc, at: tuple[Any, ...], ratio: dict[str, Any], 
     side = "bad" if "bad" in ratio else "good"
     if side not in ratio:
         raise doc.error(at, "needs `good` or `bad` next to `total`")
-    selector, _ = _prometheus_query(doc, (*at, side), ratio[side])
+    selector, spec = _prometheus_query(doc, (*at, side), ratio[side])
     return _with_period(PromConfig(total=total, bad=selector if side == "bad" else None,
                                    good=selector if side == "good" else None, sole_source=True,
-                                   where=".".join(map(str, at)), line=doc.line(at)), period_s)
+                                   where=".".join(map(str, at)), line=doc.line(at),
+                                   datasource=spec.get("datasource")), period_s)
 
 
 def _prometheus_histogram(doc: YamlDoc, at: tuple[Any, ...], raw: dict[str, Any], period_s: float | None
@@ -240,7 +292,8 @@ def _prometheus_histogram(doc: YamlDoc, at: tuple[Any, ...], raw: dict[str, Any]
         raise doc.error((*at, "metricSource", "spec", "buckets"),
                         f"{buckets!r} must list the histogram's bucket boundaries in seconds, e.g. [0.5, 1, 3, 5]")
     return _with_period(PromConfig(histogram=histogram, buckets=tuple(sorted(float(b) for b in buckets)),
-                                   sole_source=True, where=".".join(map(str, at)), line=doc.line(at)), period_s)
+                                   sole_source=True, where=".".join(map(str, at)), line=doc.line(at),
+                                   datasource=spec.get("datasource")), period_s)
 
 
 def _with_period(config: PromConfig, period_s: float | None) -> PromConfig:

@@ -77,6 +77,7 @@ class PromConfig:
     alert_name: str | None = None
     alerts: tuple[AlertWindow, ...] = WORKBOOK_ALERTS
     sole_source: bool = False  # an OpenSLO objective whose metrics exist only in Prometheus
+    datasource: str | None = None  # an OpenSLO `kind: DataSource` by name (its URL); None: the environment's
     where: str = "prometheus"  # field path, for messages
     line: int | None = None
 

@@ -28,7 +28,8 @@ import numpy.typing as npt
 
 __all__ = ["PrometheusClient", "PrometheusError", "bucket_bounds", "counter_steps", "threshold_buckets"]
 
-_SELECTOR = re.compile(r"^\s*[A-Za-z_:][A-Za-z0-9_:]*\s*(\{[^{}]*\})?\s*$")
+# A metric name and optional label matchers; a quoted value may hold braces (route="/rest/v1/{table}").
+_SELECTOR = re.compile(r'^\s*[A-Za-z_:][A-Za-z0-9_:]*\s*(\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})?\s*$')
 _MAX_POINTS = 11_000  # Prometheus refuses query_range over 11,000 points per series
 
 
@@ -87,6 +88,7 @@ def counter_steps(client: PrometheusClient, selector: str, start: float, end: fl
                               "and labels only, e.g. http_requests_total{job=\"app\",code=~\"5..\"}")
     if not (math.isfinite(start) and math.isfinite(end) and end > start and step > 0):
         raise PrometheusError(f"`{selector}`: the window must have an end after its start and a positive step")
+    start, end, step = round(start, 3), round(end, 3), round(step, 3)  # the API answers at whole milliseconds
     steps = math.ceil((end - start) / step - 1e-9)
     totals = np.zeros(steps, dtype=np.float64)
     boundaries = start + step * np.arange(steps + 1, dtype=np.float64)
@@ -139,8 +141,10 @@ def _series_values(series: dict[str, Any], boundaries: npt.NDArray[np.float64]) 
         return values
     stamps = np.array([float(p[0]) for p in points])
     samples = np.array([float(p[1]) for p in points])
-    index = np.searchsorted(boundaries, stamps)
-    exact = (index < boundaries.size) & np.isclose(boundaries[np.minimum(index, boundaries.size - 1)], stamps)
+    spacing = boundaries[1] - boundaries[0] if boundaries.size > 1 else 1.0
+    index = np.searchsorted(boundaries, stamps - spacing / 2)  # the nearest boundary, whatever the float rounding
+    exact = (index < boundaries.size) & np.isclose(boundaries[np.minimum(index, boundaries.size - 1)], stamps,
+                                                   rtol=0, atol=2e-3)
     values[index[exact]] = samples[exact]
     missing = np.ones(boundaries.size, dtype=bool)
     missing[index[exact]] = False

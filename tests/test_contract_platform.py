@@ -54,6 +54,7 @@ def test_health_reports_region_version_and_database(client: httpx.Client, sandbo
         ("GET", "/rest/v1/medications?nope=eq.1", True),
         ("GET", "/rest/v1/prescriptions", False),
         ("GET", "/no/such/page", False),
+        ("GET", "/metrics", False),
         ("GET", "/sign-in", False),
         ("GET", "/dashboard", False),
         ("POST", "/functions/v1/payment-webhook", False),

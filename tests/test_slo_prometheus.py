@@ -109,6 +109,14 @@ def test_per_minute_counts_equal_the_written_increments_through_a_reset(promethe
     assert counts.tolist() == truth.ok.tolist()
 
 
+@pytest.mark.parametrize("fraction", [0.0004, 0.0006, 0.25])
+def test_a_window_starting_between_milliseconds_counts_the_same_steps(prometheus, fraction: float) -> None:
+    """The API answers at whole milliseconds: a start of .0006 s must not shift every sample to the next step."""
+    client, truth = prometheus
+    counts = counter_steps(client, 'rx_requests_total{code="200"}', _START + fraction, _START + 3600 + fraction, 60)
+    assert counts.tolist() == truth.ok[:60].tolist()
+
+
 def test_a_series_born_mid_window_and_a_stale_gap_count_every_event_once(prometheus) -> None:
     client, truth = prometheus
     hourly = counter_steps(client, 'rx_requests_total{code="500"}', _START, _START + _HOURS * 3600, 3600)

@@ -19,6 +19,7 @@ from sandbox.app import admin_users, auth, functions, health, openapi, pages, re
 from sandbox.app.context import Services
 from sandbox.app.db import Database
 from sandbox.app.errors import ApiError, bad_request, error_response
+from sandbox.app.metrics import AppMetrics
 from sandbox.app.middleware import EdgeMiddleware
 from sandbox.app.observability import AccessLog, RequestStats
 from sandbox.app.payments_client import PaymentProvider
@@ -71,7 +72,8 @@ def create_app(settings: Settings) -> ASGIApp:
         app.router.routes.extend(module.router.routes)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
     _install_error_handlers(app)
-    return EdgeMiddleware(app, settings, stats, access_log, app.router.routes)
+    metrics = AppMetrics() if settings.metrics else None
+    return EdgeMiddleware(app, settings, stats, access_log, app.router.routes, metrics)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

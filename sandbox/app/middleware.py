@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.app.context import client_address
 from sandbox.app.identity import SCOPE_KEY, resolve_caller
+from sandbox.app.metrics import CONTENT_TYPE, METRICS_PATH, AppMetrics
 from sandbox.app.observability import AccessLog, RequestStats, monotonic_ms
 from sandbox.app.ratelimit import TokenBuckets
 from sandbox.app.settings import Settings
@@ -46,18 +47,27 @@ class EdgeMiddleware:
         stats: RequestStats,
         access_log: AccessLog | None,
         routes: list[BaseRoute],
+        metrics: AppMetrics | None = None,
     ) -> None:
         self.app = app
         self.routes = routes
         self.settings = settings
         self.stats = stats
         self.access_log = access_log
+        self.metrics = metrics
         self.user_buckets = TokenBuckets(settings.rate_per_user_rps, settings.rate_per_user_burst)
         self.address_buckets = TokenBuckets(settings.rate_per_address_rps, settings.rate_per_address_burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        if self.metrics is not None and scope["type"] == "http" and scope["path"] == METRICS_PATH:
+            body = self.metrics.exposition()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", CONTENT_TYPE.encode()),
+                                    (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]})
+            await send({"type": "http.response.body", "body": body})
             return
         headers = _headers(scope)
         api_key = headers.get("apikey")
@@ -117,6 +127,8 @@ class EdgeMiddleware:
         template = getattr(route, "path", None) or "(unmatched)"
         method = scope["method"]
         self.stats.record(method, template, status)
+        if self.metrics is not None:
+            self.metrics.record(method, template, status, duration_ms / 1000.0)
         if self.access_log is not None:
             self.access_log.record(
                 method=method, route=template, path=scope["path"], status=status, duration_ms=duration_ms

@@ -35,6 +35,7 @@ class Settings:
     sign_in_address_burst: float = 60.0
     sign_in_address_per_minute: float = 30.0
     access_log: Path | None = None
+    metrics: bool = True  # /metrics for Prometheus; RXSUITE_METRICS=0 turns it off (bench/sandbox_throughput.py)
 
 
 _REQUIRED = {
@@ -90,4 +91,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values[field_name] = number
     log_path = _get(env, "RXSUITE_ACCESS_LOG")
     values["access_log"] = Path(log_path) if log_path else None
+    values["metrics"] = _get(env, "RXSUITE_METRICS") not in ("0", "false", "no")
     return Settings(**values)  # type: ignore[arg-type]

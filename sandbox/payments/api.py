@@ -118,6 +118,13 @@ def build_app(
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "intents": len(store), "pending_webhooks": dispatcher.pending})
 
+    async def metrics(_: Request) -> Response:
+        text = ("# HELP rx_payments_intents Payment intents held.\n# TYPE rx_payments_intents gauge\n"
+                f"rx_payments_intents {len(store)}\n"
+                "# HELP rx_payments_pending_webhooks Webhooks not yet delivered.\n"
+                f"# TYPE rx_payments_pending_webhooks gauge\nrx_payments_pending_webhooks {dispatcher.pending}\n")
+        return Response(text, media_type="text/plain; version=0.0.4")
+
     async def control_show(_: Request) -> Response:
         return JSONResponse(asdict(switches))
 
@@ -141,6 +148,7 @@ def build_app(
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/_control", control_show, methods=["GET"]),
         Route("/_control", control_update, methods=["POST"]),
         Route("/_control/reset", control_reset, methods=["POST"]),

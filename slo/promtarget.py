@@ -1,0 +1,65 @@
+"""Which Prometheus an environment's SLOs are read from, and over which window.
+
+An environment file may name it: `prometheus: {url: ..., headers_env: {Authorization: PROM_AUTH}}` (header values
+come from environment variables, never from the file). Without that section, the environment's platform plug-in
+may offer its own (the sandbox's Prometheus, named in `describe()["monitoring"]["prometheus"]`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rxcore import envvars
+from rxcore.environment import load_environment
+from rxcore.errors import ConfigError, RxError
+from slo.prometheus import PrometheusClient
+from slo.windows import Window, parse_instant, parse_window
+
+__all__ = ["DEFAULT_WINDOW", "PrometheusSource", "prometheus_source"]
+
+DEFAULT_WINDOW = "28d"
+
+
+@dataclass(frozen=True)
+class PrometheusSource:
+    client: PrometheusClient
+    window: Window
+
+
+def prometheus_source(env_name: str, window: str | None, since: str | None, until: str | None,
+                      now: float | None = None) -> PrometheusSource:
+    """The client and window, or an RxError naming the option or field to fix."""
+    now = time.time() if now is None else now
+    try:
+        if since is not None:
+            if window is not None:
+                raise ValueError("give --window or --since, not both")
+            end = parse_instant(until) if until is not None else now
+            label = f"since {since}" + (f" until {until}" if until else "")
+            chosen = Window(parse_instant(since), min(end, now), label)
+        else:
+            if until is not None:
+                raise ValueError("--until goes with --since")
+            chosen = parse_window(window or DEFAULT_WINDOW, now)
+        if chosen.end <= chosen.start:
+            raise ValueError("the window ends before it starts")
+    except ValueError as exc:
+        raise RxError(f"rxsuite slo evaluate: {exc}") from None
+    env = load_environment(env_name)
+    section = env.raw.get("prometheus")
+    if section is None:
+        platform = env.platform()
+        offered = (platform.describe().get("monitoring") or {}).get("prometheus") if platform is not None else None
+        if not offered:
+            raise ConfigError(str(env.file), "prometheus", "no Prometheus to read SLIs from",
+                              "add prometheus: {url: https://prometheus.example.org} to the environment file")
+        return PrometheusSource(PrometheusClient(offered), chosen)
+    headers = {}
+    for header, variable in (section.get("headers_env") or {}).items():
+        value = envvars.getenv(variable)
+        if not value:
+            raise ConfigError(str(env.file), f"prometheus.headers_env.{header}",
+                              f"environment variable {variable!r} is not set", f"export the {header} value in it")
+        headers[header] = value
+    return PrometheusSource(PrometheusClient(section["url"].rstrip("/"), headers), chosen)
