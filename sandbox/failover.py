@@ -25,6 +25,7 @@ import psycopg
 
 from rxcore.files import write_json_atomic
 from sandbox import postgres
+from sandbox.jsonhttp import JsonHandler
 from sandbox.postgres import PgLayout
 
 CONFIG_FILE = "failover.json"
@@ -174,18 +175,7 @@ class Manager:
 
 
 def _handler_for(manager: Manager) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _reply(self, status: int, body: Any) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path == "/status":
                 self._reply(200, manager.snapshot())
