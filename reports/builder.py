@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reports.model import build
-from reports.redact import Scrubber
 from reports.render import HTML_FILE, write_report
 from reports.sources import Sources
+from rxcore.redact import Scrubber
 from slo.evaluate import SLO_FILE
 from slo.spec import Spec, load_spec
 

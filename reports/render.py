@@ -4,8 +4,6 @@ secrets on its way out and written atomically (temporary file, then rename)."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,8 @@ from reports import charts
 from reports.bands import BAND_CSS
 from reports.formats import budget_left, format_figure, format_value, ms, num, pct, signed_pct, whole_words
 from reports.model import Report
-from reports.redact import Scrubber
+from rxcore.files import write_text_atomic
+from rxcore.redact import Scrubber
 
 HTML_FILE, MARKDOWN_FILE, JSON_FILE = "report.html", "summary.md", "report.json"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -140,12 +139,4 @@ def _md(text: str) -> str:
 
 
 def _write(path: Path, text: str, scrubber: Scrubber) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(scrubber.text(text))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, scrubber.text(text))

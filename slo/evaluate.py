@@ -10,9 +10,7 @@ is invalid (slo.validity: a saturated generator, a late schedule or probe clock)
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rxcore.exitcodes import slo_exit_code
+from rxcore.files import write_json_atomic
 from slo import artifacts
 from slo.aggregate import LatencyQuery, StepData, aggregate
 from slo.budget import burn_rates, error_budget, step_series, sufficiency
@@ -185,13 +184,7 @@ def write_slo_json(evaluation: Evaluation, target: Path | str) -> Path:
     path = Path(target)
     if path.is_dir():
         path = path / SLO_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        json.dump(evaluation.to_dict(), out, indent=1, allow_nan=False)
-        out.write("\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    write_json_atomic(path, evaluation.to_dict(), indent=1)
     return path
 
 

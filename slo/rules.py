@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from rxcore.files import write_text_atomic
 from slo.promconfig import AlertWindow, PromConfig, Selector
 from slo.spec import Objective, Spec
 
@@ -97,7 +98,7 @@ def write_rules(rules: RuleSet, out_dir: Path) -> Path:
     """Write `<spec>.rules.yml` into out_dir; returns its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{_slug(rules.spec.name)}.rules.yml"
-    path.write_text(rules.text(), encoding="utf-8")
+    write_text_atomic(path, rules.text())
     return path
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import reports.redact
+import reports.builder
+import reports.render
 from journeys.redact import Redactor
 from rxcore.redact import REDACTED, Scrubber, redact
 
@@ -15,7 +16,7 @@ LONG_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ25
 
 def test_journeys_and_reports_use_the_rxcore_scrubber() -> None:
     assert issubclass(Redactor, Scrubber)
-    assert reports.redact.Scrubber is Scrubber
+    assert reports.builder.Scrubber is Scrubber and reports.render.Scrubber is Scrubber
 
 
 @pytest.mark.parametrize("token", [SHORT_JWT, LONG_JWT])

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from reports.builder import generate
-from reports.redact import Scrubber
 from reports.sources import for_run
 from rxcore.files import write_json_atomic
+from rxcore.redact import Scrubber
 from tests import report_inputs
 
 T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC)

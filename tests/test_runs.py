@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from pathlib import Path
 
+import pytest
+
+from rxcore.files import write_json_atomic, write_text_atomic
 from rxcore.redact import REDACTED, redact
 from rxcore.runfolder import RunFolder
 
@@ -80,3 +84,23 @@ def test_open_reads_an_existing_folder(tmp_path: Path) -> None:
     folder = RunFolder.create(tmp_path, "drill", "sandbox")
     again = RunFolder.open(folder.path)
     assert again.data["job"] == "drill"
+
+
+def test_the_one_writer_replaces_a_file_whole_with_the_mode_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "credentials.csv"
+    write_text_atomic(path, "old\n")
+    write_text_atomic(path, "email,password\r\na,b\r\n", mode=0o600)
+    assert path.read_bytes() == b"email,password\r\na,b\r\n"  # newlines kept as given (CSV's \r\n)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["credentials.csv"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "slo.json"
+    write_json_atomic(path, {"verdict": "pass"})
+    with pytest.raises(ValueError, match="NaN or an infinity"):
+        write_json_atomic(path, {"measured": float("nan")})
+    with pytest.raises(TypeError):
+        write_text_atomic(path, 42)  # type: ignore[arg-type]
+    assert json.loads(path.read_text()) == {"verdict": "pass"}
+    assert [p.name for p in tmp_path.iterdir()] == ["slo.json"]

@@ -8,7 +8,7 @@ cheap hash from ``passwords`` so hundreds of users seed in well under a second.
 from __future__ import annotations
 
 import csv
-import os
+import io
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 
+from rxcore.files import write_text_atomic
 from sandbox.app.passwords import hash_password
 
 EMAIL_DOMAIN = "synthetic.rx.test"
@@ -147,11 +148,8 @@ def _copy(cur: psycopg.Cursor, target: str, rows: list[tuple]) -> None:
 
 def _write_credentials(path: Path, rows: list[tuple[str, str, str, str]]) -> None:
     """Write atomically with owner-only permissions: the file holds (synthetic) passwords."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(("email", "password", "role", "user_id"))
-        writer.writerows(rows)
-    os.replace(temporary, path)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(("email", "password", "role", "user_id"))
+    writer.writerows(rows)
+    write_text_atomic(path, text.getvalue(), mode=0o600)
