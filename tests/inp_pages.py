@@ -10,10 +10,11 @@ only http(s) pages).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests import local_http
 
 _BUSY = """
 const durations = new URLSearchParams(location.search).get("d").split(",").map(Number);
@@ -72,12 +73,5 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serving() -> Iterator[str]:
     """The pages on a free port of 127.0.0.1; yields the base URL and stops the server afterwards."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with local_http.serving(_Handler) as url:
+        yield url

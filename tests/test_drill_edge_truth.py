@@ -83,7 +83,7 @@ def test_ctrl_c_during_a_fault_runs_the_rollbacks(edge_sandbox: Sandbox, tmp_pat
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        journal = _wait_for_fault(runs, timeout_s=40)
+        journal = wait_for_fault(runs, timeout_s=40)
         time.sleep(1.0)
         drill.send_signal(signal.SIGINT)
         output, _ = drill.communicate(timeout=90)
@@ -100,7 +100,8 @@ def test_ctrl_c_during_a_fault_runs_the_rollbacks(edge_sandbox: Sandbox, tmp_pat
     assert httpx.get(f"{edge_sandbox.edge_url}/health", timeout=2).json()["region"] == "region-a"
 
 
-def _wait_for_fault(runs: Path, timeout_s: float) -> Path:
+def wait_for_fault(runs: Path, timeout_s: float) -> Path:
+    """The journal of the first drill under `runs` whose fault is in; tests interrupt a drill right after it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for journal in runs.glob("*/drill.json"):

@@ -25,6 +25,7 @@ from rxcore.jobs import QuietProgress, StopToken
 from rxsuite.cli import main
 from sandbox.chaos_driver import SandboxDriver
 from sandbox.stack import Sandbox
+from tests.test_drill_edge_truth import wait_for_fault
 
 _KILL = {"name": "kill region-a", "driver": "sandbox", "action": "kill_region", "args": {"region": "region-a"},
          "at_s": 0, "duration_s": 1, "fault": True}
@@ -112,7 +113,7 @@ def test_an_interrupted_drill_never_prints_or_records_pass(sandbox: Sandbox, tmp
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        journal = _wait_for_fault(runs, timeout_s=60)
+        journal = wait_for_fault(runs, timeout_s=60)
         drill.send_signal(signal.SIGINT)
         output, _ = drill.communicate(timeout=90)
     finally:
@@ -123,20 +124,6 @@ def test_an_interrupted_drill_never_prints_or_records_pass(sandbox: Sandbox, tmp
     assert drill.returncode == ExitCode.INTERRUPTED, output
     assert (result["status"], result["verdict"], result["as_expected"]) == ("interrupted", None, False)
     assert "PASS" not in output
-
-
-def _wait_for_fault(runs: Path, timeout_s: float) -> Path:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for journal in runs.glob("*/drill.json"):
-            try:
-                events = [e["event"] for e in json.loads(journal.read_text()).get("timeline", [])]
-            except ValueError:
-                continue
-            if "fault_injected" in events:
-                return journal
-        time.sleep(0.1)
-    raise AssertionError(f"no fault injected within {timeout_s} s")
 
 
 def _restore(sandbox: Sandbox) -> None:

@@ -6,9 +6,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import yaml
 from rxcore.environment import PROJECT_ROOT
 from rxcore.exitcodes import ExitCode
 from slo.records import too_many_test_errors
+from tests.local_http import serving
 
 
 class _NotFound(BaseHTTPRequestHandler):
@@ -33,14 +33,8 @@ class _NotFound(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def not_found() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_NotFound) as url:
+        yield url
 
 
 def test_most_requests_4xx_is_a_test_error_31_of_34() -> None:

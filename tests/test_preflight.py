@@ -7,10 +7,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,6 +26,7 @@ from rxcore.environment import PROJECT_ROOT, load_environment
 from rxcore.errors import RxError
 from rxcore.exitcodes import ExitCode
 from rxsuite.cli import main
+from tests.local_http import serving
 
 
 @pytest.fixture
@@ -153,26 +153,17 @@ class _SkewedLimitedPlatform(_NoRlsPlatform):
         return super().date_time_string(time.time() + 30)
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def no_rls_platform() -> Iterator[str]:
-    yield from _serve(_NoRlsPlatform)
+    with serving(_NoRlsPlatform) as url:
+        yield url
 
 
 @pytest.fixture
 def skewed_limited_platform() -> Iterator[str]:
     _SkewedLimitedPlatform.medication_reads = 0
-    yield from _serve(_SkewedLimitedPlatform)
+    with serving(_SkewedLimitedPlatform) as url:
+        yield url
 
 
 def test_rls_off_fails_the_rls_check(no_rls_platform: str) -> None:
