@@ -11,12 +11,12 @@ import dataclasses
 from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from rxcore.schema import Strict, validate_document
 from rxcore.yamlfile import YamlDocument
 
-__all__ = ["REMOTE_KINDS", "EnvironmentFile", "validate_environment"]
+__all__ = ["REMOTE_KINDS", "EnvironmentFile", "MaintenanceWindow", "Monitor", "validate_environment"]
 
 # Kinds of remote platforms; a plug-in kind (the embedded sandbox) adds its own, with a section named after it.
 REMOTE_KINDS = ("staging", "production", "preview")
@@ -91,6 +91,39 @@ class _Prometheus(Strict):
     headers_env: dict[_Name, _Name] = Field(default_factory=dict)
 
 
+class MaintenanceWindow(Strict):
+    """Planned work: the monitor's checks in it are kept, left out of the SLI, and shown in reports."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: _Name
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MaintenanceWindow:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Monitor(Strict):
+    """`rxsuite monitor`: how often, which checks, when a check is called down, what evidence is kept."""
+
+    every_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 300.0
+    checks: Literal["smoke", "api", "all"] = "all"
+    down_after: Annotated[int, Field(ge=1)] = 2          # a check is down after this many failures...
+    down_of: Annotated[int, Field(ge=1)] = 3             # ...among its last this many runs ("x of y")
+    max_checks_per_minute: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 60.0  # the rate cap
+    evidence_keep: Annotated[int, Field(ge=0)] = 50      # failures whose screenshot/trace are kept, newest first
+    metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = None  # /metrics on 127.0.0.1 while running
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _x_of_y(self) -> Monitor:
+        if self.down_after > self.down_of:
+            raise ValueError("down_after must not exceed down_of")
+        return self
+
+
 class EnvironmentFile(Strict):
     name: _Name | None = None
     kind: _Name
@@ -106,6 +139,7 @@ class EnvironmentFile(Strict):
     users: dict[_Name, UserModel] | None = None
     journeys: dict[_Name, Any] | None = None
     prometheus: _Prometheus | None = None
+    monitor: Monitor = Monitor()
 
 
 def validate_environment(doc: YamlDocument, plugin_kinds: Collection[str] = ()) -> EnvironmentFile:
