@@ -1,6 +1,8 @@
 """`rxsuite slo evaluate RUN... [--spec FILE]`: SLO verdicts for run folders;
-`rxsuite slo evaluate --env NAME [--window 28d|2026-11|2026-Q4 | --since DATE [--until DATE]]`: the same verdicts
-from the environment's Prometheus (objectives with a `prometheus:` block; docs/monitoring.md);
+`rxsuite slo evaluate --env NAME [--window 28d|2026-11|2026-Q4 | --since DATE [--until DATE]]
+[--source auto|prometheus|monitor]`: the same verdicts from the environment's Prometheus (objectives with a
+`prometheus:` block) or from its synthetic monitor's record, maintenance windows excluded (auto: Prometheus when
+the environment has one, else the monitor's record; docs/monitoring.md);
 `rxsuite slo rules`: alert rules.
 
 Exit codes: 0 every applicable objective passes, 1 any fails, 2 usage or spec error (also unreadable run
@@ -15,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rxcore.jobs import Result
+from rxcore.jobs import DEFAULT_RUNS_DIR, Result
 from rxsuite.lifecycle import run_job
-from slo.job import SloRequest, evaluation_of, execute, plan
+from slo.job import SOURCES, SloRequest, evaluation_of, execute, plan
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +29,13 @@ def register(subparsers: Any) -> None:
     evaluate = commands.add_parser("evaluate", help="evaluate one run folder or several as one period",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluate.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="run folder(s); several = one period")
-    evaluate.add_argument("--env", help="evaluate from this environment's Prometheus instead of run folders")
+    evaluate.add_argument("--env", help="evaluate from this environment's Prometheus or monitor record instead of "
+                                        "run folders")
+    evaluate.add_argument("--source", choices=SOURCES, default="auto",
+                          help="with --env: prometheus, monitor (the synthetic monitor's record), or auto (default: "
+                               "Prometheus when the environment has one, else the monitor's record)")
+    evaluate.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+                          help="with --source monitor: where runs/monitor/<env> is (default: runs/)")
     evaluate.add_argument("--window", help="with --env: 28d (rolling, the default), 2026-11 (month), 2026-Q4")
     evaluate.add_argument("--since", help="with --env: from this date or time (ISO 8601, UTC unless it says)")
     evaluate.add_argument("--until", help="with --since: to this date or time (default: now)")
@@ -52,7 +60,8 @@ def register(subparsers: Any) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     request = SloRequest(runs=tuple(args.runs), spec=args.spec, output=args.output, write=not args.no_write,
-                         env=args.env, window=args.window, since=args.since, until=args.until)
+                         env=args.env, window=args.window, since=args.since, until=args.until, source=args.source,
+                         runs_dir=args.runs_dir)
     return run_job(plan, lambda slo_plan, _display, stop: execute(slo_plan, None, stop), request,
                    "rxsuite slo evaluate", raise_first=True, show=lambda result: _show(result, args.format))
 

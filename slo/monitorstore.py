@@ -226,7 +226,7 @@ class MonitorStore:
             return
         horizon = self._newest - CLOSE_AFTER_S
         for day in raw_days(self.folder):
-            if day_start(day) + DAY_S <= horizon and (self.folder / "raw" / f"{day}.jsonl").exists():
+            if day_start(day) + DAY_S <= horizon and not rolled_up(self.folder, day):
                 out = self._files.pop(day, None)
                 if out is not None:
                     out.close()
@@ -348,7 +348,11 @@ def read_checks(folder: Path, days: Sequence[str]) -> CheckTable:
 def _table(lines: list[bytes], where: str) -> CheckTable:
     if not lines:
         return CheckTable.empty()
-    rows = orjson.loads(b"[" + b",".join(lines) + b"]")
+    try:
+        rows = orjson.loads(b"[" + b",".join(lines) + b"]")
+    except orjson.JSONDecodeError:
+        raise MonitorStoreError(f"{where}: a check line is not JSON (only a torn last line is allowed, and set "
+                                "aside on open); the record is corrupt") from None
     names: dict[str, int] = {}
     try:
         check = np.fromiter((names.setdefault(r["check"], len(names)) for r in rows), np.int64, len(rows))

@@ -16,7 +16,7 @@ from rxcore.errors import ConfigError, RxError
 from slo.prometheus import PrometheusClient
 from slo.windows import Window, parse_instant, parse_window
 
-__all__ = ["DEFAULT_WINDOW", "PrometheusSource", "prometheus_source"]
+__all__ = ["DEFAULT_WINDOW", "PrometheusSource", "prometheus_source", "window_of"]
 
 DEFAULT_WINDOW = "28d"
 
@@ -30,22 +30,7 @@ class PrometheusSource:
 def prometheus_source(env_name: str, window: str | None, since: str | None, until: str | None,
                       now: float | None = None) -> PrometheusSource:
     """The client and window, or an RxError naming the option or field to fix."""
-    now = time.time() if now is None else now
-    try:
-        if since is not None:
-            if window is not None:
-                raise ValueError("give --window or --since, not both")
-            end = parse_instant(until) if until is not None else now
-            label = f"since {since}" + (f" until {until}" if until else "")
-            chosen = Window(parse_instant(since), min(end, now), label)
-        else:
-            if until is not None:
-                raise ValueError("--until goes with --since")
-            chosen = parse_window(window or DEFAULT_WINDOW, now)
-        if chosen.end <= chosen.start:
-            raise ValueError("the window ends before it starts")
-    except ValueError as exc:
-        raise RxError(f"rxsuite slo evaluate: {exc}") from None
+    chosen = window_of(window, since, until, now)
     env = load_environment(env_name)
     section = env.raw.get("prometheus")
     if section is None:
@@ -63,3 +48,24 @@ def prometheus_source(env_name: str, window: str | None, since: str | None, unti
                               f"environment variable {variable!r} is not set", f"export the {header} value in it")
         headers[header] = value
     return PrometheusSource(PrometheusClient(section["url"].rstrip("/"), headers), chosen)
+
+
+def window_of(window: str | None, since: str | None, until: str | None, now: float | None = None) -> Window:
+    """The window `--window` or `--since`/`--until` name (any source that holds history), or an RxError."""
+    now = time.time() if now is None else now
+    try:
+        if since is not None:
+            if window is not None:
+                raise ValueError("give --window or --since, not both")
+            end = parse_instant(until) if until is not None else now
+            label = f"since {since}" + (f" until {until}" if until else "")
+            chosen = Window(parse_instant(since), min(end, now), label)
+        else:
+            if until is not None:
+                raise ValueError("--until goes with --since")
+            chosen = parse_window(window or DEFAULT_WINDOW, now)
+        if chosen.end <= chosen.start:
+            raise ValueError("the window ends before it starts")
+    except ValueError as exc:
+        raise RxError(f"rxsuite slo evaluate: {exc}") from None
+    return chosen
