@@ -90,8 +90,8 @@ class MonitorCounts:
     step_start: npt.NDArray[np.float64]      # (steps,) only steps holding checks
     total: npt.NDArray[np.int64]             # (steps, checks) checks outside maintenance
     good: npt.NDArray[np.int64]              # (steps, checks)
-    lat_step: npt.NDArray[np.int64]          # good checks' latencies as (step, check, bucket, count) entries
-    lat_check: npt.NDArray[np.int64]
+    lat_step: npt.NDArray[np.int64]          # good checks' latencies as (step, check, bucket, count) entries,
+    lat_check: npt.NDArray[np.int64]         # ordered by check (lat_bounds: where each check's entries start)
     lat_bucket: npt.NDArray[np.int64]
     lat_count: npt.NDArray[np.int64]
     lat_min: npt.NDArray[np.int64]           # (checks,) µs, exact; -1 when none
@@ -102,6 +102,13 @@ class MonitorCounts:
     first_check: float | None
     last_check: float | None
     read: dict[str, int] = field(default_factory=dict)  # lines read per level: 1d, 1h, raw
+    lat_bounds: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+
+    def latencies(self, ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
+        """(step, bucket, count) entries of the checks `ids`."""
+        spans = [(int(self.lat_bounds[i]), int(self.lat_bounds[i + 1])) for i in ids.tolist()]
+        return tuple(np.concatenate([column[a:b] for a, b in spans]) if spans else column[:0]
+                     for column in (self.lat_step, self.lat_bucket, self.lat_count))
 
 
 def step_for(spec: Spec, window: Window) -> float:
@@ -281,6 +288,8 @@ def _counts(rows: _Rows, step_s: float, spans: list[tuple[float, float]], mainte
     total = np.bincount(cell, weights=n[kept], minlength=steps.size * checks).reshape(shape).astype(np.int64)
     good_cells = np.bincount(cell, weights=good[kept], minlength=steps.size * checks).reshape(shape).astype(np.int64)
     lat = _latencies(rows, row_step, check, kept)
+    by_check = np.argsort(lat[1], kind="stable")  # keeps each check's entries in (step, bucket) order
+    lat = tuple(column[by_check] for column in lat)
     low = np.full(checks, -1, dtype=np.int64)
     high = np.full(checks, -1, dtype=np.int64)
     _min_max(rows, check, kept, low, high)
@@ -297,7 +306,8 @@ def _counts(rows: _Rows, step_s: float, spans: list[tuple[float, float]], mainte
         lat_step=lat[0], lat_check=lat[1], lat_bucket=lat[2], lat_count=lat[3], lat_min=low, lat_max=high,
         excluded=np.bincount(check[excluded], weights=n[excluded], minlength=checks).astype(np.int64),
         maintenance=windows, gaps=gaps, first_check=float(t.min()) if t.size else None,
-        last_check=float(t.max()) if t.size else None, read=read)
+        last_check=float(t.max()) if t.size else None, read=read,
+        lat_bounds=np.searchsorted(lat[1], np.arange(checks + 1)).astype(np.int64))
 
 
 def _latencies(rows: _Rows, row_step: npt.NDArray[np.int64], check: npt.NDArray[np.int64],
@@ -436,8 +446,7 @@ def _availability(spec: Spec, obj: Objective, request: str | None, ids: npt.NDAr
 def _latency(spec: Spec, obj: Objective, request: str | None, ids: npt.NDArray[np.int64], counts: MonitorCounts,
              steps: StepData) -> ObjectiveResult:
     assert obj.percentile is not None and obj.threshold is not None
-    mine = np.isin(counts.lat_check, ids)
-    step, bucket, weight = counts.lat_step[mine], counts.lat_bucket[mine], counts.lat_count[mine]
+    step, bucket, weight = counts.latencies(ids)
     dense = np.bincount(bucket, weights=weight, minlength=BUCKET_COUNT).astype(np.int64)
     seen = counts.lat_min[ids] >= 0
     hist = Histogram.from_counts(dense, minimum=int(counts.lat_min[ids][seen].min()) if seen.any() else None,
@@ -478,8 +487,13 @@ def _step_percentiles(step: npt.NDArray[np.int64], bucket: npt.NDArray[np.int64]
     out: list[float | None] = [None] * total.size
     if not step.size:
         return out
-    keys, inverse = np.unique(step * BUCKET_COUNT + bucket, return_inverse=True)
-    sums = np.bincount(inverse, weights=weight)
+    entries = step * BUCKET_COUNT + bucket
+    if entries.size > 1 and (np.diff(entries) < 0).any():
+        order = np.argsort(entries, kind="stable")  # runs already in order: a few merges
+        entries, weight = entries[order], weight[order]
+    starts = np.flatnonzero(np.concatenate([[True], entries[1:] != entries[:-1]]))
+    keys = entries[starts]
+    sums = np.add.reduceat(weight, starts).astype(np.float64)
     key_step = keys // BUCKET_COUNT
     cumulative = np.cumsum(sums)
     first = np.searchsorted(key_step, np.arange(total.size))

@@ -109,6 +109,12 @@ def test_the_slow_hours_are_what_fail_the_renewal_p99(folder: Path, spec_path: P
     assert results["latency-p99-per-check[api.renewal]"].details["beyond_threshold"] == 120
     assert results["latency-p99-per-check[api.renewal]"].measured == SLOW_US / 1e6
     assert results["latency-p99-per-check[api.renewal]"].verdict == "fail"
+    series = results["latency-p99-per-check[api.renewal]"].series
+    assert series is not None and series["step_s"] == HOUR
+    per_step = dict(zip(series["t"], series["value_s"], strict=True))
+    assert per_step[T0 + DAY + 6 * HOUR] == per_step[T0 + DAY + 7 * HOUR] == SLOW_US / 1e6
+    _, _, usual = _truth(T0 + DAY + 8 * HOUR, T0 + DAY + 9 * HOUR, ("api.renewal",))
+    assert per_step[T0 + DAY + 8 * HOUR] == _nearest_rank(usual, 99)
     assert results["latency-p99-per-check[api.sign-in]"].details["beyond_threshold"] == 0
 
 
