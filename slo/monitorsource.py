@@ -90,10 +90,12 @@ class MonitorCounts:
     step_start: npt.NDArray[np.float64]      # (steps,) only steps holding checks
     total: npt.NDArray[np.int64]             # (steps, checks) checks outside maintenance
     good: npt.NDArray[np.int64]              # (steps, checks)
-    lat_step: npt.NDArray[np.int64]          # good checks' latencies as (step, check, bucket, count) entries,
-    lat_check: npt.NDArray[np.int64]         # ordered by check (lat_bounds: where each check's entries start)
-    lat_bucket: npt.NDArray[np.int64]
+    lat_step: npt.NDArray[np.int32]          # good checks' latencies as (step, check, bucket, count) entries,
+    lat_check: npt.NDArray[np.int32]         # sorted by (check, step, bucket), one entry per distinct triple
+    lat_bucket: npt.NDArray[np.int32]
     lat_count: npt.NDArray[np.int64]
+    lat_bounds: npt.NDArray[np.int64]        # (checks + 1,) where each check's entries start
+    check_hist: npt.NDArray[np.int64]        # (checks, buckets) each check's whole-window histogram
     lat_min: npt.NDArray[np.int64]           # (checks,) µs, exact; -1 when none
     lat_max: npt.NDArray[np.int64]
     excluded: npt.NDArray[np.int64]          # (checks,) checks inside maintenance windows
@@ -102,10 +104,11 @@ class MonitorCounts:
     first_check: float | None
     last_check: float | None
     read: dict[str, int] = field(default_factory=dict)  # lines read per level: 1d, 1h, raw
-    lat_bounds: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
-    def latencies(self, ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
-        """(step, bucket, count) entries of the checks `ids`."""
+    def latencies(self, ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any], ...]:
+        """(step, bucket, count) entries of the checks `ids` (each check's in (step, bucket) order)."""
+        if ids.size == len(self.names):
+            return self.lat_step, self.lat_bucket, self.lat_count
         spans = [(int(self.lat_bounds[i]), int(self.lat_bounds[i + 1])) for i in ids.tolist()]
         return tuple(np.concatenate([column[a:b] for a, b in spans]) if spans else column[:0]
                      for column in (self.lat_step, self.lat_bucket, self.lat_count))
@@ -120,7 +123,7 @@ def step_for(spec: Spec, window: Window) -> float:
 # --- reading --------------------------------------------------------------------------------------------------
 
 class _Rows:
-    """Roll-up lines and raw checks gathered for one window, as columns."""
+    """Roll-up lines and raw checks gathered for one window, as columns (histogram payloads stay base64 text)."""
 
     def __init__(self) -> None:
         self.names: dict[str, int] = {}
@@ -129,8 +132,8 @@ class _Rows:
         self.n: list[npt.NDArray[np.int64]] = []
         self.good: list[npt.NDArray[np.int64]] = []
         self.excluded: list[npt.NDArray[np.bool_]] = []
-        self.hists: list[dict[str, Any]] = []  # roll-up rows' histogram payloads, in row order
-        self.hist_rows: list[npt.NDArray[np.int64]] = []
+        self.payloads: list[str] = []  # roll-up rows' histograms: base64 text and its header fields, in row order
+        self.hist: dict[str, list[npt.NDArray[np.int64]]] = {k: [] for k in ("row", "i", "k", "w", "min", "max")}
         self.raw_rows: list[npt.NDArray[np.int64]] = []  # raw rows: their row number and µs value
         self.raw_values: list[npt.NDArray[np.int64]] = []
         self.size = 0
@@ -143,15 +146,24 @@ class _Rows:
         if not lines:
             return
         count = len(lines)
-        self.t.append(np.fromiter((r["t"] for r in lines), np.float64, count))
-        names = [r["check"] for r in lines]
-        self.check.append(np.array([self.names.setdefault(n, len(self.names)) for n in names], dtype=np.int64))
-        self.n.append(np.fromiter((r["n"] for r in lines), np.int64, count))
-        self.good.append(np.fromiter((r["good"] for r in lines), np.int64, count))
+        table = np.array([(r["t"], r["n"], r["good"], h["i"], h["k"], h["w"], h["min"] or 0, h["max"] or 0)
+                          for r in lines for h in (r["h"],)], dtype=np.float64).reshape(count, 8)
+        self.t.append(table[:, 0])
+        self.check.append(np.array([self.names.setdefault(r["check"], len(self.names)) for r in lines],
+                                   dtype=np.int64))
+        numbers = table[:, 1:].astype(np.int64)
+        self.n.append(numbers[:, 0])
+        self.good.append(numbers[:, 1])
         self.excluded.append(excluded)
-        self.hists.extend(r["h"] for r in lines)
-        self.hist_rows.append(self.size + np.arange(count, dtype=np.int64))
+        self.payloads.extend(r["h"]["b"] for r in lines)
+        self.hist["row"].append(self.size + np.arange(count, dtype=np.int64))
+        for column, key in enumerate(("i", "k", "w", "min", "max"), start=2):
+            self.hist[key].append(numbers[:, column])
         self.size += count
+
+    def hist_column(self, key: str) -> npt.NDArray[np.int64]:
+        parts = self.hist[key]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def add_raw(self, table: CheckTable, excluded: npt.NDArray[np.bool_]) -> None:
         count = len(table)
@@ -287,9 +299,10 @@ def _counts(rows: _Rows, step_s: float, spans: list[tuple[float, float]], mainte
     shape = (steps.size, checks)
     total = np.bincount(cell, weights=n[kept], minlength=steps.size * checks).reshape(shape).astype(np.int64)
     good_cells = np.bincount(cell, weights=good[kept], minlength=steps.size * checks).reshape(shape).astype(np.int64)
-    lat = _latencies(rows, row_step, check, kept)
-    by_check = np.argsort(lat[1], kind="stable")  # keeps each check's entries in (step, bucket) order
-    lat = tuple(column[by_check] for column in lat)
+    lat_step, lat_check, lat_bucket, lat_count = _latencies(rows, row_step, check, kept, steps.size)
+    bounds = np.searchsorted(lat_check, np.arange(checks + 1)).astype(np.int64)
+    check_hist = np.bincount(lat_check.astype(np.int64) * BUCKET_COUNT + lat_bucket, weights=lat_count,
+                             minlength=checks * BUCKET_COUNT).reshape(checks, BUCKET_COUNT).astype(np.int64)
     low = np.full(checks, -1, dtype=np.int64)
     high = np.full(checks, -1, dtype=np.int64)
     _min_max(rows, check, kept, low, high)
@@ -303,43 +316,57 @@ def _counts(rows: _Rows, step_s: float, spans: list[tuple[float, float]], mainte
             for s, e, r in read_gaps(folder) if e > window.start and s < window.end]
     return MonitorCounts(
         names=names, step_s=step_s, step_start=steps.astype(np.float64) * step_s, total=total, good=good_cells,
-        lat_step=lat[0], lat_check=lat[1], lat_bucket=lat[2], lat_count=lat[3], lat_min=low, lat_max=high,
+        lat_step=lat_step, lat_check=lat_check, lat_bucket=lat_bucket, lat_count=lat_count, lat_bounds=bounds,
+        check_hist=check_hist, lat_min=low, lat_max=high,
         excluded=np.bincount(check[excluded], weights=n[excluded], minlength=checks).astype(np.int64),
         maintenance=windows, gaps=gaps, first_check=float(t.min()) if t.size else None,
-        last_check=float(t.max()) if t.size else None, read=read,
-        lat_bounds=np.searchsorted(lat[1], np.arange(checks + 1)).astype(np.int64))
+        last_check=float(t.max()) if t.size else None, read=read)
 
 
 def _latencies(rows: _Rows, row_step: npt.NDArray[np.int64], check: npt.NDArray[np.int64],
-               kept: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], ...]:
-    """(step, check, bucket, count) of every good check's latency outside maintenance: roll-up histograms decoded
-    in one vectorised call per payload layout, raw values bucketed."""
-    parts = []
-    if rows.hists:
-        hist_rows = np.concatenate(rows.hist_rows)
-        widths = np.fromiter((h["w"] for h in rows.hists), np.int64, len(rows.hists))
+               kept: npt.NDArray[np.bool_], n_steps: int) -> tuple[npt.NDArray[Any], ...]:
+    """(step, check, bucket, count) of the good checks' latencies outside maintenance, one entry per distinct
+    triple, sorted by (check, step, bucket). Roll-up histograms are decoded in one vectorised call per payload
+    layout; a roll-up line is alone in its (check, step) and its buckets come sorted, so ordering its lines is
+    enough; the few raw values are sorted and merged in."""
+    parts: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+    if rows.payloads:
+        hist_rows, widths = rows.hist_column("row"), rows.hist_column("w")
+        firsts, sizes = rows.hist_column("i"), rows.hist_column("k")
         for width in np.unique(widths).tolist():
             at = np.flatnonzero((widths == width) & kept[hist_rows])
             if not at.size:
                 continue
-            chosen = [rows.hists[i] for i in at.tolist()]
-            keys, counts = decode_keys([h["b"] for h in chosen], [h["i"] for h in chosen],
-                                       [h["k"] for h in chosen], width, at * BUCKET_COUNT)
+            cells = check[hist_rows[at]] * n_steps + row_step[hist_rows[at]]
+            line_order = np.argsort(cells, kind="stable")
+            at = at[line_order]
+            keys, counts = decode_keys([rows.payloads[i] for i in at.tolist()], firsts[at], sizes[at], width,
+                                       cells[line_order] * BUCKET_COUNT)  # keys come out as cell * buckets + bucket
             real = counts > 0
-            keys = keys[real]
-            row = hist_rows[keys // BUCKET_COUNT]
-            parts.append((row_step[row], check[row], keys % BUCKET_COUNT, counts[real].astype(np.int64)))
-            del keys
+            parts.append((keys[real], counts[real].astype(np.int64)))
+            del keys, counts, real
     if rows.raw_rows:
         raw_rows = np.concatenate(rows.raw_rows)
         values = np.concatenate(rows.raw_values)
         mine = kept[raw_rows]
-        parts.append((row_step[raw_rows[mine]], check[raw_rows[mine]], bucket_index(values[mine]),
-                      np.ones(int(mine.sum()), dtype=np.int64)))
+        raw_rows = raw_rows[mine]
+        keys = np.sort((check[raw_rows] * n_steps + row_step[raw_rows]) * BUCKET_COUNT + bucket_index(values[mine]))
+        starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        parts.append((keys[starts], np.diff(np.append(starts, keys.size)).astype(np.int64)))
     if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty, empty
-    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+        return (np.zeros(0, dtype=np.int32),) * 3 + (np.zeros(0, dtype=np.int64),)
+    keys, counts = parts[0]
+    for more_keys, more_counts in parts[1:]:
+        at = np.searchsorted(keys, more_keys)
+        keys, counts = np.insert(keys, at, more_keys), np.insert(counts, at, more_counts)
+    if keys.size > 1 and (keys[1:] <= keys[:-1]).any():  # several lines in one cell (daily steps): sort and add
+        order = np.argsort(keys, kind="stable")
+        keys, counts = keys[order], counts[order]
+        starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        keys, counts = keys[starts], np.add.reduceat(counts, starts)
+    cell = keys // BUCKET_COUNT
+    return ((cell % n_steps).astype(np.int32), (cell // n_steps).astype(np.int32),
+            (keys % BUCKET_COUNT).astype(np.int32), counts)
 
 
 def _min_max(rows: _Rows, check: npt.NDArray[np.int64], kept: npt.NDArray[np.bool_],
@@ -347,12 +374,12 @@ def _min_max(rows: _Rows, check: npt.NDArray[np.int64], kept: npt.NDArray[np.boo
     """Exact smallest and largest good latency per check (µs): the histograms' min/max, the raw values."""
     big = np.iinfo(np.int64).max
     lows, highs, owners = [], [], []
-    if rows.hists:
-        hist_rows = np.concatenate(rows.hist_rows)
-        use = kept[hist_rows] & np.fromiter((h["n"] > 0 for h in rows.hists), np.bool_, len(rows.hists))
-        picked = [rows.hists[i] for i in np.flatnonzero(use).tolist()]
-        lows.append(np.fromiter((h["min"] for h in picked), np.int64, len(picked)))
-        highs.append(np.fromiter((h["max"] for h in picked), np.int64, len(picked)))
+    if rows.payloads:
+        hist_rows = rows.hist_column("row")
+        good = np.concatenate(rows.good)[hist_rows]
+        use = kept[hist_rows] & (good > 0)
+        lows.append(rows.hist_column("min")[use])
+        highs.append(rows.hist_column("max")[use])
         owners.append(check[hist_rows[use]])
     if rows.raw_rows:
         raw_rows = np.concatenate(rows.raw_rows)
@@ -447,7 +474,7 @@ def _latency(spec: Spec, obj: Objective, request: str | None, ids: npt.NDArray[n
              steps: StepData) -> ObjectiveResult:
     assert obj.percentile is not None and obj.threshold is not None
     step, bucket, weight = counts.latencies(ids)
-    dense = np.bincount(bucket, weights=weight, minlength=BUCKET_COUNT).astype(np.int64)
+    dense = counts.check_hist[ids].sum(axis=0)
     seen = counts.lat_min[ids] >= 0
     hist = Histogram.from_counts(dense, minimum=int(counts.lat_min[ids][seen].min()) if seen.any() else None,
                                  maximum=int(counts.lat_max[ids][seen].max()) if seen.any() else None)
@@ -456,7 +483,8 @@ def _latency(spec: Spec, obj: Objective, request: str | None, ids: npt.NDArray[n
     beyond = bucket >= first_bad_bucket(obj.threshold * 1e6, obj.op == "lte")
     bad = np.bincount(step[beyond], weights=weight[beyond], minlength=n_steps).astype(np.int64)
     series = step_series(steps, total, bad)
-    series["value_s"] = _step_percentiles(step, bucket, weight, total, obj.percentile)
+    series["value_s"] = (_check_step_percentiles(step, bucket, weight, total, obj.percentile) if ids.size == 1
+                         else _group_step_percentiles(counts, ids, total, obj.percentile))
     op = "<" if obj.op == "lt" else "<="
     result = ObjectiveResult(
         name=result_name(obj, request), kind=obj.kind, verdict="insufficient-data",
@@ -481,30 +509,52 @@ def _latency(spec: Spec, obj: Objective, request: str | None, ids: npt.NDArray[n
     return _percentile_verdict(spec, result, obj, samples, int(bad.sum()), lower, upper, burn=(steps, total, bad))
 
 
-def _step_percentiles(step: npt.NDArray[np.int64], bucket: npt.NDArray[np.int64], weight: npt.NDArray[np.int64],
-                      total: npt.NDArray[np.int64], percentile: float) -> list[float | None]:
-    """Each step's nearest-rank percentile (s), from sparse (step, bucket, count) entries: one sort, no dense block."""
+def _check_step_percentiles(step: npt.NDArray[Any], bucket: npt.NDArray[Any], weight: npt.NDArray[np.int64],
+                            total: npt.NDArray[np.int64], percentile: float) -> list[float | None]:
+    """Each step's nearest-rank percentile (s) from one check's entries, already in (step, bucket) order."""
     out: list[float | None] = [None] * total.size
     if not step.size:
         return out
-    entries = step * BUCKET_COUNT + bucket
-    if entries.size > 1 and (np.diff(entries) < 0).any():
-        order = np.argsort(entries, kind="stable")  # runs already in order: a few merges
-        entries, weight = entries[order], weight[order]
-    starts = np.flatnonzero(np.concatenate([[True], entries[1:] != entries[:-1]]))
-    keys = entries[starts]
-    sums = np.add.reduceat(weight, starts).astype(np.float64)
-    key_step = keys // BUCKET_COUNT
-    cumulative = np.cumsum(sums)
-    first = np.searchsorted(key_step, np.arange(total.size))
-    before = np.where(first > 0, cumulative[np.maximum(first - 1, 0)], 0.0)
-    within = cumulative - before[key_step]
-    hit = within >= nearest_ranks(percentile, total)[key_step]
-    hit_steps, at = np.unique(key_step[hit], return_index=True)
-    values = bucket_highest(keys[np.flatnonzero(hit)[at]] % BUCKET_COUNT) / 1e6
-    for s, v in zip(hit_steps.tolist(), values.tolist(), strict=True):
+    cumulative = np.cumsum(weight)
+    first = np.searchsorted(step, np.arange(total.size))
+    before = np.where(first > 0, cumulative[np.maximum(first - 1, 0)], 0)
+    hits = np.flatnonzero(cumulative - before[step] >= nearest_ranks(percentile, total)[step])
+    firsts = hits[np.concatenate([[True], step[hits][1:] != step[hits][:-1]])]
+    for s, v in zip(step[firsts].tolist(), (bucket_highest(bucket[firsts]) / 1e6).tolist(), strict=True):
         out[s] = v
     return out
+
+
+_BLOCK_CELLS = 2_000_000  # dense (step, bucket) cells per block: ~16 MB
+
+
+def _group_step_percentiles(counts: MonitorCounts, ids: npt.NDArray[np.int64], total: npt.NDArray[np.int64],
+                            percentile: float) -> list[float | None]:
+    """Each step's nearest-rank percentile (s) over several checks: dense (step, bucket) blocks of a few steps,
+    each check's entries of the block found by binary search (they are in (step, bucket) order)."""
+    n_steps = total.size
+    values = np.full(n_steps, np.nan)
+    used = np.flatnonzero(counts.check_hist[ids].sum(axis=0))
+    if not used.size:
+        return [None] * n_steps
+    low, width = int(used[0]), int(used[-1]) - int(used[0]) + 1  # only the buckets the checks ever used
+    block = max(1, _BLOCK_CELLS // width)
+    grid = np.arange(0, n_steps + block, block).clip(max=n_steps)
+    edges = [a + np.searchsorted(counts.lat_step[a:b], grid.astype(np.int32))
+             for a, b in ((int(counts.lat_bounds[i]), int(counts.lat_bounds[i + 1])) for i in ids.tolist())]
+    ranks = nearest_ranks(percentile, total)
+    for k in range(grid.size - 1):
+        s0, s1 = int(grid[k]), int(grid[k + 1])
+        if s0 == s1:
+            break
+        pieces = [slice(int(e[k]), int(e[k + 1])) for e in edges]
+        keys = np.concatenate([(counts.lat_step[p].astype(np.int64) - s0) * width + counts.lat_bucket[p] - low
+                               for p in pieces])
+        weights = np.concatenate([counts.lat_count[p] for p in pieces])
+        dense = np.bincount(keys, weights=weights, minlength=(s1 - s0) * width).reshape(s1 - s0, width)
+        at = (np.cumsum(dense, axis=1) < ranks[s0:s1, None]).sum(axis=1) + low
+        values[s0:s1] = np.where(total[s0:s1] > 0, bucket_highest(np.minimum(at, BUCKET_COUNT - 1)) / 1e6, np.nan)
+    return [None if math.isnan(v) else v for v in values.tolist()]
 
 
 def _notes(source: MonitorSource, counts: MonitorCounts, step: float) -> list[str]:

@@ -115,6 +115,10 @@ def test_the_slow_hours_are_what_fail_the_renewal_p99(folder: Path, spec_path: P
     assert per_step[T0 + DAY + 6 * HOUR] == per_step[T0 + DAY + 7 * HOUR] == SLOW_US / 1e6
     _, _, usual = _truth(T0 + DAY + 8 * HOUR, T0 + DAY + 9 * HOUR, ("api.renewal",))
     assert per_step[T0 + DAY + 8 * HOUR] == _nearest_rank(usual, 99)
+    merged = results["latency-p95"].series
+    assert merged is not None
+    _, _, both = _truth(T0 + DAY + 6 * HOUR, T0 + DAY + 7 * HOUR)  # half the checks slow: p95 is a slow one
+    assert dict(zip(merged["t"], merged["value_s"], strict=True))[T0 + DAY + 6 * HOUR] == _nearest_rank(both, 95)
     assert results["latency-p99-per-check[api.sign-in]"].details["beyond_threshold"] == 0
 
 
