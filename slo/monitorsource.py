@@ -65,6 +65,8 @@ __all__ = ["STEP_CHOICES", "Maintenance", "MonitorCounts", "MonitorSource", "eva
 STEP_CHOICES = (60.0, 3600.0, float(DAY_S))  # raw binned by minute, the hourly and the daily roll-ups
 _MAX_STEPS = 5000  # a quarter reads hourly roll-ups (2,160 steps); a year daily ones
 _HOUR = 3600.0
+_BLOCK_CELLS = 2_000_000  # dense (step, bucket) cells per block of per-step percentiles: ~16 MB
+_DECODE_LINES = 10_000  # roll-up lines decoded at once
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class MonitorCounts:
     lat_step: npt.NDArray[np.int32]          # good checks' latencies as (step, check, bucket, count) entries,
     lat_check: npt.NDArray[np.int32]         # sorted by (check, step, bucket), one entry per distinct triple
     lat_bucket: npt.NDArray[np.int32]
-    lat_count: npt.NDArray[np.int64]
+    lat_count: npt.NDArray[np.int32]
     lat_bounds: npt.NDArray[np.int64]        # (checks + 1,) where each check's entries start
     check_hist: npt.NDArray[np.int64]        # (checks, buckets) each check's whole-window histogram
     lat_min: npt.NDArray[np.int64]           # (checks,) µs, exact; -1 when none
@@ -339,12 +341,14 @@ def _latencies(rows: _Rows, row_step: npt.NDArray[np.int64], check: npt.NDArray[
                 continue
             cells = check[hist_rows[at]] * n_steps + row_step[hist_rows[at]]
             line_order = np.argsort(cells, kind="stable")
-            at = at[line_order]
-            keys, counts = decode_keys([rows.payloads[i] for i in at.tolist()], firsts[at], sizes[at], width,
-                                       cells[line_order] * BUCKET_COUNT)  # keys come out as cell * buckets + bucket
-            real = counts > 0
-            parts.append((keys[real], counts[real].astype(np.int64)))
-            del keys, counts, real
+            at, cells = at[line_order], cells[line_order]
+            for c0 in range(0, at.size, _DECODE_LINES):  # in slices: bounded temporaries
+                chunk = slice(c0, c0 + _DECODE_LINES)
+                keys, counts = decode_keys([rows.payloads[i] for i in at[chunk].tolist()], firsts[at[chunk]],
+                                           sizes[at[chunk]], width, cells[chunk] * BUCKET_COUNT)
+                real = counts > 0  # keys come out as cell * buckets + bucket
+                parts.append((keys[real], counts[real].astype(np.int32)))
+                del keys, counts, real
     if rows.raw_rows:
         raw_rows = np.concatenate(rows.raw_rows)
         values = np.concatenate(rows.raw_values)
@@ -352,21 +356,30 @@ def _latencies(rows: _Rows, row_step: npt.NDArray[np.int64], check: npt.NDArray[
         raw_rows = raw_rows[mine]
         keys = np.sort((check[raw_rows] * n_steps + row_step[raw_rows]) * BUCKET_COUNT + bucket_index(values[mine]))
         starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-        parts.append((keys[starts], np.diff(np.append(starts, keys.size)).astype(np.int64)))
-    if not parts:
-        return (np.zeros(0, dtype=np.int32),) * 3 + (np.zeros(0, dtype=np.int64),)
-    keys, counts = parts[0]
-    for more_keys, more_counts in parts[1:]:
-        at = np.searchsorted(keys, more_keys)
-        keys, counts = np.insert(keys, at, more_keys), np.insert(counts, at, more_counts)
+        raw = (keys[starts], np.diff(np.append(starts, keys.size)).astype(np.int32))
+    else:
+        raw = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
+    keys = np.concatenate([k for k, _ in parts]) if parts else raw[0][:0]
+    counts = np.concatenate([c for _, c in parts]) if parts else raw[1][:0]
+    del parts
+    if keys.size and raw[0].size:
+        at = np.searchsorted(keys, raw[0])
+        keys, counts = np.insert(keys, at, raw[0]), np.insert(counts, at, raw[1])
+    elif raw[0].size:
+        keys, counts = raw
     if keys.size > 1 and (keys[1:] <= keys[:-1]).any():  # several lines in one cell (daily steps): sort and add
         order = np.argsort(keys, kind="stable")
         keys, counts = keys[order], counts[order]
         starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
         keys, counts = keys[starts], np.add.reduceat(counts, starts)
-    cell = keys // BUCKET_COUNT
-    return ((cell % n_steps).astype(np.int32), (cell // n_steps).astype(np.int32),
-            (keys % BUCKET_COUNT).astype(np.int32), counts)
+    step = np.empty(keys.size, dtype=np.int32)
+    owner = np.empty(keys.size, dtype=np.int32)
+    bucket = np.empty(keys.size, dtype=np.int32)
+    for c0 in range(0, keys.size, _DECODE_LINES * 64):
+        chunk = slice(c0, c0 + _DECODE_LINES * 64)
+        cell, bucket[chunk] = np.divmod(keys[chunk], BUCKET_COUNT)
+        owner[chunk], step[chunk] = np.divmod(cell, n_steps)
+    return step, owner, bucket, counts
 
 
 def _min_max(rows: _Rows, check: npt.NDArray[np.int64], kept: npt.NDArray[np.bool_],
@@ -509,14 +522,14 @@ def _latency(spec: Spec, obj: Objective, request: str | None, ids: npt.NDArray[n
     return _percentile_verdict(spec, result, obj, samples, int(bad.sum()), lower, upper, burn=(steps, total, bad))
 
 
-def _check_step_percentiles(step: npt.NDArray[Any], bucket: npt.NDArray[Any], weight: npt.NDArray[np.int64],
+def _check_step_percentiles(step: npt.NDArray[Any], bucket: npt.NDArray[Any], weight: npt.NDArray[Any],
                             total: npt.NDArray[np.int64], percentile: float) -> list[float | None]:
     """Each step's nearest-rank percentile (s) from one check's entries, already in (step, bucket) order."""
     out: list[float | None] = [None] * total.size
     if not step.size:
         return out
-    cumulative = np.cumsum(weight)
-    first = np.searchsorted(step, np.arange(total.size))
+    cumulative = np.cumsum(weight, dtype=np.int64)
+    first = np.searchsorted(step, np.arange(total.size, dtype=np.int32))
     before = np.where(first > 0, cumulative[np.maximum(first - 1, 0)], 0)
     hits = np.flatnonzero(cumulative - before[step] >= nearest_ranks(percentile, total)[step])
     firsts = hits[np.concatenate([[True], step[hits][1:] != step[hits][:-1]])]
@@ -525,7 +538,6 @@ def _check_step_percentiles(step: npt.NDArray[Any], bucket: npt.NDArray[Any], we
     return out
 
 
-_BLOCK_CELLS = 2_000_000  # dense (step, bucket) cells per block: ~16 MB
 
 
 def _group_step_percentiles(counts: MonitorCounts, ids: npt.NDArray[np.int64], total: npt.NDArray[np.int64],

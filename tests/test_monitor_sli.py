@@ -103,6 +103,25 @@ def test_availability_and_percentiles_are_the_hand_counted_ones(folder: Path, sp
     assert results["journey-step-p95"].verdict == "not-applicable"
 
 
+def test_daily_steps_mix_daily_and_hourly_rollups_and_raw_lines_exactly(folder: Path, tmp_path: Path) -> None:
+    path = tmp_path / "daily.yaml"
+    path.write_text(yaml.safe_dump({"format": "rxsuite-slo/1", "name": "daily", "series_step": "1d",
+                                    "burn_rate_windows": [{"long": "3d", "short": "1d", "factor": 1}],
+                                    "objectives": [{"name": "availability", "kind": "availability", "objective": "99%"},
+                                                   {"name": "latency-p95", "kind": "latency", "percentile": 95,
+                                                    "threshold": "3s"}]}))
+    evaluation = evaluate_monitor(load_spec(path), MonitorSource(folder, WINDOWS[0], (MAINTENANCE,)))
+    availability, latency = evaluation.objectives
+    assert availability.details["source"]["step_s"] == DAY
+    assert availability.details["source"]["lines_read"]["1d"] > 0  # days 1 and 4; 2 and 3 hourly; 5 raw
+    total, good, latencies = _truth(WINDOWS[0].start, WINDOWS[0].end)
+    assert (availability.samples, availability.measured) == (total, good / total)
+    assert latency.measured == _nearest_rank(latencies, 95)
+    assert latency.series is not None
+    _, _, day2 = _truth(T0 + DAY, T0 + 2 * DAY)
+    assert latency.series["value_s"][1] == _nearest_rank(day2, 95)
+
+
 def test_the_slow_hours_are_what_fail_the_renewal_p99(folder: Path, spec_path: Path) -> None:
     evaluation = evaluate_monitor(load_spec(spec_path), MonitorSource(folder, WINDOWS[0], (MAINTENANCE,)))
     results = {o.name: o for o in evaluation.objectives}
