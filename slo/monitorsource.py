@@ -15,6 +15,7 @@ observed, never as available.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -246,7 +247,7 @@ def monitor_counts(folder: Path, window: Window, maintenance: tuple[Maintenance,
         if step_s >= _HOUR and rolled_up(folder, day):
             raw_hours = _from_rollups(folder, day, d0, start, end, spans, step_s, rows, read)
         if raw_hours.any():
-            table = read_checks(folder, [day])
+            table = read_checks(folder, [day], None if raw_hours.all() else _hours_of(d0, raw_hours.tolist()))
             hour = np.floor((table.started_at - d0) / _HOUR).astype(np.int64)
             keep = (table.started_at >= start) & (table.started_at < end) & raw_hours[np.clip(hour, 0, 23)]
             chosen = CheckTable(table.names, table.check[keep], table.started_at[keep], table.duration_s[keep],
@@ -254,6 +255,13 @@ def monitor_counts(folder: Path, window: Window, maintenance: tuple[Maintenance,
             read["raw"] += len(chosen)
             rows.add_raw(chosen, _in_spans(chosen.started_at, spans))
     return _counts(rows, step_s, spans, maintenance, folder, window, read)
+
+
+def _hours_of(d0: float, wanted: list[bool]) -> Callable[[float], bool]:
+    """Whether a start time falls in one of the day's wanted hours."""
+    def keep(t: float) -> bool:
+        return wanted[min(23, max(0, int((t - d0) // _HOUR)))]
+    return keep
 
 
 def _from_rollups(folder: Path, day: str, d0: float, start: float, end: float, spans: list[tuple[float, float]],
