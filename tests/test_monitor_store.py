@@ -171,3 +171,30 @@ def test_a_compaction_stopped_before_removing_the_plain_file_is_not_counted_twic
     assert len(read_checks(folder, [DAY1])) == 720 * 2 and rolled_up(folder, DAY1)
     MonitorStore(folder, "staging").close()
     assert not plain.exists()
+
+
+def test_missing_rollups_are_rebuilt_from_the_raw_lines_on_open(folder: Path) -> None:
+    with MonitorStore(folder, "staging") as store:
+        store.append_many(_checks(2.1))
+    hourly = folder / "rollup" / "1h" / f"{DAY1}.jsonl"
+    before = hourly.read_text()
+    hourly.unlink()
+    assert not rolled_up(folder, DAY1)
+    MonitorStore(folder, "staging").close()
+    assert hourly.read_text() == before
+
+
+@pytest.mark.parametrize("bad", [CheckResult("", T0, 0.1, True), CheckResult("api.x", float("nan"), 0.1, True),
+                                 CheckResult("api.x", T0, -1.0, True), CheckResult("api.x", T0, float("inf"), True)],
+                         ids=["no-name", "nan-start", "negative-duration", "infinite-duration"])
+def test_a_malformed_check_is_refused_before_anything_is_written(folder: Path, bad: CheckResult) -> None:
+    with MonitorStore(folder, "staging") as store, pytest.raises(ValueError):
+        store.append(bad)
+    assert not (folder / "raw").exists()
+
+
+def test_a_closed_store_refuses_appends(folder: Path) -> None:
+    store = MonitorStore(folder, "staging")
+    store.close()
+    with pytest.raises(ValueError, match="closed"):
+        store.append(CheckResult("api.sign-in", T0, 0.1, True))
