@@ -21,8 +21,9 @@ from reports.series import LoadSeries, by_request, load_series
 from reports.sources import Sources, read_run_json, run_started
 from reports.summary import summarise
 from slo.artifacts import DRILL_FILE, JOURNEYS_FILE
-from slo.evaluate import SLO_FILE, Evaluation, evaluate_runs
+from slo.evaluate import SLO_FILE, Evaluation
 from slo.percentile import percentile
+from slo.sli import RunFolderSli, SliSource, evaluate_sources, source_of
 from slo.spec import Spec
 
 FORMAT = "rxsuite-report/1"
@@ -55,7 +56,7 @@ class Report:
 def build(sources: Sources, spec: Spec, runs_root: Path | None = None, baseline: Sources | None = None,
           now: datetime | None = None, title: str | None = None) -> Report:
     """The report's content; `title` replaces the default one (environment, jobs and date)."""
-    evaluation = evaluate_runs(sources.all_dirs, spec)
+    evaluation = evaluate(sources, spec)
     slo = evaluation.to_dict()
     load = load_series(sources.load_dirs, spec)
     journeys = _journeys(sources)
@@ -87,6 +88,15 @@ def build(sources: Sources, spec: Spec, runs_root: Path | None = None, baseline:
         data["baseline"]["regression_count"] = len(data["baseline"]["regressions"])
     data["summary"] = summarise(data)
     return Report(data=data, load=load, drills=drills, trend=trend)
+
+
+def evaluate(sources: Sources, spec: Spec) -> Evaluation:
+    """The report's one evaluation: its SLI sources first (a period's Prometheus), then its run folders
+    (slo.sli.evaluate_sources: per objective, the first source that could judge it)."""
+    slis: list[SliSource] = [*sources.sli]
+    if sources.all_dirs or not slis:
+        slis.append(RunFolderSli(tuple(sources.all_dirs)))
+    return evaluate_sources(spec, slis)
 
 
 def _verdict(evaluation: Evaluation) -> dict[str, Any]:
@@ -141,12 +151,23 @@ def _slo_section(slo: dict[str, Any], spec: Spec) -> dict[str, Any]:
             "samples": o.get("samples"), "ci": o.get("ci"), "budget_remaining_share": bands.budget_remaining_share(o),
             "error_budget": o.get("error_budget"), "sufficiency": o.get("sufficiency"), "burn": burn,
             "reason": o.get("reason"), "request": request, "group": group,
+            "source": (o.get("details") or {}).get("source"), "source_text": source_of(o),
+            "bucket_bounds": _bucket_bounds(o),
             "label": labels[request] if request is not None else o["name"],
             "description": descriptions.get(group or o["name"]) or None,
         })
+    kinds = list(dict.fromkeys(row["source"]["type"] for row in rows if row["source"]))
     return {"spec": slo["spec"], "confidence": slo["confidence"], "rate_limited": slo["rate_limited"],
+            "source_kinds": kinds,
             "start": slo["start"], "end": slo["end"], "notes": slo["notes"], "objectives": rows,
             "bands": {"at_risk_share": bands.AT_RISK_SHARE}, "groups": _groups(rows)}
+
+
+def _bucket_bounds(o: dict[str, Any]) -> dict[str, Any] | None:
+    """A Prometheus latency result's percentile bracket from the histogram's buckets: {"field", "bounds_s"}."""
+    details = o.get("details") or {}
+    key = next((k for k in details if k.startswith("p") and k.endswith("_bounds_s") and details[k]), None)
+    return {"field": key, "percentile": key[:-len("_bounds_s")], "bounds_s": details[key]} if key else None
 
 
 def _groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

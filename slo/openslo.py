@@ -1,8 +1,9 @@
 """OpenSLO `openslo/v1` documents mapped onto the rxsuite spec model.
 
 Supported: `kind: SLO` with an inline `indicator` or an `indicatorRef` to a `kind: SLI` document in the same
-file; `ratioMetric` (good or bad over total) and `thresholdMetric`; `budgetingMethod` Occurrences or
-Timeslices; objectives with `target` or `targetPercent`, `op`/`value`, `timeSliceTarget`/`timeSliceWindow`.
+file; `ratioMetric` (good or bad over total) and `thresholdMetric`; `budgetingMethod` Occurrences,
+Timeslices or RatioTimeslices (slo.evaluate.budgeted_verdict); objectives with `target` or `targetPercent`,
+`op`/`value`, `timeSliceTarget`/`timeSliceWindow`.
 Metric sources are `type: rxsuite`, whose `spec` says what to read from the run folder (docs/run-folder.md):
   ratioMetric:      good/bad/total: {metricSource: {type: rxsuite, spec: {outcomes: [ok], requests: [...]}}}
   thresholdMetric:  {metricSource: {type: rxsuite, spec: {metric: latency, requests: [...]}}}, value in seconds
@@ -40,7 +41,7 @@ API_VERSION = "openslo/v1"
 _METRICS = {"latency": "latency", "journey_step": "journey_step", "page_load": "page_load", "rto": "rto",
             "rpo": "rpo", "lcp": "web_vital", "inp": "web_vital", "cls": "web_vital", "ttfb": "web_vital",
             "fcp": "web_vital"}
-_METHODS = {"Occurrences": "occurrences", "Timeslices": "timeslices"}
+_METHODS = {"Occurrences": "occurrences", "Timeslices": "timeslices", "RatioTimeslices": "ratio_timeslices"}
 
 
 def spec_from_openslo(docs: list[YamlDoc]) -> Spec:
@@ -160,13 +161,19 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
     target = _target(doc, where, raw)
     slice_s = None
     slice_target: float | None = None
-    if budgeting == "timeslices":
-        slice_s = duration_field(doc, (*where, "timeSliceWindow"), raw.get("timeSliceWindow"))
+    if budgeting != "occurrences":
+        if raw.get("timeSliceWindow") is None:
+            raise doc.error(where, f"{_method(budgeting)} needs `timeSliceWindow` (the slice, e.g. 1m)")
+        slice_s = duration_field(doc, (*where, "timeSliceWindow"), _minutes(raw["timeSliceWindow"]))
         if slice_s % 60:
             raise doc.error((*where, "timeSliceWindow"), "timeslices must be whole minutes (e.g. 1m, 5m)")
+    if budgeting == "timeslices":
         if raw.get("timeSliceTarget") is None:
             raise doc.error(where, "Timeslices needs `timeSliceTarget` (share of good events a slice needs)")
         slice_target = _share(doc, (*where, "timeSliceTarget"), raw["timeSliceTarget"])
+    elif budgeting == "ratio_timeslices" and raw.get("timeSliceTarget") is not None:
+        raise doc.error((*where, "timeSliceTarget"), "belongs to Timeslices: RatioTimeslices compares the mean of "
+                                                     "the slices' ratios with `target`")
     ind_doc, ind_where, ind = indicator
     common: dict[str, Any] = {"name": name, "line": doc.line(where), "budgeting": budgeting, "slice_s": slice_s,
                               "description": str(raw.get("displayName", ""))}
@@ -209,8 +216,9 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
             raise doc.error((*where, "value"), f"{exc} (seconds > 0; CLS is unitless)") from None
         if kind in ("rto", "rpo"):
             return Objective(**common, kind=kind, threshold=float(value), op="lte", target=1.0)
-        if budgeting == "timeslices" and kind != "latency":
-            raise doc.error(where, f"Timeslices is supported for latency and ratio metrics, not {metric[0]}")
+        if budgeting != "occurrences" and kind != "latency":
+            raise doc.error(where, f"{_method(budgeting)} is supported for latency and ratio metrics, "
+                                   f"not {metric[0]}")
         share = slice_target if slice_target is not None and budgeting == "timeslices" else target
         percentile = parse_percentile(round(share * 100, 9))
         fields: dict[str, Any] = {"percentile": percentile, "threshold": float(value), "op": op,
@@ -308,6 +316,15 @@ def _period(spec: dict[str, Any]) -> float | None:
         with contextlib.suppress(ValueError):  # calendar units (1M, 1Q) keep the 30d default, documented
             return parse_duration(windows[0].get("duration"))
     return None
+
+
+def _method(budgeting: str) -> str:
+    return next(name for name, ours in _METHODS.items() if ours == budgeting)
+
+
+def _minutes(value: Any) -> Any:
+    """`timeSliceWindow` as OpenSLO allows it: a duration, or a bare number of minutes."""
+    return f"{value}m" if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _target(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any]) -> float:

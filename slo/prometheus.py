@@ -26,7 +26,8 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PrometheusClient", "PrometheusError", "bucket_bounds", "counter_steps", "threshold_buckets"]
+__all__ = ["PrometheusClient", "PrometheusError", "bucket_bounds", "counter_steps", "counter_steps_by",
+           "threshold_buckets"]
 
 # A metric name and optional label matchers; a quoted value may hold braces (route="/rest/v1/{table}").
 _SELECTOR = re.compile(r'^\s*[A-Za-z_:][A-Za-z0-9_:]*\s*(\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})?\s*$')
@@ -83,25 +84,40 @@ def counter_steps(client: PrometheusClient, selector: str, start: float, end: fl
     `selector` must be a series selector (`name{label="v"}`), since only raw counters can be differenced
     exactly; the answer has `ceil((end - start) / step)` steps and sums to the window's total.
     """
+    grouped = counter_steps_by(client, selector, start, end, step, ())
+    return grouped.get((), np.zeros(_step_count(start, end, step), dtype=np.int64))
+
+
+def counter_steps_by(client: PrometheusClient, selector: str, start: float, end: float, step: float,
+                     by: Sequence[str]) -> dict[tuple[str, ...], npt.NDArray[np.int64]]:
+    """counter_steps per value of the `by` labels (a series without one counts under ""): the series of each
+    group are differenced one by one, then added, so a `by: [route]` objective gets every route's exact counts
+    from the same queries as the whole."""
     if not _SELECTOR.match(selector):
         raise PrometheusError(f"`{selector}` is not a series selector: a counter query must name the counter "
                               "and labels only, e.g. http_requests_total{job=\"app\",code=~\"5..\"}")
     if not (math.isfinite(start) and math.isfinite(end) and end > start and step > 0):
         raise PrometheusError(f"`{selector}`: the window must have an end after its start and a positive step")
     start, end, step = round(start, 3), round(end, 3), round(step, 3)  # the API answers at whole milliseconds
-    steps = math.ceil((end - start) / step - 1e-9)
-    totals = np.zeros(steps, dtype=np.float64)
+    steps = _step_count(start, end, step)
+    totals: dict[tuple[str, ...], npt.NDArray[np.float64]] = {}
     boundaries = start + step * np.arange(steps + 1, dtype=np.float64)
     for chunk in range(0, steps + 1, _MAX_POINTS - 1):
         edge = boundaries[chunk: chunk + _MAX_POINTS]
         for series in client.query_range(selector, float(edge[0]), float(edge[-1]), step):
+            labels = series.get("metric", {})
             values = _series_values(series, edge)
             increments = np.diff(values)
             for i in np.flatnonzero(increments < 0):
-                increments[i] = _across_reset(client, series.get("metric", {}), float(edge[i]), float(edge[i + 1]),
-                                              float(values[i]))
-            totals[chunk: chunk + increments.size] += increments
-    return np.rint(totals).astype(np.int64)
+                increments[i] = _across_reset(client, labels, float(edge[i]), float(edge[i + 1]), float(values[i]))
+            key = tuple(str(labels.get(name, "")) for name in by)
+            group = totals.setdefault(key, np.zeros(steps, dtype=np.float64))
+            group[chunk: chunk + increments.size] += increments
+    return {key: np.rint(group).astype(np.int64) for key, group in totals.items()}
+
+
+def _step_count(start: float, end: float, step: float) -> int:
+    return math.ceil((round(end, 3) - round(start, 3)) / round(step, 3) - 1e-9)
 
 
 def _across_reset(client: PrometheusClient, labels: Mapping[str, str], after: float, until: float,

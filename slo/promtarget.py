@@ -28,8 +28,8 @@ class PrometheusSource:
 
 
 def prometheus_source(env_name: str, window: str | None, since: str | None, until: str | None,
-                      now: float | None = None) -> PrometheusSource:
-    """The client and window, or an RxError naming the option or field to fix."""
+                      now: float | None = None, command: str = "rxsuite slo evaluate") -> PrometheusSource:
+    """The client and window, or an RxError naming the option or field to fix (`command` starts its message)."""
     now = time.time() if now is None else now
     try:
         if since is not None:
@@ -45,7 +45,7 @@ def prometheus_source(env_name: str, window: str | None, since: str | None, unti
         if chosen.end <= chosen.start:
             raise ValueError("the window ends before it starts")
     except ValueError as exc:
-        raise RxError(f"rxsuite slo evaluate: {exc}") from None
+        raise RxError(f"{command}: {exc}") from None
     env = load_environment(env_name)
     section = env.raw.get("prometheus")
     if section is None:
