@@ -101,12 +101,15 @@ def counter_steps_by(client: PrometheusClient, selector: str, start: float, end:
     start, end, step = round(start, 3), round(end, 3), round(step, 3)  # the API answers at whole milliseconds
     steps = _step_count(start, end, step)
     totals: dict[tuple[str, ...], npt.NDArray[np.float64]] = {}
+    last: dict[tuple[tuple[str, str], ...], float] = {}  # each series' value at the end of the previous chunk
     boundaries = start + step * np.arange(steps + 1, dtype=np.float64)
     for chunk in range(0, steps + 1, _MAX_POINTS - 1):
         edge = boundaries[chunk: chunk + _MAX_POINTS]
         for series in client.query_range(selector, float(edge[0]), float(edge[-1]), step):
             labels = series.get("metric", {})
-            values = _series_values(series, edge)
+            identity = tuple(sorted(labels.items()))
+            values = _series_values(series, edge, last.get(identity, 0.0))
+            last[identity] = float(values[-1])
             increments = np.diff(values)
             for i in np.flatnonzero(increments < 0):
                 increments[i] = _across_reset(client, labels, float(edge[i]), float(edge[i + 1]), float(values[i]))
@@ -149,9 +152,12 @@ def bucket_bounds(client: PrometheusClient, bucket_selector: str, at: float) -> 
     return [b for b in bounds if not math.isnan(b)]
 
 
-def _series_values(series: dict[str, Any], boundaries: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The series' value at each boundary; 0 before it first appears (it counts from zero when it does)."""
-    values = np.zeros(boundaries.size, dtype=np.float64)
+def _series_values(series: dict[str, Any], boundaries: npt.NDArray[np.float64],
+                   before: float = 0.0) -> npt.NDArray[np.float64]:
+    """The series' value at each boundary; `before` until it first appears in these boundaries: its value at the
+    end of the previous chunk (a series stale across a chunk's start does not count its whole value again), or 0
+    for a series not seen yet (it counts from zero when it appears)."""
+    values = np.full(boundaries.size, before, dtype=np.float64)
     points = series.get("values") or []
     if not points:
         return values
@@ -167,7 +173,7 @@ def _series_values(series: dict[str, Any], boundaries: npt.NDArray[np.float64]) 
     present = np.flatnonzero(~missing)
     if present.size:  # a gap (stale series) holds its last value, so a later sample differences from it
         filled = np.maximum.accumulate(np.where(missing, 0, np.arange(boundaries.size)))
-        values = np.where(np.arange(boundaries.size) >= present[0], values[filled], 0.0)
+        values = np.where(np.arange(boundaries.size) >= present[0], values[filled], before)
     return values
 
 
