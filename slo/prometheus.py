@@ -48,6 +48,7 @@ class PrometheusClient:
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float = 30.0
     queries: int = 0
+    _http: httpx.Client | None = field(default=None, init=False, repr=False, compare=False)
 
     def query(self, expr: str, at: float) -> list[dict[str, Any]]:
         """An instant query's result list (vector or matrix); raises PrometheusError naming the query."""
@@ -59,9 +60,10 @@ class PrometheusClient:
 
     def _get(self, path: str, params: dict[str, str], expr: str) -> list[dict[str, Any]]:
         self.queries += 1
+        if self._http is None:  # one connection pool per client: a new one per query reloads the CA store (0.1 s)
+            self._http = httpx.Client(headers=dict(self.headers), timeout=self.timeout_s)
         try:
-            response = httpx.get(self.url.rstrip("/") + path, params=params, headers=dict(self.headers),
-                                 timeout=self.timeout_s)
+            response = self._http.get(self.url.rstrip("/") + path, params=params)
         except httpx.HTTPError as exc:
             raise PrometheusError(f"Prometheus at {self.url} did not answer `{expr}`: {exc}") from None
         try:
