@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluate.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="run folder(s); several = one period")
     evaluate.add_argument("--env", help="evaluate from this environment's Prometheus instead of run folders")
-    evaluate.add_argument("--window", help="with --env: 28d (rolling, the default), 2026-11 (month), 2026-Q4")
+    evaluate.add_argument("--window", help="with --env: 28d (rolling), 2026-11 (month), 2026-Q4 (default: the OpenSLO "
+                                           "timeWindow of the spec, else 28d)")
     evaluate.add_argument("--since", help="with --env: from this date or time (ISO 8601, UTC unless it says)")
     evaluate.add_argument("--until", help="with --since: to this date or time (default: now)")
     evaluate.add_argument("--spec", type=Path,

@@ -13,7 +13,7 @@ from slo.artifacts import ArtifactError
 from slo.evaluate import Evaluation, EvaluationError, evaluate_runs, write_slo_json
 from slo.prometheus import PrometheusError
 from slo.promsource import evaluate_prometheus
-from slo.promtarget import PrometheusSource, prometheus_source
+from slo.promtarget import PrometheusSource, prometheus_source, spec_window
 from slo.records import RecordError
 from slo.spec import Spec, SpecError, load_spec
 
@@ -53,7 +53,8 @@ def plan(request: SloRequest) -> SloPlan:
         raise RxError(str(exc)) from None
     if request.env is None:
         return SloPlan(request, spec)
-    return SloPlan(request, spec, prometheus_source(request.env, request.window, request.since, request.until))
+    return SloPlan(request, spec, prometheus_source(request.env, request.window, request.since, request.until,
+                                                    default=spec_window(spec)))
 
 
 def execute(slo_plan: SloPlan, progress: Progress | None = None, stop: StopToken | None = None) -> Result:

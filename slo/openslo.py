@@ -13,8 +13,10 @@ or `type: Prometheus`, read by `rxsuite slo rules` only (docs/monitoring.md): `s
 A source may instead name a `kind: DataSource` document of the file with `metricSourceRef` (its `spec.type` is the
 source's type; its `spec.connectionDetails.url` is the Prometheus `rxsuite slo evaluate --env` reads, header values
 by environment variable name in `connectionDetails.headersEnv`; Spec.extra["datasources"] keeps them).
-Other kinds (Service, AlertPolicy, ...) are accepted and ignored; `timeWindow` is kept for information (its duration
-is the error budget's period in generated alerts).
+Other kinds (Service, AlertPolicy, ...) are accepted and ignored. `timeWindow` (rolling, or calendar-aligned from
+`calendar.startTime` in `calendar.timeZone`) is the window `rxsuite slo evaluate --env` judges over when no
+--window is given (Spec.extra["time_windows"], by objective); its duration is the error budget's period in
+generated alerts.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from slo.spec import (
     duration_field,
     parse_percentile,
 )
+from slo.windows import TimeWindow, openslo_start
 
 API_VERSION = "openslo/v1"
 _METRICS = {"latency": "latency", "journey_step": "journey_step", "page_load": "page_load", "rto": "rto",
@@ -58,18 +61,23 @@ def spec_from_openslo(docs: list[YamlDoc]) -> Spec:
             slis[name] = (doc, ("spec",), _mapping(doc, ("spec",), doc.data.get("spec")))
     objectives: list[Objective] = []
     wheres: list[tuple[YamlDoc, tuple[Any, ...]]] = []
+    windows: dict[str, TimeWindow] = {}
     for doc in docs:
         if doc.data.get("kind") != "SLO":
             continue
+        window = _time_window(doc, doc.data.get("spec"))
         for objective, where in _slo(doc, slis):
             objectives.append(objective)
             wheres.append((doc, where))
+            if window is not None:
+                windows[objective.name] = window
     if not objectives:
         raise docs[0].error(("kind",), "the file holds no `kind: SLO` document")
     check_unique_names(docs[0], objectives, [w for _, w in wheres])
     first = docs[0]
     return Spec(name=str(first.path.stem if first.path else "openslo"), objectives=tuple(objectives), path=first.path,
-                description="OpenSLO documents", extra={"source": API_VERSION, "datasources": sources})
+                description="OpenSLO documents", extra={"source": API_VERSION, "datasources": sources,
+                                                           "time_windows": windows})
 
 
 def _datasources(docs: list[YamlDoc]) -> dict[str, dict[str, Any]]:
@@ -307,6 +315,30 @@ def _prometheus_histogram(doc: YamlDoc, at: tuple[Any, ...], raw: dict[str, Any]
 def _with_period(config: PromConfig, period_s: float | None) -> PromConfig:
     """The config with the SLO's own budget period when it names one, else PromConfig's default."""
     return dataclasses.replace(config, period_s=period_s) if period_s else config
+
+
+def _time_window(doc: YamlDoc, spec: Any) -> TimeWindow | None:
+    """The SLO's `timeWindow[0]`: rolling (`duration`, `isRolling: true`, the default) or calendar-aligned
+    (`isRolling: false`, `calendar: {startTime, timeZone}`; without `calendar`, periods from 1970-01-01 UTC, so `1M`
+    and `1Q` are calendar months and quarters). None when the SLO names none."""
+    windows = spec.get("timeWindow") if isinstance(spec, dict) else None
+    if windows is None:
+        return None
+    where: tuple[Any, ...] = ("spec", "timeWindow", 0)
+    if not isinstance(windows, list) or len(windows) != 1 or not isinstance(windows[0], dict):
+        raise doc.error(("spec", "timeWindow"), "must be a list of exactly one {duration, isRolling, calendar}")
+    raw = windows[0]
+    rolling = raw.get("isRolling", "calendar" not in raw)
+    if not isinstance(rolling, bool):
+        raise doc.error((*where, "isRolling"), f"{rolling!r} must be true or false")
+    try:
+        if rolling or "calendar" not in raw:
+            return TimeWindow(str(raw.get("duration")), rolling)
+        calendar = _mapping(doc, (*where, "calendar"), raw["calendar"])
+        start = openslo_start(str(calendar.get("startTime")), str(calendar.get("timeZone", "UTC")))
+        return TimeWindow(str(raw.get("duration")), False, start)
+    except ValueError as exc:
+        raise doc.error(where, str(exc)) from None
 
 
 def _period(spec: dict[str, Any]) -> float | None:

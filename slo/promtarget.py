@@ -14,9 +14,10 @@ from rxcore import envvars
 from rxcore.environment import load_environment
 from rxcore.errors import ConfigError, RxError
 from slo.prometheus import PrometheusClient
-from slo.windows import Window, parse_instant, parse_window
+from slo.spec import Spec
+from slo.windows import TimeWindow, Window, parse_instant, parse_window
 
-__all__ = ["DEFAULT_WINDOW", "PrometheusSource", "prometheus_source"]
+__all__ = ["DEFAULT_WINDOW", "PrometheusSource", "prometheus_source", "spec_window"]
 
 DEFAULT_WINDOW = "28d"
 
@@ -27,9 +28,21 @@ class PrometheusSource:
     window: Window
 
 
+def spec_window(spec: Spec) -> TimeWindow | None:
+    """The window an OpenSLO file's SLOs name (`timeWindow`), the default of `--window`; None when they name none.
+    SLOs naming different windows cannot share one evaluation: the caller must choose with --window."""
+    windows = set((spec.extra.get("time_windows") or {}).values())
+    if len(windows) > 1:
+        named = ", ".join(sorted(w.duration + ("" if w.rolling else " calendar-aligned") for w in windows))
+        raise RxError(f"{spec.path}: the SLOs name different timeWindows ({named}); choose one with --window")
+    return next(iter(windows), None)
+
+
 def prometheus_source(env_name: str, window: str | None, since: str | None, until: str | None,
-                      now: float | None = None, command: str = "rxsuite slo evaluate") -> PrometheusSource:
-    """The client and window, or an RxError naming the option or field to fix (`command` starts its message)."""
+                      now: float | None = None, command: str = "rxsuite slo evaluate",
+                      default: TimeWindow | None = None) -> PrometheusSource:
+    """The client and window (`default` when neither `window` nor `since` is given, else the last 28 days), or an
+    RxError naming the option or field to fix (`command` starts its message)."""
     now = time.time() if now is None else now
     try:
         if since is not None:
@@ -41,7 +54,8 @@ def prometheus_source(env_name: str, window: str | None, since: str | None, unti
         else:
             if until is not None:
                 raise ValueError("--until goes with --since")
-            chosen = parse_window(window or DEFAULT_WINDOW, now)
+            chosen = (default.window(now) if window is None and default is not None
+                      else parse_window(window or DEFAULT_WINDOW, now))
         if chosen.end <= chosen.start:
             raise ValueError("the window ends before it starts")
     except ValueError as exc:
