@@ -71,7 +71,7 @@ def plan(request: ReportRequest) -> ReportPlan:
             sli: list[SliSource] = []
             if request.env is not None:
                 found = prometheus_source(request.env, request.period, request.since, None, command="rxsuite report")
-                sli.append(PrometheusSli(found.client, found.window))
+                sli.append(PrometheusSli(found.client, found.window, environment=found.environment))
             sources = for_period(request.runs_dir, start, end, label, output, sli)
             runs_root = request.runs_dir
         baseline = for_run(request.baseline) if request.baseline is not None else None

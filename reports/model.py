@@ -126,7 +126,7 @@ def _first(names: list[str], shown: int = 3) -> str:
 
 def default_title(sources: Sources) -> str:
     """Environment, jobs and date: "Sandbox: load, journeys and drill test, 20 November 2026"; a period names itself."""
-    environment = ", ".join(sorted({r["environment"] for r in sources.runs if r.get("environment")})) or "Unnamed"
+    environment = ", ".join(_environment(sources)["names"]) or "Unnamed"
     environment = environment[:1].upper() + environment[1:]
     if sources.period:
         return f"{environment}: every run of {sources.period['label']}"
@@ -157,10 +157,29 @@ def _slo_section(slo: dict[str, Any], spec: Spec) -> dict[str, Any]:
             "description": descriptions.get(group or o["name"]) or None,
         })
     kinds = list(dict.fromkeys(row["source"]["type"] for row in rows if row["source"]))
+    sources = _sources(rows)
     return {"spec": slo["spec"], "confidence": slo["confidence"], "rate_limited": slo["rate_limited"],
-            "source_kinds": kinds,
+            "source_kinds": kinds, "sources": sources,
             "start": slo["start"], "end": slo["end"], "notes": slo["notes"], "objectives": rows,
             "bands": {"at_risk_share": bands.AT_RISK_SHARE}, "groups": _groups(rows)}
+
+
+def _sources(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each source the report's numbers come from (a Prometheus, the run folders) and the spec objectives it
+    answered: the one-line answer to "where does this number come from?" in summary.md."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        source = row["source"]
+        if not source:
+            continue
+        where = source.get("url") or ", ".join(source.get("folders") or [])
+        key = f"{source['type']} {where}"
+        entry = out.setdefault(key, {"type": source["type"], "where": where, "window": source.get("window"),
+                                     "objectives": []})
+        name = row["group"] or row["name"]
+        if name not in entry["objectives"]:
+            entry["objectives"].append(name)
+    return list(out.values())
 
 
 def _bucket_bounds(o: dict[str, Any]) -> dict[str, Any] | None:
@@ -435,7 +454,8 @@ def _capacity(sources: Sources) -> dict[str, Any] | None:
 
 
 def _environment(sources: Sources) -> dict[str, Any]:
-    names = sorted({r["environment"] for r in sources.runs if r.get("environment")})
+    names = sorted({r["environment"] for r in sources.runs if r.get("environment")}
+                   | {name for name in (getattr(sli, "environment", "") for sli in sources.sli) if name})
     commits = sorted({r["git_commit"] for r in sources.runs if r.get("git_commit")})
     versions = sorted({r["suite_version"] for r in sources.runs if r.get("suite_version")})
     return {"names": names, "git_commits": commits, "suite_versions": versions}

@@ -101,6 +101,12 @@ def markdown(data: dict[str, Any]) -> str:
         if len(rows) > len(shown):
             lines.append(f"| … {len(rows) - len(shown)} more objective(s) in report.html | | | | |")
         lines.append("")
+    if "prometheus" in data["slo"]["source_kinds"]:
+        for source in data["slo"]["sources"]:
+            window = f", {source['window']}" if source["window"] else ""
+            lines.append(f"Source: {source['type']} {_md(source['where'])}{window}: "
+                         f"{', '.join(_md(name) for name in source['objectives'])}.")
+        lines.append("")
     per_request = [o for o in applicable if o["request"] is not None]
     if per_request:
         counts: dict[str, int] = {}

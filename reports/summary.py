@@ -56,6 +56,7 @@ def _tested(data: dict[str, Any]) -> dict[str, Any]:
         "when": None if data["slo"]["start"] is None else [
             figure(data["slo"]["start"], "time", "slo.json", "start"), " to ",
             figure(data["slo"]["end"], "time", "slo.json", "end")],
+        "counted": _counted(data) if load is None else None,
         "load": None if load is None else [
             figure(load["requests"], None, "report.json", "load", "requests"), " requests in ",
             figure(load["duration_s"], "s", "report.json", "load", "duration_s"), " (",
@@ -63,6 +64,17 @@ def _tested(data: dict[str, Any]) -> dict[str, Any]:
         "journeys": None if journeys is None else list(dict.fromkeys(j["name"] for j in journeys["journeys"])),
         "drills": None if drill is None else [s["scenario"] for s in drill["scenarios"]],
     }
+
+
+def _counted(data: dict[str, Any]) -> list[Part] | None:
+    """Traffic as another source counted it (a period's Prometheus), when no load run recorded any: the valid
+    requests of the first overall availability objective."""
+    row = next((o for o in data["slo"]["objectives"] if o["kind"] == "availability" and o["request"] is None
+                and o["source"] and o["source"]["type"] != "run folders" and o["samples"]), None)
+    if row is None:
+        return None
+    return [_objective(row, "samples") | {"unit": None}, " valid requests counted by ", _name(row["source"]["type"]),
+            " for ", _label(row)]
 
 
 def _answer(data: dict[str, Any]) -> tuple[str, list[Part]]:
@@ -117,7 +129,8 @@ def _held(data: dict[str, Any]) -> list[list[Part]]:
             continue
         parts: list[Part] = [_label(o), f": {_HELD_WORDS.get(o['verdict'], o['verdict'])}"]
         if o["measured"] is not None:
-            parts += [", measured ", _objective(o, "measured")]
+            within = o["kind"] == "latency" and o["unit"] == "ratio"  # from a histogram: the share within the bound
+            parts += [", requests within the threshold " if within else ", measured ", _objective(o, "measured")]
             ci = o["ci"] or {}
             if ci.get("lower") is not None and ci.get("upper") is not None:
                 path = ("slo.json", "objectives", {"name": o["name"]}, "ci")
@@ -191,6 +204,8 @@ def _findings(data: dict[str, Any]) -> list[tuple[str, list[Part]]]:
 def _measured(o: dict[str, Any], named: bool = True) -> list[Part]:
     op = next((w for sign, w in _OP_WORDS.items() if (o["objective"] or "").lstrip("p0123456789. ").startswith(sign)),
               "against")
+    if o["unit"] == "ratio":  # a share of good events (or slices): its target is always a least share
+        op = _OP_WORDS[">="]
     head: list[Part] = [_label(o), ": "] if named else []
     return [*head, "measured ", _objective(o, "measured"), f", target {op} ", _objective(o, "target"), "."]
 

@@ -26,6 +26,7 @@ DEFAULT_WINDOW = "28d"
 class PrometheusSource:
     client: PrometheusClient
     window: Window
+    environment: str = ""  # the environment's name, for titles
 
 
 def spec_window(spec: Spec) -> TimeWindow | None:
@@ -68,7 +69,7 @@ def prometheus_source(env_name: str, window: str | None, since: str | None, unti
         if not offered:
             raise ConfigError(str(env.file), "prometheus", "no Prometheus to read SLIs from",
                               "add prometheus: {url: https://prometheus.example.org} to the environment file")
-        return PrometheusSource(PrometheusClient(offered), chosen)
+        return PrometheusSource(PrometheusClient(offered), chosen, env.name)
     headers = {}
     for header, variable in (section.get("headers_env") or {}).items():
         value = envvars.getenv(variable)
@@ -76,4 +77,4 @@ def prometheus_source(env_name: str, window: str | None, since: str | None, unti
             raise ConfigError(str(env.file), f"prometheus.headers_env.{header}",
                               f"environment variable {variable!r} is not set", f"export the {header} value in it")
         headers[header] = value
-    return PrometheusSource(PrometheusClient(section["url"].rstrip("/"), headers), chosen)
+    return PrometheusSource(PrometheusClient(section["url"].rstrip("/"), headers), chosen, env.name)

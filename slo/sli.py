@@ -42,6 +42,7 @@ class PrometheusSli:
     client: PrometheusClient
     window: Window
     kind: str = "prometheus"
+    environment: str = ""  # whose Prometheus (an environment's name), for titles
 
     def evaluate(self, spec: Spec) -> Evaluation:
         return evaluate_prometheus(spec, self.client, self.window)
