@@ -27,7 +27,8 @@ __all__ = ["PrometheusSli", "RunFolderSli", "SliSource", "evaluate_sources", "so
 
 class SliSource(Protocol):
     """One place SLIs are read from. `evaluate` returns every objective of the spec, those it has no data for as
-    `not-applicable`; each applicable result's `details["source"]` says where its numbers come from."""
+    `not-applicable`; each applicable result's `details["source"]` says where its numbers come from: a dict with
+    `type` (the kind) and, for a kind source_of does not know, `text` (one line for the report)."""
 
     @property
     def kind(self) -> str: ...
@@ -117,9 +118,11 @@ def source_of(result: dict[str, Any]) -> str | None:
             what = f"the buckets of {details.get('histogram')}"
         return (f"Prometheus {source.get('url')}, {source.get('window')}: {what} "
                 f"({source.get('queries')} queries, exact counts per {source.get('step_s'):g} s step)")
-    folders = source.get("folders") or []
-    shown = ", ".join(folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
-    return f"run folders: {shown}"
+    if source.get("type") == "run folders":
+        folders = source.get("folders") or []
+        shown = ", ".join(folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+        return f"run folders: {shown}"
+    return str(source.get("text") or source.get("type"))  # another source says it in its own words
 
 
 def _belongs(result: ObjectiveResult, objective: Objective) -> bool:

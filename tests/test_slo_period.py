@@ -28,6 +28,7 @@ from slo.promsource import evaluate_prometheus
 from slo.records import OUTCOMES, RecordWriter, WindowRecord
 from slo.spec import load_spec
 from slo.windows import Window
+from tests import report_inputs
 from tests.test_slo_prometheus import serving
 
 pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None or shutil.which("promtool") is None,
@@ -93,13 +94,16 @@ _QUARTER_OBJECTIVES: list[dict[str, Any]] = [
      "prometheus": {"histogram": "rx_latency_seconds", "buckets": [0.5, 1, 3]}},
     {"name": "availability-by-route", "kind": "availability", "objective": "99.9%",
      "prometheus": {"total": _TOTAL, "bad": _BAD, "by": ["route"]}},
+    {"name": "rto", "kind": "rto", "threshold": "5m"},  # from the quarter's drill run folder
 ]
 
 
 @pytest.fixture(scope="module")
 def quarter(client: PrometheusClient, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], Path]:
-    """`rxsuite report --period 2026-Q3 --env` with no run folder at all: exit code, report.json, the folder."""
+    """`rxsuite report --period 2026-Q3 --env` with one drill run folder in the quarter: exit code, report.json,
+    the folder."""
     folder = tmp_path_factory.mktemp("report")
+    report_inputs.drill_run(folder / "runs", datetime(2026, 9, 3, 14, tzinfo=UTC))
     env = folder / "prod.yaml"
     env.write_text(yaml.safe_dump({"name": "prod", "kind": "staging", "base_url": "https://rx.example.org",
                                    "prometheus": {"url": client.url}}))
@@ -147,6 +151,20 @@ def test_the_summary_answers_whether_the_promises_held_with_intervals_and_source
     html = (folder / "report.html").read_text()
     assert "Did we hold the promises" in html and f"Prometheus {client.url}, 2026-Q3" in html
     assert f"from Prometheus {client.url}, 2026-Q3" in (folder / "summary.md").read_text()
+
+
+def test_what_prometheus_cannot_measure_comes_from_the_periods_run_folders(quarter) -> None:
+    _, data, _ = quarter
+    rto = _row(data, "rto")
+    assert rto["source"] == {"type": "run folders", "folders": ["20260903T140000Z-drill-sandbox"]}
+    assert rto["measured"] == 6.2 and rto["source_text"] == "run folders: 20260903T140000Z-drill-sandbox"
+    assert [(s["type"], s["objectives"]) for s in data["slo"]["sources"]] == [
+        ("prometheus", ["availability", "latency-p95", "availability-by-route"]), ("run folders", ["rto"])]
+
+
+def test_env_with_a_run_folder_is_refused_with_the_fix(tmp_path: Path, capsys) -> None:
+    assert main(["report", str(tmp_path), "--env", "sandbox", "--no-pdf"]) == ExitCode.ERROR
+    assert "--env reads a period from Prometheus: give --period or --since" in capsys.readouterr().err
 
 
 def test_a_by_route_objective_from_prometheus_fails_the_one_bad_route(quarter) -> None:
