@@ -220,3 +220,11 @@ def test_an_openslo_ratio_timeslices_slo_reads_prometheus_as_the_mean_of_slice_r
     assert result.measured == pytest.approx(RATIO_TIMESLICES, abs=1e-12)
     assert result.details["budgeting"] == "ratio_timeslices"
     assert result.ci is not None and result.ci["method"].startswith("empirical Bernstein")
+
+
+def test_a_slice_target_with_ratio_timeslices_is_refused_naming_the_field(tmp_path: Path) -> None:
+    from slo.spec import SpecError
+
+    objective = {**_SLICE_OBJECTIVES[2], "slice_objective": "95%"}
+    with pytest.raises(SpecError, match=r"slice_objective: only allowed with `budgeting: timeslices`"):
+        load_spec(_spec_file(tmp_path, [objective]))
