@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,7 @@ class Evaluation:
             "end": self.end,
             "notes": self.notes,
             "validity": self.validity.to_dict(),
-            "objectives": [_clean(asdict(o)) for o in self.objectives],
+            "objectives": [_clean({f.name: getattr(o, f.name) for f in fields(o)}) for o in self.objectives],
         }
 
 
@@ -530,6 +530,8 @@ def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
+        if all(type(v) is int for v in value):  # a per-step count series: nothing to clean, and long
+            return list(value)
         return [_clean(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
