@@ -73,8 +73,8 @@ def _counted(data: dict[str, Any]) -> list[Part] | None:
                 and o["source"] and o["source"]["type"] != "run folders" and o["samples"]), None)
     if row is None:
         return None
-    return [_objective(row, "samples") | {"unit": None}, " valid requests counted by ", _name(row["source"]["type"]),
-            " for ", _label(row)]
+    counter = _name(str(row["source"]["type"]).capitalize())
+    return [_objective(row, "samples") | {"unit": None}, " valid requests counted by ", counter, " for ", _label(row)]
 
 
 def _answer(data: dict[str, Any]) -> tuple[str, list[Part]]:

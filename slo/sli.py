@@ -116,6 +116,8 @@ def source_of(result: dict[str, Any]) -> str | None:
             what = f"{side} {details.get('bad_selector')} of total {details['total_selector']}"
         else:
             what = f"the buckets of {details.get('histogram')}"
+        if details.get("by"):
+            what += f" by {', '.join(details['by'])}"
         return (f"Prometheus {source.get('url')}, {source.get('window')}: {what} "
                 f"({source.get('queries')} queries, exact counts per {source.get('step_s'):g} s step)")
     if source.get("type") == "run folders":
