@@ -1,5 +1,6 @@
-"""The report job's lifecycle: `plan` finds the sources (a run folder or a period) and the baseline, refusing
-before anything is written; `execute` evaluates, builds and writes the report files."""
+"""The report job's lifecycle: `plan` finds the sources (a run folder, or a period: its run folders and, with `env`,
+the environment's Prometheus over it) and the baseline, refusing before anything is written; `execute` evaluates,
+builds and writes the report files."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from rxcore.exitcodes import ExitCode
 from rxcore.jobs import DEFAULT_RUNS_DIR, Progress, QuietProgress, Result, StopToken
 from slo.artifacts import ArtifactError
 from slo.evaluate import EvaluationError
+from slo.prometheus import PrometheusError
+from slo.promtarget import prometheus_source
 from slo.records import RecordError
+from slo.sli import PrometheusSli, SliSource
 from slo.spec import SpecError
+from slo.windows import calendar_period
 
 __all__ = ["ReportPlan", "ReportRequest", "execute", "plan"]
 
-_INPUT_ERRORS = (SourceError, SpecError, EvaluationError, ArtifactError, RecordError)
+_INPUT_ERRORS = (SourceError, SpecError, EvaluationError, ArtifactError, RecordError, PrometheusError)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class ReportRequest:
     output: Path | None = None
     pdf: bool = True
     title: str | None = None  # None: environment, jobs and date
+    env: str | None = None  # a period's SLIs from this environment's Prometheus too (before its run folders)
     known_secrets: Sequence[str] = ()  # values to mask wherever they hide (a sandbox's keys and passwords)
 
 
@@ -49,6 +55,8 @@ def plan(request: ReportRequest) -> ReportPlan:
     if (request.run is None) == (request.period is None and request.since is None):
         raise RxError("name a run folder, or --period/--since (not both): e.g. `rxsuite report runs/<folder>` or "
                       "`rxsuite report --period 2026-Q4`")
+    if request.env is not None and request.run is not None:
+        raise RxError("--env reads a period from Prometheus: give --period or --since instead of a run folder")
     try:
         if request.run is not None:
             sources = for_run(request.run)
@@ -56,11 +64,15 @@ def plan(request: ReportRequest) -> ReportPlan:
                 sources.output_dir = request.output
             runs_root = request.run.resolve().parent
         else:
-            if request.period is not None:
+            if request.period is not None and calendar_period(request.period.strip().upper()) is not None:
                 validation.option("--period", validation.period, request.period)
             start, end, label = parse_period(request.period, request.since)
             output = request.output or request.runs_dir / f"report-{label.replace(' ', '-')}"
-            sources = for_period(request.runs_dir, start, end, label, output)
+            sli: list[SliSource] = []
+            if request.env is not None:
+                found = prometheus_source(request.env, request.period, request.since, None, command="rxsuite report")
+                sli.append(PrometheusSli(found.client, found.window, environment=found.environment))
+            sources = for_period(request.runs_dir, start, end, label, output, sli)
             runs_root = request.runs_dir
         baseline = for_run(request.baseline) if request.baseline is not None else None
     except _INPUT_ERRORS as exc:

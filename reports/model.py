@@ -21,8 +21,9 @@ from reports.series import LoadSeries, by_request, load_series
 from reports.sources import Sources, read_run_json, run_started
 from reports.summary import summarise
 from slo.artifacts import DRILL_FILE, JOURNEYS_FILE
-from slo.evaluate import SLO_FILE, Evaluation, evaluate_runs
+from slo.evaluate import SLO_FILE, Evaluation
 from slo.percentile import percentile
+from slo.sli import RunFolderSli, SliSource, evaluate_sources, source_of
 from slo.spec import Spec
 
 FORMAT = "rxsuite-report/1"
@@ -55,7 +56,7 @@ class Report:
 def build(sources: Sources, spec: Spec, runs_root: Path | None = None, baseline: Sources | None = None,
           now: datetime | None = None, title: str | None = None) -> Report:
     """The report's content; `title` replaces the default one (environment, jobs and date)."""
-    evaluation = evaluate_runs(sources.all_dirs, spec)
+    evaluation = evaluate(sources, spec)
     slo = evaluation.to_dict()
     load = load_series(sources.load_dirs, spec)
     journeys = _journeys(sources)
@@ -89,6 +90,15 @@ def build(sources: Sources, spec: Spec, runs_root: Path | None = None, baseline:
     return Report(data=data, load=load, drills=drills, trend=trend)
 
 
+def evaluate(sources: Sources, spec: Spec) -> Evaluation:
+    """The report's one evaluation: its SLI sources first (a period's Prometheus), then its run folders
+    (slo.sli.evaluate_sources: per objective, the first source that could judge it)."""
+    slis: list[SliSource] = [*sources.sli]
+    if sources.all_dirs or not slis:
+        slis.append(RunFolderSli(tuple(sources.all_dirs)))
+    return evaluate_sources(spec, slis)
+
+
 def _verdict(evaluation: Evaluation) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for objective in evaluation.objectives:
@@ -116,7 +126,7 @@ def _first(names: list[str], shown: int = 3) -> str:
 
 def default_title(sources: Sources) -> str:
     """Environment, jobs and date: "Sandbox: load, journeys and drill test, 20 November 2026"; a period names itself."""
-    environment = ", ".join(sorted({r["environment"] for r in sources.runs if r.get("environment")})) or "Unnamed"
+    environment = ", ".join(_environment(sources)["names"]) or "Unnamed"
     environment = environment[:1].upper() + environment[1:]
     if sources.period:
         return f"{environment}: every run of {sources.period['label']}"
@@ -141,12 +151,42 @@ def _slo_section(slo: dict[str, Any], spec: Spec) -> dict[str, Any]:
             "samples": o.get("samples"), "ci": o.get("ci"), "budget_remaining_share": bands.budget_remaining_share(o),
             "error_budget": o.get("error_budget"), "sufficiency": o.get("sufficiency"), "burn": burn,
             "reason": o.get("reason"), "request": request, "group": group,
+            "source": (o.get("details") or {}).get("source"), "source_text": source_of(o),
+            "bucket_bounds": _bucket_bounds(o),
             "label": labels[request] if request is not None else o["name"],
             "description": descriptions.get(group or o["name"]) or None,
         })
+    kinds = list(dict.fromkeys(row["source"]["type"] for row in rows if row["source"]))
+    sources = _sources(rows)
     return {"spec": slo["spec"], "confidence": slo["confidence"], "rate_limited": slo["rate_limited"],
+            "source_kinds": kinds, "sources": sources,
             "start": slo["start"], "end": slo["end"], "notes": slo["notes"], "objectives": rows,
             "bands": {"at_risk_share": bands.AT_RISK_SHARE}, "groups": _groups(rows)}
+
+
+def _sources(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each source the report's numbers come from (a Prometheus, the run folders) and the spec objectives it
+    answered: the one-line answer to "where does this number come from?" in summary.md."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        source = row["source"]
+        if not source:
+            continue
+        where = source.get("url") or ", ".join(source.get("folders") or [])
+        key = f"{source['type']} {where}"
+        entry = out.setdefault(key, {"type": source["type"], "where": where, "window": source.get("window"),
+                                     "objectives": []})
+        name = row["group"] or row["name"]
+        if name not in entry["objectives"]:
+            entry["objectives"].append(name)
+    return list(out.values())
+
+
+def _bucket_bounds(o: dict[str, Any]) -> dict[str, Any] | None:
+    """A Prometheus latency result's percentile bracket from the histogram's buckets: {"field", "bounds_s"}."""
+    details = o.get("details") or {}
+    key = next((k for k in details if k.startswith("p") and k.endswith("_bounds_s") and details[k]), None)
+    return {"field": key, "percentile": key[:-len("_bounds_s")], "bounds_s": details[key]} if key else None
 
 
 def _groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -414,7 +454,8 @@ def _capacity(sources: Sources) -> dict[str, Any] | None:
 
 
 def _environment(sources: Sources) -> dict[str, Any]:
-    names = sorted({r["environment"] for r in sources.runs if r.get("environment")})
+    names = sorted({r["environment"] for r in sources.runs if r.get("environment")}
+                   | {name for name in (getattr(sli, "environment", "") for sli in sources.sli) if name})
     commits = sorted({r["git_commit"] for r in sources.runs if r.get("git_commit")})
     versions = sorted({r["suite_version"] for r in sources.runs if r.get("suite_version")})
     return {"names": names, "git_commits": commits, "suite_versions": versions}

@@ -13,6 +13,7 @@ from reports import charts
 from reports.bands import BAND_CSS
 from reports.formats import budget_left, format_figure, format_value, ms, num, pct, signed_pct, whole_words
 from reports.model import Report
+from reports.summary import text
 from rxcore.files import write_text_atomic
 from rxcore.redact import Scrubber
 
@@ -85,6 +86,9 @@ def markdown(data: dict[str, Any]) -> str:
     summary = data["summary"]
     icon = {"release": "✅", "do-not-release": "❌"}.get(summary["answer"], "⚠️")
     lines = [f"### {icon} {data['title']}: {summary['answer_words']}", "", summary["why_text"], ""]
+    if summary.get("held"):
+        lines += [f"Did we hold the promises in {data['period']['label']}?", ""]
+        lines += [f"- {text(parts)}" for parts in summary["held"]] + [""]
     lines += [f"- {finding['text']}" for finding in summary["findings"]] + [""]
     applicable = [o for o in data["slo"]["objectives"] if o["verdict"] != "not-applicable"]
     rows = [o for o in applicable if o["request"] is None or o["verdict"] == "fail"]
@@ -96,6 +100,12 @@ def markdown(data: dict[str, Any]) -> str:
                          f" | {budget_left(o['budget_remaining_share'])} | {o['band']} |")
         if len(rows) > len(shown):
             lines.append(f"| … {len(rows) - len(shown)} more objective(s) in report.html | | | | |")
+        lines.append("")
+    if "prometheus" in data["slo"]["source_kinds"]:
+        for source in data["slo"]["sources"]:
+            window = f", {source['window']}" if source["window"] else ""
+            lines.append(f"Source: {source['type']} {_md(source['where'])}{window}: "
+                         f"{', '.join(_md(name) for name in source['objectives'])}.")
         lines.append("")
     per_request = [o for o in applicable if o["request"] is not None]
     if per_request:

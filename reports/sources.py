@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from slo.artifacts import DRILL_FILE, JOURNEYS_FILE
+from slo.durations import parse_duration
 from slo.records import RECORD_FILE
+from slo.sli import SliSource
 from slo.windows import calendar_period
 
 RUN_FILE = "run.json"
@@ -38,6 +40,7 @@ class Sources:
     drill_suites: list[Path] = field(default_factory=list)  # suite folders: their summary (score, verdict)
     runs: list[dict[str, Any]] = field(default_factory=list)  # run.json of every folder read
     period: dict[str, str] | None = None
+    sli: list[SliSource] = field(default_factory=list)  # asked before the folders (slo.sli): Prometheus, ...
 
     @property
     def all_dirs(self) -> list[Path]:
@@ -89,22 +92,33 @@ def parse_period(period: str | None, since: str | None, now: datetime | None = N
     except ValueError as exc:
         raise SourceError(f"--period {period!r}: {exc}") from None
     if found is None:
-        raise SourceError(f"--period {period!r}: write a quarter (2026-Q4), a month (2026-11) or a year (2026)")
+        try:
+            seconds = parse_duration((period or "").strip())
+        except ValueError:
+            seconds = 0.0
+        if seconds <= 0:
+            raise SourceError(f"--period {period!r}: write a quarter (2026-Q4), a month (2026-11), a year (2026) "
+                              "or a rolling window ending now (28d)")
+        return datetime.fromtimestamp(now.timestamp() - seconds, UTC), now, f"last {(period or '').strip()}"
     start, end = found
     return start, end, text
 
 
-def for_period(runs_dir: Path, start: datetime, end: datetime, label: str, output_dir: Path) -> Sources:
-    """Every run folder in `runs_dir` (and every stage of an `rxsuite run` folder) started in [start, end)."""
-    if not runs_dir.is_dir():
-        raise SourceError(f"{runs_dir}: no runs folder (pass --runs-dir, or run a job first)")
-    sources = Sources(label=label, output_dir=output_dir,
+def for_period(runs_dir: Path, start: datetime, end: datetime, label: str, output_dir: Path,
+               sli: list[SliSource] | None = None) -> Sources:
+    """Every run folder in `runs_dir` (and every stage of an `rxsuite run` folder) started in [start, end), after
+    the `sli` sources (a Prometheus over the period): with one, the period may hold no run folder at all."""
+    sources = Sources(label=label, output_dir=output_dir, sli=list(sli or []),
                       period={"start": start.isoformat(), "end": end.isoformat(), "label": label})
+    if not runs_dir.is_dir():
+        if sources.sli:
+            return sources
+        raise SourceError(f"{runs_dir}: no runs folder (pass --runs-dir, or run a job first)")
     for folder in period_folders(runs_dir):
         started = run_started(folder)
         if started is not None and start <= started < end:
             _add(sources, folder)
-    if sources.empty:
+    if sources.empty and not sources.sli:
         raise SourceError(f"{runs_dir}: no run folder started in {label} ({start:%Y-%m-%d} to {end:%Y-%m-%d}); "
                           "check --runs-dir and the period")
     return sources

@@ -33,6 +33,7 @@ def summarise(data: dict[str, Any]) -> dict[str, Any]:
     """The summary section of report.json, from the rest of it (data: everything but "summary")."""
     answer, why = _answer(data)
     return {"tested": _tested(data), "answer": answer, "answer_words": ANSWER_WORDS[answer], "why": why,
+            "held": _held(data) if data["kind"] == "period" else [],
             "why_text": text(why), "findings": [{"tone": tone, "parts": parts, "text": text(parts)}
                                                 for tone, parts in _findings(data)[:FINDINGS]],
             "budget": _budget(data), "trend": _trend(data)}
@@ -55,6 +56,7 @@ def _tested(data: dict[str, Any]) -> dict[str, Any]:
         "when": None if data["slo"]["start"] is None else [
             figure(data["slo"]["start"], "time", "slo.json", "start"), " to ",
             figure(data["slo"]["end"], "time", "slo.json", "end")],
+        "counted": _counted(data) if load is None else None,
         "load": None if load is None else [
             figure(load["requests"], None, "report.json", "load", "requests"), " requests in ",
             figure(load["duration_s"], "s", "report.json", "load", "duration_s"), " (",
@@ -62,6 +64,17 @@ def _tested(data: dict[str, Any]) -> dict[str, Any]:
         "journeys": None if journeys is None else list(dict.fromkeys(j["name"] for j in journeys["journeys"])),
         "drills": None if drill is None else [s["scenario"] for s in drill["scenarios"]],
     }
+
+
+def _counted(data: dict[str, Any]) -> list[Part] | None:
+    """Traffic as another source counted it (a period's Prometheus), when no load run recorded any: the valid
+    requests of the first overall availability objective."""
+    row = next((o for o in data["slo"]["objectives"] if o["kind"] == "availability" and o["request"] is None
+                and o["source"] and o["source"]["type"] != "run folders" and o["samples"]), None)
+    if row is None:
+        return None
+    counter = _name(str(row["source"]["type"]).capitalize())
+    return [_objective(row, "samples") | {"unit": None}, " valid requests counted by ", counter, " for ", _label(row)]
 
 
 def _answer(data: dict[str, Any]) -> tuple[str, list[Part]]:
@@ -101,6 +114,39 @@ def _answer(data: dict[str, Any]) -> tuple[str, list[Part]]:
                      *([", and every journey passed"] if data["journeys"] else []),
                      *([", and the drill recovered as designed"] if data["drill"] else []),
                      *(["; other objectives could not be shown yet (below)"] if unsure else []), "."]
+
+
+_HELD_WORDS = {"pass": "held", "fail": "not held", "insufficient-data": "not shown either way yet"}
+
+
+def _held(data: dict[str, Any]) -> list[list[Part]]:
+    """A period's answer to "did we hold them?": each headline objective, held or not, with its measured value, its
+    confidence interval, its target and the source of its numbers (Prometheus query and window, or run folders)."""
+    out = []
+    confidence = figure(data["slo"]["confidence"], "share", "slo.json", "confidence")
+    for o in data["slo"]["objectives"]:
+        if o["name"] not in data["verdict"]["headline_objectives"] or o["verdict"] == "not-applicable":
+            continue
+        parts: list[Part] = [_label(o), f": {_HELD_WORDS.get(o['verdict'], o['verdict'])}"]
+        if o["measured"] is not None:
+            within = o["kind"] == "latency" and o["unit"] == "ratio"  # from a histogram: the share within the bound
+            parts += [", requests within the threshold " if within else ", measured ", _objective(o, "measured")]
+            ci = o["ci"] or {}
+            if ci.get("lower") is not None and ci.get("upper") is not None:
+                path = ("slo.json", "objectives", {"name": o["name"]}, "ci")
+                parts += [" (between ", figure(ci["lower"], o["unit"], *path, "lower"), " and ",
+                          figure(ci["upper"], o["unit"], *path, "upper"), " at ", confidence, " confidence)"]
+        parts += [", target ", _name(o["objective"])]
+        bracket = o["bucket_bounds"]
+        if bracket:
+            where = ("slo.json", "objectives", {"name": o["name"]}, "details", bracket["field"])
+            parts += ["; the ", _name(bracket["percentile"]), " lies between the bucket boundaries ",
+                      figure(bracket["bounds_s"][0], "s", *where, 0), " and ",
+                      figure(bracket["bounds_s"][1], "s", *where, 1)]
+        if o["source_text"]:
+            parts += ["; from ", _name(o["source_text"])]
+        out.append([*parts, "."])
+    return out
 
 
 def _findings(data: dict[str, Any]) -> list[tuple[str, list[Part]]]:
@@ -158,6 +204,8 @@ def _findings(data: dict[str, Any]) -> list[tuple[str, list[Part]]]:
 def _measured(o: dict[str, Any], named: bool = True) -> list[Part]:
     op = next((w for sign, w in _OP_WORDS.items() if (o["objective"] or "").lstrip("p0123456789. ").startswith(sign)),
               "against")
+    if o["unit"] == "ratio":  # a share of good events (or slices): its target is always a least share
+        op = _OP_WORDS[">="]
     head: list[Part] = [_label(o), ": "] if named else []
     return [*head, "measured ", _objective(o, "measured"), f", target {op} ", _objective(o, "target"), "."]
 

@@ -1,4 +1,6 @@
-"""`rxsuite report RUN [--baseline RUN]` and `rxsuite report --period 2026-Q4 | --since DATE`: stakeholder reports.
+"""`rxsuite report RUN [--baseline RUN]` and `rxsuite report --period 2026-Q4|2026-11|28d | --since DATE [--env NAME]`:
+stakeholder reports. With --env, a period's objectives come from the environment's Prometheus first (the run
+folders of the period answer the rest: journeys, drills), and every number says which source it came from.
 
 Writes report.html (self-contained, charts inlined), report.pdf (printed by Chromium), summary.md (a pull-request
 comment) and report.json into the run folder (a period: into runs/report-<period>/, or --output).
@@ -22,8 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", type=Path, metavar="RUN", help="run folder (a job's or an `rxsuite run`'s)")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--period", help="every run of a quarter (2026-Q4), month (2026-11) or year (2026)")
+    which.add_argument("--period", help="every run of a quarter (2026-Q4), month (2026-11), year (2026) or the last "
+                                        "28d (rolling)")
     which.add_argument("--since", help="every run since a date (YYYY-MM-DD)")
+    parser.add_argument("--env", metavar="NAME", help="with --period/--since: the SLIs from this environment's "
+                                                      "Prometheus over the period, then its run folders")
     parser.add_argument("--baseline", type=Path, metavar="RUN", help="compare with this run folder")
     parser.add_argument("--spec", type=Path, help="SLO spec (default: the one the run was judged by, else default)")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
@@ -37,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     request = ReportRequest(run=args.run, period=args.period, since=args.since, baseline=args.baseline,
                             spec=args.spec, runs_dir=args.runs_dir, output=args.output, pdf=not args.no_pdf,
-                            title=args.title)
+                            title=args.title, env=args.env)
     return run_job(plan, execute, request, "rxsuite report", raise_first=True, show=_print)
 
 

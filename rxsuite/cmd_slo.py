@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
                                "Prometheus when the environment has one, else the monitor's record)")
     evaluate.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
                           help="with --source monitor: where runs/monitor/<env> is (default: runs/)")
-    evaluate.add_argument("--window", help="with --env: 28d (rolling, the default), 2026-11 (month), 2026-Q4")
+    evaluate.add_argument("--window", help="with --env: 28d (rolling), 2026-11 (month), 2026-Q4 (default: the OpenSLO "
+                                           "timeWindow of the spec, else 28d)")
     evaluate.add_argument("--since", help="with --env: from this date or time (ISO 8601, UTC unless it says)")
     evaluate.add_argument("--until", help="with --since: to this date or time (default: now)")
     evaluate.add_argument("--spec", type=Path,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from slo.histogram import Histogram
 from slo.percentile import nearest_rank
 from slo.records import OUTCOMES, load_table, record_files
 from slo.spec import Objective, Spec, SpecError, load_spec
-from slo.stats import clopper_pearson, order_statistic_ranks
+from slo.stats import clopper_pearson, mean_bounds, order_statistic_ranks
 from slo.validity import INVALID, Validity, read_validity
 
 SLO_FILE = "slo.json"
@@ -114,7 +114,7 @@ class Evaluation:
             "end": self.end,
             "notes": self.notes,
             "validity": self.validity.to_dict(),
-            "objectives": [_clean(asdict(o)) for o in self.objectives],
+            "objectives": [_clean({f.name: getattr(o, f.name) for f in fields(o)}) for o in self.objectives],
         }
 
 
@@ -212,7 +212,7 @@ def _plan(spec: Spec, table: Any) -> list[_Item]:
         if table is None:
             items.append(_Item(objective, skip_reason="the run has no latency record (latency.jsonl)"))
             continue
-        ids = _select_names(spec, i, objective, table.names)
+        ids = select_names(spec, i, objective, table.names)
         if ids is None:
             wanted = list(objective.requests or [])
             items.append(_Item(objective, skip_reason=f"no request in the run matches {wanted}"))
@@ -229,7 +229,7 @@ def _plan(spec: Spec, table: Any) -> list[_Item]:
     return items
 
 
-def _select_names(spec: Spec, index: int, objective: Objective, names: list[str]) -> tuple[int, ...] | None:
+def select_names(spec: Spec, index: int, objective: Objective, names: list[str]) -> tuple[int, ...] | None:
     if objective.requests is None:
         return tuple(range(len(names)))
     chosen: set[int] = set()
@@ -263,14 +263,7 @@ def _availability(spec: Spec, item: _Item, steps: StepData) -> ObjectiveResult:
     result = ObjectiveResult(name=result_name(obj, item.request), kind=obj.kind, verdict="insufficient-data",
                              objective=f">= {percent(obj.target)}", request=item.request, unit="ratio",
                              details=details, series=series)
-    if obj.budgeting == "timeslices":
-        assert obj.slice_target is not None and obj.slice_s is not None
-        result.objective = (f">= {percent(obj.target)} of {format_duration(obj.slice_s)} slices with "
-                            f">= {percent(obj.slice_target)} good")
-        slice_good, slice_total = slice_counts(spec, steps, obj, valid, valid - good, 1.0 - obj.slice_target)
-        return ratio_verdict(spec, result, obj.target, slice_good, slice_total, "slices", steps=None)
-    return ratio_verdict(spec, result, obj.target, int(good.sum()), int(valid.sum()), "requests",
-                          steps=(steps, valid, valid - good))
+    return budgeted_verdict(spec, obj, result, steps, valid, valid - good)
 
 
 def _latency(spec: Spec, item: _Item, steps: StepData, qi: int, table: Any) -> ObjectiveResult:
@@ -295,24 +288,21 @@ def _latency(spec: Spec, item: _Item, steps: StepData, qi: int, table: Any) -> O
                  "p99_s": _seconds(hist.value_at_percentile(99)), "max_s": _seconds(hist.max),
                  "mean_s": _seconds(hist.mean), "beyond_threshold": int(bad.sum())},
     )
-    if obj.budgeting == "timeslices":
-        assert obj.slice_s is not None
-        result.objective = f">= {percent(obj.target)} of {format_duration(obj.slice_s)} slices with {result.objective}"
+    if obj.budgeting != "occurrences":
         result.unit = "ratio"
         result.details[f"p{obj.percentile:g}_s"] = _seconds(hist.value_at_percentile(obj.percentile))
-        slice_good, slice_total = slice_counts(spec, steps, obj, total, bad, 1.0 - obj.percentile / 100.0)
-        return ratio_verdict(spec, result, obj.target, slice_good, slice_total, "slices", steps=None)
+        return budgeted_verdict(spec, obj, result, steps, total, bad)
     n = hist.count
     result.samples = n
     result.measured = _seconds(hist.value_at_percentile(obj.percentile)) if n else None
     lower_rank, upper_rank = order_statistic_ranks(n, obj.percentile, spec.confidence)
     lower = _seconds(hist.value_at_rank(lower_rank, lowest=True)) if lower_rank else None
     upper = _seconds(hist.value_at_rank(upper_rank)) if upper_rank else None
-    return _percentile_verdict(spec, result, obj, n, int(bad.sum()), lower, upper,
+    return percentile_verdict(spec, result, obj, n, int(bad.sum()), lower, upper,
                                burn=(steps, total, bad))
 
 
-def _percentile_verdict(spec: Spec, result: ObjectiveResult, obj: Objective, n: int, bad: int,
+def percentile_verdict(spec: Spec, result: ObjectiveResult, obj: Objective, n: int, bad: int,
                         lower: float | None, upper: float | None,
                         burn: tuple[StepData, npt.NDArray[Any], npt.NDArray[Any]] | None) -> ObjectiveResult:
     """Shared by record latencies (from histograms) and journey/web-vital samples (exact)."""
@@ -365,9 +355,68 @@ def ratio_verdict(spec: Spec, result: ObjectiveResult, target: float, good: int,
     return result
 
 
-def slice_counts(spec: Spec, steps: StepData, obj: Objective, events: npt.NDArray[Any], bad: npt.NDArray[Any],
-            allowed_bad_share: float) -> tuple[int, int]:
-    """(good slices, slices with events): a slice is good when its bad share stays within its allowance."""
+def budgeted_verdict(spec: Spec, obj: Objective, result: ObjectiveResult, steps: StepData,
+                     events: npt.NDArray[Any], bad: npt.NDArray[Any]) -> ObjectiveResult:
+    """The verdict of a ratio (availability, or the share of requests within a latency threshold) by the objective's
+    budgeting method, from per-step events and bad events, for every SLI source alike (OpenSLO's three methods):
+
+    - occurrences: good events / events over the window (Clopper-Pearson on requests);
+    - timeslices: good slices / slices with events, a slice being good when its good share reaches the slice target
+      (`slice_objective`, OpenSLO `timeSliceTarget`; for latency, the percentile's share) (Clopper-Pearson on slices);
+    - ratio_timeslices: the mean of the slices' good shares (each slice with events weighs the same, whatever its
+      traffic) against the objective (empirical Bernstein bounds on slices, slo.stats.mean_bounds).
+    """
+    slice_share = obj.slice_target if obj.kind == "availability" else (obj.percentile or 0.0) / 100.0
+    result.details["budgeting"] = obj.budgeting
+    if obj.budgeting == "occurrences":
+        return ratio_verdict(spec, result, obj.target, int(events.sum() - bad.sum()), int(events.sum()), "requests",
+                             steps=(steps, events, bad))
+    assert obj.slice_s is not None
+    slice_events, slice_bad = slice_totals(spec, steps, obj, events, bad)
+    result.details["slices"] = {"width_s": obj.slice_s, "with_events": int(slice_events.size),
+                                "requests": int(slice_events.sum()), "bad_requests": int(slice_bad.sum())}
+    if obj.budgeting == "timeslices":
+        assert slice_share is not None
+        result.objective = (f">= {percent(obj.target)} of {format_duration(obj.slice_s)} slices with "
+                            + (f">= {percent(slice_share)} good" if obj.kind == "availability" else result.objective))
+        good_slices = int((slice_bad <= (1.0 - slice_share) * slice_events + 1e-9).sum())
+        return ratio_verdict(spec, result, obj.target, good_slices, int(slice_events.size), "slices", steps=None)
+    what = "good share" if obj.kind == "availability" else f"share within {result.objective}"
+    result.objective = f"mean {what} of {format_duration(obj.slice_s)} slices >= {percent(obj.target)}"
+    return ratio_timeslices_verdict(spec, result, obj.target, 1.0 - slice_bad / slice_events)
+
+
+def ratio_timeslices_verdict(spec: Spec, result: ObjectiveResult, target: float,
+                             ratios: npt.NDArray[np.float64]) -> ObjectiveResult:
+    """OpenSLO RatioTimeslices: the mean of the slices' success ratios against the target. The error budget is
+    counted in slices: (1 - target) x slices allowed, the sum of (1 - ratio) consumed."""
+    n = int(ratios.size)
+    bounds = mean_bounds(ratios, spec.confidence)
+    result.samples = n
+    result.measured = float(ratios.mean()) if n else None
+    result.target = target
+    result.ci = {"lower": bounds.lower, "upper": bounds.upper, "confidence": spec.confidence,
+                 "method": "empirical Bernstein on the mean of slice ratios, one-sided bounds"}
+    if n and bounds.lower is not None and bounds.lower >= target:
+        result.verdict = "pass"
+    elif n and bounds.upper is not None and bounds.upper < target:
+        result.verdict = "fail"
+    else:
+        result.verdict = "insufficient-data"
+        result.reason = "no slice with events" if not n else "too few slices to tell at this confidence"
+    consumed = float((1.0 - ratios).sum())
+    allowed = (1.0 - target) * n
+    result.error_budget = {"allowed": allowed, "consumed": consumed, "remaining": allowed - consumed,
+                           "consumed_share": consumed / allowed if allowed > 0 else None, "unit": "slices"}
+    result.sufficiency = {"needed": None, "have": n, "more": None, "unit": "slices",
+                          "to_show": "pass" if result.measured is not None and result.measured >= target else "fail",
+                          "assumes_bad_share": None if result.measured is None else 1.0 - result.measured}
+    return result
+
+
+def slice_totals(spec: Spec, steps: StepData, obj: Objective, events: npt.NDArray[Any], bad: npt.NDArray[Any]
+                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(events, bad events) of each slice that has events; slices are aligned to the epoch (whole minutes, UTC)."""
     assert obj.slice_s is not None
     if obj.slice_s % steps.step_s:
         raise SpecError(spec.path, obj.line, f"objective {obj.name}: slice",
@@ -378,8 +427,7 @@ def slice_counts(spec: Spec, steps: StepData, obj: Objective, events: npt.NDArra
     events_per_slice = np.bincount(inverse, weights=events)
     bad_per_slice = np.bincount(inverse, weights=bad)
     has_events = events_per_slice > 0
-    ok = bad_per_slice <= allowed_bad_share * events_per_slice + 1e-9
-    return int((ok & has_events).sum()), int(has_events.sum())
+    return events_per_slice[has_events].astype(np.float64), bad_per_slice[has_events].astype(np.float64)
 
 
 # --- journeys and drills --------------------------------------------------------------------------------------
@@ -418,7 +466,7 @@ def _exact_percentile(spec: Spec, obj: Objective, values: npt.NDArray[np.float64
     lower_rank, upper_rank = order_statistic_ranks(n, obj.percentile, spec.confidence)
     lower = float(ordered[lower_rank - 1]) if lower_rank else None
     upper = float(ordered[upper_rank - 1]) if upper_rank else None
-    return _percentile_verdict(spec, result, obj, n, bad, lower, upper, burn=None)
+    return percentile_verdict(spec, result, obj, n, bad, lower, upper, burn=None)
 
 
 def _drill(obj: Objective, drills: list[artifacts.DrillScenario]) -> ObjectiveResult:
@@ -482,6 +530,8 @@ def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
+        if all(type(v) is int for v in value):  # a per-step count series: nothing to clean, and long
+            return list(value)
         return [_clean(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()

@@ -15,7 +15,7 @@ from slo.evaluate import Evaluation, EvaluationError, evaluate_runs, write_slo_j
 from slo.monitorsource import MonitorSource, evaluate_monitor, monitor_source
 from slo.prometheus import PrometheusError
 from slo.promsource import evaluate_prometheus
-from slo.promtarget import PrometheusSource, prometheus_source, window_of
+from slo.promtarget import PrometheusSource, prometheus_source, spec_window, window_of
 from slo.records import RecordError
 from slo.spec import Spec, SpecError, load_spec
 
@@ -64,15 +64,17 @@ def plan(request: SloRequest) -> SloPlan:
         raise RxError(str(exc)) from None
     if request.env is None:
         return SloPlan(request, spec)
+    default = spec_window(spec)
     if request.source == "monitor":
-        window = window_of(request.window, request.since, request.until)
+        window = window_of(request.window, request.since, request.until, default=default)
         return SloPlan(request, spec, monitor=monitor_source(request.env, window, request.runs_dir))
     try:
-        return SloPlan(request, spec, prometheus_source(request.env, request.window, request.since, request.until))
+        return SloPlan(request, spec, prometheus_source(request.env, request.window, request.since, request.until,
+                                                        default=default))
     except ConfigError as no_prometheus:
         if request.source == "prometheus" or no_prometheus.field != "prometheus":
             raise
-        window = window_of(request.window, request.since, request.until)
+        window = window_of(request.window, request.since, request.until, default=default)
         try:
             return SloPlan(request, spec, monitor=monitor_source(request.env, window, request.runs_dir))
         except ConfigError:

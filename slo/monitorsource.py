@@ -35,13 +35,13 @@ from slo.durations import format_duration
 from slo.evaluate import (
     Evaluation,
     ObjectiveResult,
-    _percentile_verdict,
-    _select_names,
+    budgeted_verdict,
     not_applicable,
     percent,
+    percentile_verdict,
     ratio_verdict,
     result_name,
-    slice_counts,
+    select_names,
 )
 from slo.histogram import BUCKET_COUNT, Histogram, bucket_highest, bucket_index, decode_keys
 from slo.monitorstore import (
@@ -457,7 +457,7 @@ def evaluate_monitor(spec: Spec, source: MonitorSource) -> Evaluation:
         if not counts.names:
             results.append(not_applicable(obj, "the monitor's record holds no check in the window"))
             continue
-        ids = _select_names(spec, index, obj, counts.names)
+        ids = select_names(spec, index, obj, counts.names)
         if ids is None:
             results.append(not_applicable(obj, f"no check in the record matches {list(obj.requests or [])}"))
             continue
@@ -481,12 +481,8 @@ def _availability(spec: Spec, obj: Objective, request: str | None, ids: npt.NDAr
                              objective=f">= {percent(obj.target)}", request=request, unit="ratio",
                              series=step_series(steps, total, bad),
                              details={"checks": int(total.sum()), "failed_checks": int(bad.sum())})
-    if obj.budgeting == "timeslices":
-        assert obj.slice_target is not None and obj.slice_s is not None
-        result.objective = (f">= {percent(obj.target)} of {format_duration(obj.slice_s)} slices with "
-                            f">= {percent(obj.slice_target)} good")
-        good_slices, slices = slice_counts(spec, steps, obj, total, bad, 1.0 - obj.slice_target)
-        return ratio_verdict(spec, result, obj.target, good_slices, slices, "slices", steps=None)
+    if obj.budgeting != "occurrences":
+        return budgeted_verdict(spec, obj, result, steps, total, bad)
     return ratio_verdict(spec, result, obj.target, int(total.sum() - bad.sum()), int(total.sum()), "checks",
                          steps=(steps, total, bad))
 
@@ -514,20 +510,17 @@ def _latency(spec: Spec, obj: Objective, request: str | None, ids: npt.NDArray[n
         details={"p50_s": _seconds(hist.value_at_percentile(50)), "p95_s": _seconds(hist.value_at_percentile(95)),
                  "p99_s": _seconds(hist.value_at_percentile(99)), "max_s": _seconds(hist.max),
                  "mean_s": _seconds(hist.mean), "beyond_threshold": int(bad.sum())})
-    if obj.budgeting == "timeslices":
-        assert obj.slice_s is not None
-        result.objective = f">= {percent(obj.target)} of {format_duration(obj.slice_s)} slices with {result.objective}"
+    if obj.budgeting != "occurrences":
         result.unit = "ratio"
         result.details[f"p{obj.percentile:g}_s"] = _seconds(hist.value_at_percentile(obj.percentile))
-        good_slices, slices = slice_counts(spec, steps, obj, total, bad, 1.0 - obj.percentile / 100.0)
-        return ratio_verdict(spec, result, obj.target, good_slices, slices, "slices", steps=None)
+        return budgeted_verdict(spec, obj, result, steps, total, bad)
     samples = hist.count
     result.samples = samples
     result.measured = _seconds(hist.value_at_percentile(obj.percentile)) if samples else None
     lower_rank, upper_rank = order_statistic_ranks(samples, obj.percentile, spec.confidence)
     lower = _seconds(hist.value_at_rank(lower_rank, lowest=True)) if lower_rank else None
     upper = _seconds(hist.value_at_rank(upper_rank)) if upper_rank else None
-    return _percentile_verdict(spec, result, obj, samples, int(bad.sum()), lower, upper, burn=(steps, total, bad))
+    return percentile_verdict(spec, result, obj, samples, int(bad.sum()), lower, upper, burn=(steps, total, bad))
 
 
 def _check_step_percentiles(step: npt.NDArray[Any], bucket: npt.NDArray[Any], weight: npt.NDArray[Any],

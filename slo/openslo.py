@@ -1,8 +1,9 @@
 """OpenSLO `openslo/v1` documents mapped onto the rxsuite spec model.
 
 Supported: `kind: SLO` with an inline `indicator` or an `indicatorRef` to a `kind: SLI` document in the same
-file; `ratioMetric` (good or bad over total) and `thresholdMetric`; `budgetingMethod` Occurrences or
-Timeslices; objectives with `target` or `targetPercent`, `op`/`value`, `timeSliceTarget`/`timeSliceWindow`.
+file; `ratioMetric` (good or bad over total) and `thresholdMetric`; `budgetingMethod` Occurrences,
+Timeslices or RatioTimeslices (slo.evaluate.budgeted_verdict); objectives with `target` or `targetPercent`,
+`op`/`value`, `timeSliceTarget`/`timeSliceWindow`.
 Metric sources are `type: rxsuite`, whose `spec` says what to read from the run folder (docs/run-folder.md):
   ratioMetric:      good/bad/total: {metricSource: {type: rxsuite, spec: {outcomes: [ok], requests: [...]}}}
   thresholdMetric:  {metricSource: {type: rxsuite, spec: {metric: latency, requests: [...]}}}, value in seconds
@@ -12,8 +13,10 @@ or `type: Prometheus`, read by `rxsuite slo rules` only (docs/monitoring.md): `s
 A source may instead name a `kind: DataSource` document of the file with `metricSourceRef` (its `spec.type` is the
 source's type; its `spec.connectionDetails.url` is the Prometheus `rxsuite slo evaluate --env` reads, header values
 by environment variable name in `connectionDetails.headersEnv`; Spec.extra["datasources"] keeps them).
-Other kinds (Service, AlertPolicy, ...) are accepted and ignored; `timeWindow` is kept for information (its duration
-is the error budget's period in generated alerts).
+Other kinds (Service, AlertPolicy, ...) are accepted and ignored. `timeWindow` (rolling, or calendar-aligned from
+`calendar.startTime` in `calendar.timeZone`) is the window `rxsuite slo evaluate --env` judges over when no
+--window is given (Spec.extra["time_windows"], by objective); its duration is the error budget's period in
+generated alerts.
 """
 
 from __future__ import annotations
@@ -35,12 +38,13 @@ from slo.spec import (
     duration_field,
     parse_percentile,
 )
+from slo.windows import TimeWindow, openslo_start
 
 API_VERSION = "openslo/v1"
 _METRICS = {"latency": "latency", "journey_step": "journey_step", "page_load": "page_load", "rto": "rto",
             "rpo": "rpo", "lcp": "web_vital", "inp": "web_vital", "cls": "web_vital", "ttfb": "web_vital",
             "fcp": "web_vital"}
-_METHODS = {"Occurrences": "occurrences", "Timeslices": "timeslices"}
+_METHODS = {"Occurrences": "occurrences", "Timeslices": "timeslices", "RatioTimeslices": "ratio_timeslices"}
 
 
 def spec_from_openslo(docs: list[YamlDoc]) -> Spec:
@@ -57,18 +61,23 @@ def spec_from_openslo(docs: list[YamlDoc]) -> Spec:
             slis[name] = (doc, ("spec",), _mapping(doc, ("spec",), doc.data.get("spec")))
     objectives: list[Objective] = []
     wheres: list[tuple[YamlDoc, tuple[Any, ...]]] = []
+    windows: dict[str, TimeWindow] = {}
     for doc in docs:
         if doc.data.get("kind") != "SLO":
             continue
+        window = _time_window(doc, doc.data.get("spec"))
         for objective, where in _slo(doc, slis):
             objectives.append(objective)
             wheres.append((doc, where))
+            if window is not None:
+                windows[objective.name] = window
     if not objectives:
         raise docs[0].error(("kind",), "the file holds no `kind: SLO` document")
     check_unique_names(docs[0], objectives, [w for _, w in wheres])
     first = docs[0]
     return Spec(name=str(first.path.stem if first.path else "openslo"), objectives=tuple(objectives), path=first.path,
-                description="OpenSLO documents", extra={"source": API_VERSION, "datasources": sources})
+                description="OpenSLO documents", extra={"source": API_VERSION, "datasources": sources,
+                                                           "time_windows": windows})
 
 
 def _datasources(docs: list[YamlDoc]) -> dict[str, dict[str, Any]]:
@@ -160,13 +169,19 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
     target = _target(doc, where, raw)
     slice_s = None
     slice_target: float | None = None
-    if budgeting == "timeslices":
-        slice_s = duration_field(doc, (*where, "timeSliceWindow"), raw.get("timeSliceWindow"))
+    if budgeting != "occurrences":
+        if raw.get("timeSliceWindow") is None:
+            raise doc.error(where, f"{_method(budgeting)} needs `timeSliceWindow` (the slice, e.g. 1m)")
+        slice_s = duration_field(doc, (*where, "timeSliceWindow"), _minutes(raw["timeSliceWindow"]))
         if slice_s % 60:
             raise doc.error((*where, "timeSliceWindow"), "timeslices must be whole minutes (e.g. 1m, 5m)")
+    if budgeting == "timeslices":
         if raw.get("timeSliceTarget") is None:
             raise doc.error(where, "Timeslices needs `timeSliceTarget` (share of good events a slice needs)")
         slice_target = _share(doc, (*where, "timeSliceTarget"), raw["timeSliceTarget"])
+    elif budgeting == "ratio_timeslices" and raw.get("timeSliceTarget") is not None:
+        raise doc.error((*where, "timeSliceTarget"), "belongs to Timeslices: RatioTimeslices compares the mean of "
+                                                     "the slices' ratios with `target`")
     ind_doc, ind_where, ind = indicator
     common: dict[str, Any] = {"name": name, "line": doc.line(where), "budgeting": budgeting, "slice_s": slice_s,
                               "description": str(raw.get("displayName", ""))}
@@ -209,8 +224,9 @@ def _objective(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any],
             raise doc.error((*where, "value"), f"{exc} (seconds > 0; CLS is unitless)") from None
         if kind in ("rto", "rpo"):
             return Objective(**common, kind=kind, threshold=float(value), op="lte", target=1.0)
-        if budgeting == "timeslices" and kind != "latency":
-            raise doc.error(where, f"Timeslices is supported for latency and ratio metrics, not {metric[0]}")
+        if budgeting != "occurrences" and kind != "latency":
+            raise doc.error(where, f"{_method(budgeting)} is supported for latency and ratio metrics, "
+                                   f"not {metric[0]}")
         share = slice_target if slice_target is not None and budgeting == "timeslices" else target
         percentile = parse_percentile(round(share * 100, 9))
         fields: dict[str, Any] = {"percentile": percentile, "threshold": float(value), "op": op,
@@ -301,6 +317,30 @@ def _with_period(config: PromConfig, period_s: float | None) -> PromConfig:
     return dataclasses.replace(config, period_s=period_s) if period_s else config
 
 
+def _time_window(doc: YamlDoc, spec: Any) -> TimeWindow | None:
+    """The SLO's `timeWindow[0]`: rolling (`duration`, `isRolling: true`, the default) or calendar-aligned
+    (`isRolling: false`, `calendar: {startTime, timeZone}`; without `calendar`, periods from 1970-01-01 UTC, so `1M`
+    and `1Q` are calendar months and quarters). None when the SLO names none."""
+    windows = spec.get("timeWindow") if isinstance(spec, dict) else None
+    if windows is None:
+        return None
+    where: tuple[Any, ...] = ("spec", "timeWindow", 0)
+    if not isinstance(windows, list) or len(windows) != 1 or not isinstance(windows[0], dict):
+        raise doc.error(("spec", "timeWindow"), "must be a list of exactly one {duration, isRolling, calendar}")
+    raw = windows[0]
+    rolling = raw.get("isRolling", "calendar" not in raw)
+    if not isinstance(rolling, bool):
+        raise doc.error((*where, "isRolling"), f"{rolling!r} must be true or false")
+    try:
+        if rolling or "calendar" not in raw:
+            return TimeWindow(str(raw.get("duration")), rolling)
+        calendar = _mapping(doc, (*where, "calendar"), raw["calendar"])
+        start = openslo_start(str(calendar.get("startTime")), str(calendar.get("timeZone", "UTC")))
+        return TimeWindow(str(raw.get("duration")), False, start)
+    except ValueError as exc:
+        raise doc.error(where, str(exc)) from None
+
+
 def _period(spec: dict[str, Any]) -> float | None:
     """The SLO's `timeWindow` duration (the budget's period), if it names one."""
     windows = spec.get("timeWindow")
@@ -308,6 +348,15 @@ def _period(spec: dict[str, Any]) -> float | None:
         with contextlib.suppress(ValueError):  # calendar units (1M, 1Q) keep the 30d default, documented
             return parse_duration(windows[0].get("duration"))
     return None
+
+
+def _method(budgeting: str) -> str:
+    return next(name for name, ours in _METHODS.items() if ours == budgeting)
+
+
+def _minutes(value: Any) -> Any:
+    """`timeSliceWindow` as OpenSLO allows it: a duration, or a bare number of minutes."""
+    return f"{value}m" if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _target(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any]) -> float:

@@ -26,7 +26,8 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PrometheusClient", "PrometheusError", "bucket_bounds", "counter_steps", "threshold_buckets"]
+__all__ = ["PrometheusClient", "PrometheusError", "bucket_bounds", "counter_steps", "counter_steps_by",
+           "threshold_buckets"]
 
 # A metric name and optional label matchers; a quoted value may hold braces (route="/rest/v1/{table}").
 _SELECTOR = re.compile(r'^\s*[A-Za-z_:][A-Za-z0-9_:]*\s*(\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})?\s*$')
@@ -47,6 +48,7 @@ class PrometheusClient:
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float = 30.0
     queries: int = 0
+    _http: httpx.Client | None = field(default=None, init=False, repr=False, compare=False)
 
     def query(self, expr: str, at: float) -> list[dict[str, Any]]:
         """An instant query's result list (vector or matrix); raises PrometheusError naming the query."""
@@ -58,9 +60,10 @@ class PrometheusClient:
 
     def _get(self, path: str, params: dict[str, str], expr: str) -> list[dict[str, Any]]:
         self.queries += 1
+        if self._http is None:  # one connection pool per client: a new one per query reloads the CA store (0.1 s)
+            self._http = httpx.Client(headers=dict(self.headers), timeout=self.timeout_s)
         try:
-            response = httpx.get(self.url.rstrip("/") + path, params=params, headers=dict(self.headers),
-                                 timeout=self.timeout_s)
+            response = self._http.get(self.url.rstrip("/") + path, params=params)
         except httpx.HTTPError as exc:
             raise PrometheusError(f"Prometheus at {self.url} did not answer `{expr}`: {exc}") from None
         try:
@@ -83,25 +86,43 @@ def counter_steps(client: PrometheusClient, selector: str, start: float, end: fl
     `selector` must be a series selector (`name{label="v"}`), since only raw counters can be differenced
     exactly; the answer has `ceil((end - start) / step)` steps and sums to the window's total.
     """
+    grouped = counter_steps_by(client, selector, start, end, step, ())
+    return grouped.get((), np.zeros(_step_count(start, end, step), dtype=np.int64))
+
+
+def counter_steps_by(client: PrometheusClient, selector: str, start: float, end: float, step: float,
+                     by: Sequence[str]) -> dict[tuple[str, ...], npt.NDArray[np.int64]]:
+    """counter_steps per value of the `by` labels (a series without one counts under ""): the series of each
+    group are differenced one by one, then added, so a `by: [route]` objective gets every route's exact counts
+    from the same queries as the whole."""
     if not _SELECTOR.match(selector):
         raise PrometheusError(f"`{selector}` is not a series selector: a counter query must name the counter "
                               "and labels only, e.g. http_requests_total{job=\"app\",code=~\"5..\"}")
     if not (math.isfinite(start) and math.isfinite(end) and end > start and step > 0):
         raise PrometheusError(f"`{selector}`: the window must have an end after its start and a positive step")
     start, end, step = round(start, 3), round(end, 3), round(step, 3)  # the API answers at whole milliseconds
-    steps = math.ceil((end - start) / step - 1e-9)
-    totals = np.zeros(steps, dtype=np.float64)
+    steps = _step_count(start, end, step)
+    totals: dict[tuple[str, ...], npt.NDArray[np.float64]] = {}
+    last: dict[tuple[tuple[str, str], ...], float] = {}  # each series' value at the end of the previous chunk
     boundaries = start + step * np.arange(steps + 1, dtype=np.float64)
     for chunk in range(0, steps + 1, _MAX_POINTS - 1):
         edge = boundaries[chunk: chunk + _MAX_POINTS]
         for series in client.query_range(selector, float(edge[0]), float(edge[-1]), step):
-            values = _series_values(series, edge)
+            labels = series.get("metric", {})
+            identity = tuple(sorted(labels.items()))
+            values = _series_values(series, edge, last.get(identity, 0.0))
+            last[identity] = float(values[-1])
             increments = np.diff(values)
             for i in np.flatnonzero(increments < 0):
-                increments[i] = _across_reset(client, series.get("metric", {}), float(edge[i]), float(edge[i + 1]),
-                                              float(values[i]))
-            totals[chunk: chunk + increments.size] += increments
-    return np.rint(totals).astype(np.int64)
+                increments[i] = _across_reset(client, labels, float(edge[i]), float(edge[i + 1]), float(values[i]))
+            key = tuple(str(labels.get(name, "")) for name in by)
+            group = totals.setdefault(key, np.zeros(steps, dtype=np.float64))
+            group[chunk: chunk + increments.size] += increments
+    return {key: np.rint(group).astype(np.int64) for key, group in totals.items()}
+
+
+def _step_count(start: float, end: float, step: float) -> int:
+    return math.ceil((round(end, 3) - round(start, 3)) / round(step, 3) - 1e-9)
 
 
 def _across_reset(client: PrometheusClient, labels: Mapping[str, str], after: float, until: float,
@@ -133,9 +154,12 @@ def bucket_bounds(client: PrometheusClient, bucket_selector: str, at: float) -> 
     return [b for b in bounds if not math.isnan(b)]
 
 
-def _series_values(series: dict[str, Any], boundaries: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The series' value at each boundary; 0 before it first appears (it counts from zero when it does)."""
-    values = np.zeros(boundaries.size, dtype=np.float64)
+def _series_values(series: dict[str, Any], boundaries: npt.NDArray[np.float64],
+                   before: float = 0.0) -> npt.NDArray[np.float64]:
+    """The series' value at each boundary; `before` until it first appears in these boundaries: its value at the
+    end of the previous chunk (a series stale across a chunk's start does not count its whole value again), or 0
+    for a series not seen yet (it counts from zero when it appears)."""
+    values = np.full(boundaries.size, before, dtype=np.float64)
     points = series.get("values") or []
     if not points:
         return values
@@ -151,7 +175,7 @@ def _series_values(series: dict[str, Any], boundaries: npt.NDArray[np.float64]) 
     present = np.flatnonzero(~missing)
     if present.size:  # a gap (stale series) holds its last value, so a later sample differences from it
         filled = np.maximum.accumulate(np.where(missing, 0, np.arange(boundaries.size)))
-        values = np.where(np.arange(boundaries.size) >= present[0], values[filled], 0.0)
+        values = np.where(np.arange(boundaries.size) >= present[0], values[filled], before)
     return values
 
 

@@ -19,13 +19,13 @@ from rxcore import envvars
 from slo.aggregate import StepData
 from slo.budget import step_series
 from slo.durations import format_duration
-from slo.evaluate import Evaluation, ObjectiveResult, not_applicable, percent, ratio_verdict, result_name, slice_counts
+from slo.evaluate import Evaluation, ObjectiveResult, budgeted_verdict, not_applicable, percent, result_name
 from slo.promconfig import PromConfig
-from slo.prometheus import PrometheusClient, PrometheusError, counter_steps, threshold_buckets
+from slo.prometheus import PrometheusClient, PrometheusError, counter_steps_by, threshold_buckets
 from slo.spec import Objective, Spec
 from slo.windows import Window
 
-__all__ = ["STEP_CHOICES", "evaluate_prometheus", "step_for"]
+__all__ = ["STEP_CHOICES", "evaluate_prometheus", "slice_step", "step_for"]
 
 STEP_CHOICES = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
 _STEPS_PER_QUERY_SET = 40_000  # at most 4 range queries of 11,000 points per selector (query budget: 20/objective)
@@ -41,41 +41,56 @@ def step_for(spec: Spec, window: Window) -> float:
     return step
 
 
-def evaluate_prometheus(spec: Spec, client: PrometheusClient, window: Window) -> Evaluation:
-    """Every objective of `spec`: those with a `prometheus:` block from Prometheus, the others not applicable."""
-    step = step_for(spec, window)
+def slice_step(step: float, slice_s: float | None) -> float:
+    """The step an objective reads at: the spec's, or the largest step choice below it that divides its timeslices
+    (counts are exact at any step, so slices are summed from whole steps, never split)."""
+    if slice_s is None or slice_s % step == 0:
+        return step
+    return max(s for s in STEP_CHOICES if s <= step and slice_s % s == 0)
+
+
+def _steps(window: Window, step: float) -> StepData:
     steps_n = max(1, math.floor((window.end - window.start) / step + 1e-9))
-    end = window.start + steps_n * step
-    starts = window.start + step * np.arange(steps_n, dtype=np.float64)
-    steps = StepData(step_s=step, step_start=starts, outcomes=np.zeros((steps_n, 0, 0), dtype=np.int64),
-                     name_hist=np.zeros((0, 0), dtype=np.int64), q_total=np.zeros((0, steps_n), dtype=np.int64),
-                     q_bad=np.zeros((0, steps_n), dtype=np.int64), q_value_us=np.zeros((0, steps_n)),
-                     data_start=window.start, data_end=end)
-    results = []
+    return StepData(step_s=step, step_start=window.start + step * np.arange(steps_n, dtype=np.float64),
+                    outcomes=np.zeros((steps_n, 0, 0), dtype=np.int64), name_hist=np.zeros((0, 0), dtype=np.int64),
+                    q_total=np.zeros((0, steps_n), dtype=np.int64), q_bad=np.zeros((0, steps_n), dtype=np.int64),
+                    q_value_us=np.zeros((0, steps_n)), data_start=window.start,
+                    data_end=window.start + steps_n * step)
+
+
+def evaluate_prometheus(spec: Spec, client: PrometheusClient, window: Window) -> Evaluation:
+    """Every objective of `spec`: those with a `prometheus:` block from Prometheus, the others not applicable.
+    An objective split `by:` labels gives one result per label value (`name[value]`), like `per_request` does
+    for run folders."""
+    step = step_for(spec, window)
+    base = _steps(window, step)
+    steps_of: dict[float, StepData] = {step: base}
+    results: list[ObjectiveResult] = []
     clients: dict[str, PrometheusClient] = {}
     for obj in spec.objectives:
         prom = obj.prometheus
         if prom is None:
             results.append(not_applicable(obj, "no `prometheus:` block: this objective is measured from run folders"))
-        elif prom.by:
-            results.append(not_applicable(obj, f"split by {', '.join(prom.by)}: evaluated per label from run "
-                                               "folders only; the alert rules cover it in Prometheus"))
-        else:
-            try:
-                reader = _client_for(spec, prom, client, clients)
-                before = reader.queries
-                result = (_availability if obj.kind == "availability" else _latency)(spec, obj, prom, reader, steps)
-            except PrometheusError as exc:
-                raise PrometheusError(f"objective {obj.name}: {exc}") from None
+            continue
+        own_step = slice_step(step, obj.slice_s)
+        steps = steps_of.setdefault(own_step, _steps(window, own_step))
+        try:
+            reader = _client_for(spec, prom, client, clients)
+            before = reader.queries
+            found = (_availability if obj.kind == "availability" else _latency)(spec, obj, prom, reader, steps)
+        except PrometheusError as exc:
+            raise PrometheusError(f"objective {obj.name}: {exc}") from None
+        for result in found:
             result.details["source"] = {"type": "prometheus", "url": reader.url, "queries": reader.queries - before,
+                                        "window": window.label, "step_s": own_step,
                                         **({"datasource": prom.datasource} if prom.datasource else {})}
-            results.append(result)
+        results.extend(found)
     notes = [f"from Prometheus at {client.url}, window {window.label}, step {format_duration(step)}"]
-    if end < window.end - 1e-6:
-        notes.append(f"evaluated to the last whole step, {end - window.end:+.0f} s from the window's end")
+    if base.data_end < window.end - 1e-6:
+        notes.append(f"evaluated to the last whole step, {base.data_end - window.end:+.0f} s from the window's end")
     return Evaluation(spec_name=spec.name, spec_path=str(spec.path) if spec.path else None, runs=[],
-                      confidence=spec.confidence, rate_limited=spec.rate_limited, start=window.start, end=end,
-                      objectives=results, notes=notes)
+                      confidence=spec.confidence, rate_limited=spec.rate_limited, start=window.start,
+                      end=base.data_end, objectives=results, notes=notes, headline=spec.headline_names)
 
 
 def _client_for(spec: Spec, prom: PromConfig, default: PrometheusClient,
@@ -96,84 +111,102 @@ def _client_for(spec: Spec, prom: PromConfig, default: PrometheusClient,
     return clients[prom.datasource]  # type: ignore[index]
 
 
-def _counts(client: PrometheusClient, selector: str, steps: StepData, required: bool) -> npt.NDArray[np.int64]:
-    """Per-step events; a `required` selector (the total) matching no series at all is an error, a bad or good one
-    is zero events (a labelled counter exists only once incremented)."""
-    counts = counter_steps(client, selector, steps.data_start, steps.data_end, steps.step_s)
-    if required and not counts.any() and not client.query(f"count({selector})", steps.data_end):
+def _counts(client: PrometheusClient, selector: str, steps: StepData, by: tuple[str, ...],
+            required: bool) -> dict[tuple[str, ...], npt.NDArray[np.int64]]:
+    """Per-step events per value of the `by` labels; a `required` selector (the total) matching no series at all is
+    an error, a bad or good one is zero events (a labelled counter exists only once incremented)."""
+    counts = counter_steps_by(client, selector, steps.data_start, steps.data_end, steps.step_s, by)
+    if required and not any(c.any() for c in counts.values()) and not client.query(f"count({selector})",
+                                                                                    steps.data_end):
         raise PrometheusError(f"`{selector}` matches no series at {steps.data_end:.0f}: check the metric name and "
                               "labels (is Prometheus scraping the job?)")
     return counts
 
 
+def _request(obj: Objective, key: tuple[str, ...]) -> str | None:
+    """The result's `request` of one label group: the value (one label), or label=value pairs; None unsplit."""
+    prom = obj.prometheus
+    if prom is None or not prom.by:
+        return None
+    return key[0] if len(key) == 1 else ",".join(f"{label}={value}" for label, value in zip(prom.by, key, strict=True))
+
+
 def _availability(spec: Spec, obj: Objective, prom: PromConfig, client: PrometheusClient,
-                  steps: StepData) -> ObjectiveResult:
+                  steps: StepData) -> list[ObjectiveResult]:
     assert prom.total is not None
-    total = _counts(client, prom.total.promql(), steps, required=True)
-    if prom.bad is not None:
-        bad = _counts(client, prom.bad.promql(), steps, required=False)
-    else:
-        assert prom.good is not None
-        bad = total - _counts(client, prom.good.promql(), steps, required=False)
-    result = ObjectiveResult(name=result_name(obj, None), kind=obj.kind, verdict="insufficient-data",
-                             objective=f">= {percent(obj.target)}", unit="ratio", series=step_series(steps, total, bad),
-                             details={"total_selector": prom.total.promql(),
-                                      "bad_selector": (prom.bad or prom.good).promql(),  # type: ignore[union-attr]
-                                      "bad_is": "bad" if prom.bad is not None else "total - good"})
-    if obj.budgeting == "timeslices":
-        assert obj.slice_target is not None and obj.slice_s is not None
-        result.objective = (f">= {percent(obj.target)} of {format_duration(obj.slice_s)} slices with "
-                            f">= {percent(obj.slice_target)} good")
-        good_slices, slices = slice_counts(spec, steps, obj, total, bad, 1.0 - obj.slice_target)
-        return ratio_verdict(spec, result, obj.target, good_slices, slices, "slices", steps=None)
-    return ratio_verdict(spec, result, obj.target, int(total.sum() - bad.sum()), int(total.sum()), "requests",
-                         steps=(steps, total, bad))
+    zero = np.zeros(steps.step_start.size, dtype=np.int64)
+    totals = _counts(client, prom.total.promql(), steps, prom.by, required=True)
+    side = prom.bad if prom.bad is not None else prom.good
+    assert side is not None
+    others = _counts(client, side.promql(), steps, prom.by, required=False)
+    results = []
+    for key in sorted(totals) if prom.by else [()]:
+        total = totals.get(key, zero)
+        bad = others.get(key, zero) if prom.bad is not None else total - others.get(key, zero)
+        request = _request(obj, key)
+        result = ObjectiveResult(name=result_name(obj, request), kind=obj.kind, verdict="insufficient-data",
+                                 objective=f">= {percent(obj.target)}", unit="ratio", request=request,
+                                 series=step_series(steps, total, bad),
+                                 details={"total_selector": prom.total.promql(), "bad_selector": side.promql(),
+                                          "bad_is": "bad" if prom.bad is not None else "total - good",
+                                          **({"by": dict(zip(prom.by, key, strict=True))} if prom.by else {})})
+        results.append(budgeted_verdict(spec, obj, result, steps, total, bad))
+    return results
 
 
 def _latency(spec: Spec, obj: Objective, prom: PromConfig, client: PrometheusClient,
-             steps: StepData) -> ObjectiveResult:
+             steps: StepData) -> list[ObjectiveResult]:
     assert prom.histogram is not None and obj.percentile is not None and obj.threshold is not None
     selector = prom.histogram.promql(prom.histogram.metric + "_bucket")
     labels = _le_labels(client, selector, steps)
     bounds = sorted(labels)
     below, above = threshold_buckets(bounds, obj.threshold)
-    cache: dict[float, npt.NDArray[np.int64]] = {}
+    cache: dict[float, dict[tuple[str, ...], npt.NDArray[np.int64]]] = {}
+    zero = np.zeros(steps.step_start.size, dtype=np.int64)
 
-    def at(le: float) -> npt.NDArray[np.int64]:
+    def at(le: float) -> dict[tuple[str, ...], npt.NDArray[np.int64]]:
         if le not in cache:
             matcher = prom.histogram.promql(prom.histogram.metric + "_bucket",  # type: ignore[union-attr]
                                             (("le", "=", labels[le]),))
-            cache[le] = counter_steps(client, matcher, steps.data_start, steps.data_end, steps.step_s)
+            cache[le] = counter_steps_by(client, matcher, steps.data_start, steps.data_end, steps.step_s, prom.by)
         return cache[le]
 
-    total = at(math.inf)
     share = obj.percentile / 100.0
     op = "<" if obj.op == "lt" else "<="
     objective = f"p{obj.percentile:g} {op} {format_duration(obj.threshold)}"
-    details: dict[str, Any] = {"histogram": selector, "bucket_bounds_s": bounds,
-                               f"p{obj.percentile:g}_bounds_s": _percentile_bounds(bounds, total, share, at)}
-    if below == above:
-        good = at(below)  # type: ignore[arg-type]
-        result = ObjectiveResult(name=result_name(obj, None), kind=obj.kind, verdict="insufficient-data",
-                                 objective=objective, unit="ratio", series=step_series(steps, total, total - good),
-                                 details=details)
-        return ratio_verdict(spec, result, share, int(good.sum()), int(total.sum()), "requests",
-                             steps=(steps, total, total - good))
-    low = at(below) if below is not None else np.zeros_like(total)
-    high = at(above) if above is not None else total
-    details["unresolved"] = (f"no bucket boundary at {format_duration(obj.threshold)}: the histogram's neighbouring "
-                             f"boundaries are {below} s and {above} s, so requests between them cannot be judged")
-    optimistic = ObjectiveResult(name=obj.name, kind=obj.kind, verdict="", objective=objective)
-    ratio_verdict(spec, optimistic, share, int(high.sum()), int(total.sum()), "requests", steps=None)
-    result = ObjectiveResult(name=result_name(obj, None), kind=obj.kind, verdict="insufficient-data",
-                             objective=objective, unit="ratio", series=step_series(steps, total, total - low),
-                             details=details)
-    ratio_verdict(spec, result, share, int(low.sum()), int(total.sum()), "requests", steps=(steps, total, total - low))
-    details["good_share_bounds"] = [result.measured, optimistic.measured]
-    if result.verdict != "pass" and optimistic.verdict != "fail":
-        result.verdict = "insufficient-data"
-        result.reason = details["unresolved"]
-    return result
+    results = []
+    for key in sorted(at(math.inf)) if prom.by else [()]:
+        total = at(math.inf).get(key, zero)
+        request = _request(obj, key)
+
+        def count(le: float, key: tuple[str, ...] = key) -> npt.NDArray[np.int64]:
+            return at(le).get(key, zero)
+
+        details: dict[str, Any] = {"histogram": selector, "bucket_bounds_s": bounds,
+                                   f"p{obj.percentile:g}_bounds_s": _percentile_bounds(bounds, total, share, count),
+                                   **({"by": dict(zip(prom.by, key, strict=True))} if prom.by else {})}
+
+        def judged(good: npt.NDArray[np.int64], details: dict[str, Any] = details,
+                   request: str | None = request, total: npt.NDArray[np.int64] = total) -> ObjectiveResult:
+            result = ObjectiveResult(name=result_name(obj, request), kind=obj.kind, verdict="insufficient-data",
+                                     objective=objective, unit="ratio", request=request, details=details,
+                                     series=step_series(steps, total, total - good))
+            return budgeted_verdict(spec, obj, result, steps, total, total - good)
+
+        if below == above:
+            results.append(judged(count(below)))  # type: ignore[arg-type]
+            continue
+        details["unresolved"] = (f"no bucket boundary at {format_duration(obj.threshold)}: the histogram's "
+                                 f"neighbouring boundaries are {below} s and {above} s, so requests between them "
+                                 "cannot be judged")
+        optimistic = judged(count(above) if above is not None else total, details={})
+        result = judged(count(below) if below is not None else zero)
+        details["good_share_bounds"] = [result.measured, optimistic.measured]
+        if result.verdict != "pass" and optimistic.verdict != "fail":
+            result.verdict = "insufficient-data"
+            result.reason = details["unresolved"]
+        results.append(result)
+    return results
 
 
 def _le_labels(client: PrometheusClient, selector: str, steps: StepData) -> dict[float, str]:

@@ -14,9 +14,10 @@ from rxcore import envvars
 from rxcore.environment import load_environment
 from rxcore.errors import ConfigError, RxError
 from slo.prometheus import PrometheusClient
-from slo.windows import Window, parse_instant, parse_window
+from slo.spec import Spec
+from slo.windows import TimeWindow, Window, parse_instant, parse_window
 
-__all__ = ["DEFAULT_WINDOW", "PrometheusSource", "prometheus_source", "window_of"]
+__all__ = ["DEFAULT_WINDOW", "PrometheusSource", "prometheus_source", "spec_window", "window_of"]
 
 DEFAULT_WINDOW = "28d"
 
@@ -25,12 +26,24 @@ DEFAULT_WINDOW = "28d"
 class PrometheusSource:
     client: PrometheusClient
     window: Window
+    environment: str = ""  # the environment's name, for titles
+
+
+def spec_window(spec: Spec) -> TimeWindow | None:
+    """The window an OpenSLO file's SLOs name (`timeWindow`), the default of `--window`; None when they name none.
+    SLOs naming different windows cannot share one evaluation: the caller must choose with --window."""
+    windows = set((spec.extra.get("time_windows") or {}).values())
+    if len(windows) > 1:
+        named = ", ".join(sorted(w.duration + ("" if w.rolling else " calendar-aligned") for w in windows))
+        raise RxError(f"{spec.path}: the SLOs name different timeWindows ({named}); choose one with --window")
+    return next(iter(windows), None)
 
 
 def prometheus_source(env_name: str, window: str | None, since: str | None, until: str | None,
-                      now: float | None = None) -> PrometheusSource:
-    """The client and window, or an RxError naming the option or field to fix."""
-    chosen = window_of(window, since, until, now)
+                      now: float | None = None, command: str = "rxsuite slo evaluate",
+                      default: TimeWindow | None = None) -> PrometheusSource:
+    """The client and window (see `window_of`), or an RxError naming the option or field to fix."""
+    chosen = window_of(window, since, until, now, command=command, default=default)
     env = load_environment(env_name)
     section = env.raw.get("prometheus")
     if section is None:
@@ -39,7 +52,7 @@ def prometheus_source(env_name: str, window: str | None, since: str | None, unti
         if not offered:
             raise ConfigError(str(env.file), "prometheus", "no Prometheus to read SLIs from",
                               "add prometheus: {url: https://prometheus.example.org} to the environment file")
-        return PrometheusSource(PrometheusClient(offered), chosen)
+        return PrometheusSource(PrometheusClient(offered), chosen, env.name)
     headers = {}
     for header, variable in (section.get("headers_env") or {}).items():
         value = envvars.getenv(variable)
@@ -47,11 +60,13 @@ def prometheus_source(env_name: str, window: str | None, since: str | None, unti
             raise ConfigError(str(env.file), f"prometheus.headers_env.{header}",
                               f"environment variable {variable!r} is not set", f"export the {header} value in it")
         headers[header] = value
-    return PrometheusSource(PrometheusClient(section["url"].rstrip("/"), headers), chosen)
+    return PrometheusSource(PrometheusClient(section["url"].rstrip("/"), headers), chosen, env.name)
 
 
-def window_of(window: str | None, since: str | None, until: str | None, now: float | None = None) -> Window:
-    """The window `--window` or `--since`/`--until` name (any source that holds history), or an RxError."""
+def window_of(window: str | None, since: str | None, until: str | None, now: float | None = None, *,
+              command: str = "rxsuite slo evaluate", default: TimeWindow | None = None) -> Window:
+    """The window `--window` or `--since`/`--until` name, for any source that holds history: `default` when neither
+    `window` nor `since` is given, else the last 28 days; an RxError (`command` starts its message) when invalid."""
     now = time.time() if now is None else now
     try:
         if since is not None:
@@ -63,9 +78,10 @@ def window_of(window: str | None, since: str | None, until: str | None, now: flo
         else:
             if until is not None:
                 raise ValueError("--until goes with --since")
-            chosen = parse_window(window or DEFAULT_WINDOW, now)
+            chosen = (default.window(now) if window is None and default is not None
+                      else parse_window(window or DEFAULT_WINDOW, now))
         if chosen.end <= chosen.start:
             raise ValueError("the window ends before it starts")
     except ValueError as exc:
-        raise RxError(f"rxsuite slo evaluate: {exc}") from None
+        raise RxError(f"{command}: {exc}") from None
     return chosen

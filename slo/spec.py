@@ -25,7 +25,7 @@ KINDS = ("availability", "latency", "journey_step", "page_load", "web_vital", "r
 VITALS = ("lcp", "inp", "cls", "ttfb", "fcp")
 OPS = ("lt", "lte")
 RATE_LIMITED = ("exclude", "good", "bad")
-BUDGETING = ("occurrences", "timeslices")
+BUDGETING = ("occurrences", "timeslices", "ratio_timeslices")
 BAD_OUTCOMES = ("http_5xx", "timeout", "connection_error")
 
 
@@ -266,6 +266,16 @@ def _budgeting(doc: YamlDoc, where: tuple[Any, ...], raw: dict[str, Any], ratio:
     slice_s = duration_field(doc, (*where, "slice"), _required(doc, where, raw, "slice"))
     if slice_s % 60:
         raise doc.error((*where, "slice"), "timeslices must be whole minutes (e.g. 1m, 5m)")
+    if budgeting == "ratio_timeslices":  # the mean of the slices' good shares against the objective
+        if "slice_objective" in raw:
+            raise doc.error((*where, "slice_objective"), "only allowed with `budgeting: timeslices`; "
+                                                         "ratio_timeslices averages the slices' own ratios")
+        if not ratio:
+            if "objective" in raw:
+                raise doc.error((*where, "objective"), "a latency objective with `budgeting: ratio_timeslices` "
+                                                       "takes its target from `percentile`")
+            return budgeting, slice_s, 0.0, None
+        return budgeting, slice_s, _percent(doc, (*where, "objective"), _required(doc, where, raw, "objective")), None
     target = _percent(doc, (*where, "objective"), _required(doc, where, raw, "objective"))
     slice_target = (_percent(doc, (*where, "slice_objective"), _required(doc, where, raw, "slice_objective"))
                     if ratio else None)

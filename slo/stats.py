@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 from scipy import stats as _st
 
 
@@ -27,6 +29,21 @@ def clopper_pearson(good: int, total: int, confidence: float) -> Bounds:
     lower = 0.0 if good == 0 else float(_st.beta.ppf(alpha, good, total - good + 1))
     upper = 1.0 if good == total else float(_st.beta.ppf(confidence, good + 1, total - good))
     return Bounds(lower, upper)
+
+
+def mean_bounds(values: npt.ArrayLike, confidence: float) -> Bounds:
+    """One-sided bounds on the mean of values in [0, 1] (slice success ratios): the empirical Bernstein bound
+    (Maurer and Pontil 2009, theorem 4), mean -/+ sqrt(2 V ln(2/a) / n) + 7 ln(2/a) / (3 (n - 1)) with V the
+    sample variance. Distribution-free like the other bounds, and tight when the ratios hardly vary (a quarter of
+    mostly perfect minutes), where a variance-blind (Hoeffding) bound would be too wide to ever show 99.9 %."""
+    ratios = np.asarray(values, dtype=np.float64)
+    n = int(ratios.size)
+    if n < 2:
+        return Bounds(None, None)
+    log_term = math.log(2.0 / (1.0 - confidence))
+    margin = math.sqrt(2.0 * float(ratios.var(ddof=1)) * log_term / n) + 7.0 * log_term / (3.0 * (n - 1))
+    mean = float(ratios.mean())
+    return Bounds(max(0.0, mean - margin), min(1.0, mean + margin))
 
 
 def order_statistic_ranks(total: int, percentile: float, confidence: float) -> tuple[int | None, int | None]:

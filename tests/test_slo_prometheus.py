@@ -10,7 +10,9 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -75,25 +77,31 @@ def _openmetrics(scrapes: dict[str, list[tuple[int, int]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusClient, Truth]]:
-    if not port_is_free(_PORT):
-        pytest.fail(f"port {_PORT} is taken: set RXSUITE_TEST_PORT_OFFSET to free ports")
-    root = tmp_path_factory.mktemp("prometheus")
-    scrapes = _scrapes()
-    truth = Truth(_per_minute(scrapes["200"]), _per_minute(scrapes["500"]))
-    (root / "series.om").write_text(_openmetrics(scrapes))
+@contextmanager
+def serving(root: Path, openmetrics: str, port: int) -> Iterator[PrometheusClient]:
+    """A throwaway Prometheus on `port` holding exactly the samples of `openmetrics` (no scraping)."""
+    if not port_is_free(port):
+        pytest.fail(f"port {port} is taken: set RXSUITE_TEST_PORT_OFFSET to free ports")
+    (root / "series.om").write_text(openmetrics)
     subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "series.om"),
                     str(root / "data")], check=True, capture_output=True, timeout=120)
     (root / "prometheus.yml").write_text("global: {scrape_interval: 15s}\n")
     ref = spawn(["prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-                 "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{_PORT}"],
+                 "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"],
                 root / "prometheus.log")
     try:
-        wait_until(lambda: _ready(_PORT), 60, 0.2, "prometheus ready")
-        yield PrometheusClient(f"http://127.0.0.1:{_PORT}"), truth
+        wait_until(lambda: _ready(port), 60, 0.2, "prometheus ready")
+        yield PrometheusClient(f"http://127.0.0.1:{port}")
     finally:
         stop(ref)
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusClient, Truth]]:
+    scrapes = _scrapes()
+    truth = Truth(_per_minute(scrapes["200"]), _per_minute(scrapes["500"]))
+    with serving(tmp_path_factory.mktemp("prometheus"), _openmetrics(scrapes), _PORT) as client:
+        yield client, truth
 
 
 def _ready(port: int) -> bool:

@@ -102,7 +102,7 @@ def test_an_openslo_datasource_names_the_prometheus_its_objectives_read(promethe
     elsewhere = type(client)("http://127.0.0.1:9")  # the environment's Prometheus, unreachable: not asked
     result = evaluate_prometheus(spec, elsewhere, _WINDOW).objectives[0]
     assert result.details["source"] == {"type": "prometheus", "url": client.url, "queries": 3,  # total, bad, a reset
-                                        "datasource": "team-prometheus"}
+                                        "datasource": "team-prometheus", "window": "6h", "step_s": 60.0}
     assert result.samples == int(truth.ok.sum() + truth.bad.sum())
     assert elsewhere.queries == 0
 
