@@ -64,13 +64,15 @@ def run_api_checks(target: ApiTarget, stop: threading.Event,
     outcomes: list[CheckOutcome] = []
     with httpx.Client(base_url=target.base_url, timeout=target.timeout_s) as client:
         round_ = _Round(target, client)
-        for name, step in ((SIGN_IN, round_.sign_in), (PATIENT_LIST, round_.patient_list),
-                           (RENEWAL, round_.renewal), (REALTIME, round_.realtime)):
-            if stop.is_set():
-                break
-            before_check()
-            outcomes.append(_timed(name, step))
-        round_.close()
+        try:
+            for name, step in ((SIGN_IN, round_.sign_in), (PATIENT_LIST, round_.patient_list),
+                               (RENEWAL, round_.renewal), (REALTIME, round_.realtime)):
+                if stop.is_set():
+                    break
+                before_check()
+                outcomes.append(_timed(name, step))
+        finally:
+            round_.close()
     return outcomes
 
 
@@ -86,6 +88,9 @@ def _timed(name: str, step: Callable[[], None]) -> CheckOutcome:
     except (httpx.HTTPError, OSError, websocket.WebSocketException) as exc:
         return CheckOutcome(name, started_at, time.perf_counter() - clock, False,
                             f"connection error: {type(exc).__name__}")
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:  # JSON of an unexpected shape
+        return CheckOutcome(name, started_at, time.perf_counter() - clock, False,
+                            f"unexpected answer: {type(exc).__name__}: {exc}"[:300])
     return CheckOutcome(name, started_at, time.perf_counter() - clock, True)
 
 

@@ -6,18 +6,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from monitor.checks import ApiTarget, run_api_checks
 from monitor.evidence import EvidenceKeeper
 from monitor.job import MonitorRequest, plan
 from monitor.state import Tracker
+from rxcore.credentials import Credential
 from rxcore.environment import PROJECT_ROOT
 from rxcore.errors import ConfigError, RxError
 from rxcore.redact import REDACTED, Scrubber
+from tests.local_http import serving
 
 
 def _feed(tracker: Tracker, outcomes: str) -> list[tuple[str, float, float]]:
@@ -92,3 +97,33 @@ def test_a_schedule_over_the_rate_cap_is_refused(tmp_path: Path) -> None:
 def test_a_bound_in_the_past_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RxError, match="that time has passed"):
         plan(MonitorRequest(env=str(_env(tmp_path)), until="2020-01-01T00:00", runs_dir=tmp_path))
+
+
+class _OddPlatform(BaseHTTPRequestHandler):
+    """Signs anyone in, then answers the patient's list with a JSON array of numbers."""
+
+    def do_POST(self) -> None:
+        self._json(200, {"access_token": "t", "user": {"id": "u1"}})
+
+    def do_GET(self) -> None:
+        self._json(200, [1, 2])
+
+    def _json(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_an_answer_of_an_unexpected_shape_fails_the_check_and_the_round_goes_on() -> None:
+    patient = Credential("p@synthetic.rx.test", "pw-123456", "patient", "u1")
+    with serving(_OddPlatform) as url:
+        outcomes = run_api_checks(ApiTarget(url, "anon", patient, 2.0), threading.Event())
+    assert [(o.check, o.ok) for o in outcomes] == [
+        ("api.sign-in", True), ("api.patient-list", False), ("api.renewal", False), ("api.realtime", False)]
+    assert outcomes[1].detail == "unexpected answer: AttributeError: 'int' object has no attribute 'get'"
