@@ -28,6 +28,7 @@ from rxcore.jobs import QuietProgress, Result, StopToken
 from rxcore.processes import wait_until
 from sandbox.faults import thaw
 from sandbox.stack import Sandbox
+from slo.monitorstore import raw_days, raw_lines, read_gaps
 
 pytestmark = pytest.mark.slow
 
@@ -46,13 +47,10 @@ def _env(sandbox: Sandbox, tmp_path: Path, **monitor: Any) -> Path:
 
 
 def _records(folder: Path) -> list[dict[str, Any]]:
-    lines = (folder / "checks.jsonl").read_text().splitlines()
-    return [row for row in map(json.loads, lines) if row.get("type") == "check"]
-
-
-def _gaps(folder: Path) -> list[dict[str, Any]]:
-    lines = (folder / "checks.jsonl").read_text().splitlines()
-    return [row for row in map(json.loads, lines) if row.get("type") == "gap"]
+    """Every check on record, in the order appended: started_at, check, ok, detail, evidence."""
+    rows = [json.loads(line) for day in raw_days(folder) for line in raw_lines(folder, day)]
+    return [{"started_at": r["t"], "check": r["check"], "ok": r["ok"], "detail": r.get("detail", ""),
+             "evidence": r.get("evidence")} for r in rows]
 
 
 def _status(folder: Path) -> dict[str, Any]:
@@ -210,8 +208,8 @@ def test_sigkill_mid_check_loses_no_earlier_check_and_the_restart_reports_the_ga
     assert "recorded as a gap" in output
     records = _records(folder)
     assert records[:len(kept)] == kept and len(records) == len(kept) + 8
-    (gap,) = _gaps(folder)
-    assert gap["start"] == max(r["started_at"] for r in kept) and gap["end"] <= records[len(kept)]["started_at"]
+    ((start, end, _),) = read_gaps(folder)
+    assert start == max(r["started_at"] for r in kept) and end <= records[len(kept)]["started_at"]
 
 
 def test_sigterm_closes_the_record_and_exits_143(sandbox: Sandbox, tmp_path: Path) -> None:
