@@ -99,7 +99,14 @@ def store_folder(runs_dir: Path, environment: str) -> Path:
 
 def day_name(t: float) -> str:
     """The UTC day (YYYY-MM-DD) a time falls in: the file a check started then is filed under."""
-    return datetime.fromtimestamp(math.floor(t / DAY_S) * DAY_S, UTC).strftime("%Y-%m-%d")
+    number = int(t // DAY_S)
+    name = _DAY_NAMES.get(number)
+    if name is None:
+        name = _DAY_NAMES[number] = datetime.fromtimestamp(number * DAY_S, UTC).strftime("%Y-%m-%d")
+    return name
+
+
+_DAY_NAMES: dict[int, str] = {}
 
 
 def day_start(day: str) -> float:
@@ -236,14 +243,17 @@ class MonitorStore:
 # --- raw lines ---------------------------------------------------------------------------------------------------
 
 def _raw_line(result: CheckResult) -> bytes:
-    if not isinstance(result.check, str) or not result.check or len(result.check) > 200:
-        raise ValueError(f"check name {result.check!r}: must be a non-empty string of at most 200 characters")
-    if not (math.isfinite(result.started_at) and 0 <= result.started_at <= _MAX_START):
-        raise ValueError(f"check {result.check}: started_at {result.started_at!r} is not a Unix time in seconds")
-    if not (math.isfinite(result.duration_s) and result.duration_s >= 0):
-        raise ValueError(f"check {result.check}: duration_s {result.duration_s!r} must be a finite number >= 0")
-    row: dict[str, Any] = {"t": round(result.started_at, 3), "check": result.check,
-                           "d": round(result.duration_s, 6), "ok": bool(result.ok)}
+    """The check's JSON line; started_at rounded to the millisecond, duration_s to the microsecond (k / 10^n is
+    the double nearest the decimal, so it prints short)."""
+    check, t, d = result.check, result.started_at, result.duration_s
+    if not isinstance(check, str) or not 0 < len(check) <= 200:
+        raise ValueError(f"check name {check!r}: must be a non-empty string of at most 200 characters")
+    if not 0.0 <= t <= _MAX_START:  # NaN fails too
+        raise ValueError(f"check {check}: started_at {t!r} is not a Unix time in seconds")
+    if not 0.0 <= d < math.inf:
+        raise ValueError(f"check {check}: duration_s {d!r} must be a finite number >= 0")
+    row: dict[str, Any] = {"t": math.floor(t * 1e3 + 0.5) / 1e3, "check": check,
+                           "d": math.floor(d * 1e6 + 0.5) / 1e6, "ok": bool(result.ok)}
     if result.detail:
         row["detail"] = result.detail
     if result.evidence is not None:
