@@ -58,6 +58,7 @@ class MonitorRequest:
     metrics_port: int | None = None
     runs_dir: Path = DEFAULT_RUNS_DIR
     break_page: tuple[str, ...] = ()
+    select: str | None = None  # only the smoke journeys whose test name matches (pytest -k)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def plan(request: MonitorRequest) -> MonitorPlan:
     api = ApiTarget(target.base_url, target.anon_key, patient, min(10.0, max(1.0, every_s))) \
         if checks in ("api", "all") else None
     journeys = JourneyOptions(target.base_url, target.anon_key, target.credentials_csv, tag="smoke", retries=0,
-                              break_paths=request.break_page, environment=env.name) \
+                              select=request.select, break_paths=request.break_page, environment=env.name) \
         if checks in ("smoke", "all") else None
     maintenance = tuple(Maintenance(w.start.timestamp(), w.end.timestamp(), w.reason) for w in checked.maintenance)
     return MonitorPlan(request, env, checked, every_s, checks, deadline, count, metrics_port,

@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--count", type=int, metavar="N", help="stop after N rounds")
     parser.add_argument("--metrics-port", type=int, metavar="PORT",
                         help="serve /metrics on 127.0.0.1:PORT while running (default: monitor.metrics_port)")
+    parser.add_argument("--select", metavar="EXPR",
+                        help="only the smoke journeys whose test name matches (pytest -k), e.g. signs_in")
     parser.add_argument("--break-page", action="append", default=[], metavar="PATH",
                         help="serve this page as a 500 error to the journeys, to see a failure's evidence kept")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
@@ -46,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _monitor(args: argparse.Namespace) -> int:
     request = MonitorRequest(env=args.env, every=args.every, checks=args.checks, until=args.until, count=args.count,
                              metrics_port=args.metrics_port, runs_dir=args.runs_dir,
-                             break_page=tuple(args.break_page))
+                             break_page=tuple(args.break_page), select=args.select)
     return run_job(plan, execute, request, f"rxsuite monitor --env {args.env}", show=_print)
 
 
