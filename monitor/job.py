@@ -10,6 +10,7 @@ On start the record's last check says whether the monitor was away: the unobserv
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -217,9 +218,13 @@ class _Run:
         self.changes: list[StateChange] = []
         self.started_at = time.time()
         self.gap: dict[str, Any] | None = None
+        self.earlier_changes: list[dict[str, Any]] = []
 
     def open(self) -> None:
+        """Open the record (refused while another monitor writes it), record the time away as a gap, carry the
+        earlier runs' state changes over, serve /metrics."""
         self.store = MonitorStore(self.job.folder, self.job.env.name)
+        self.earlier_changes = _earlier_changes(self.job.folder / STATUS_FILE)
         last, now = self.store.last_started_at(), time.time()
         if last is not None and now - last > GAP_AFTER_INTERVALS * self.job.every_s:
             self.store.record_gap(last, now, "the monitor was not running")
@@ -233,9 +238,9 @@ class _Run:
 
     def close(self, status: str) -> None:
         self.metrics.close()
-        if self.store is not None:
+        if self.store is not None:  # else the record was never ours: its status file is another run's
             self.store.close()
-        self.write_status(status)
+            self.write_status(status)
 
     def round(self) -> None:
         self.metrics.maintenance.set(1 if window_at(self.job.maintenance, time.time()) else 0)
@@ -289,7 +294,8 @@ class _Run:
             "down": {check: {"since": since} for check, since in down.items()},
             "maintenance": None if window is None else {"start": window.start, "end": window.end,
                                                         "reason": window.reason},
-            "gap": self.gap, "changes": [c.to_json() for c in self.changes[-_CHANGES_KEPT:]]}, durable=False)
+            "gap": self.gap,
+            "changes": [*self.earlier_changes, *(c.to_json() for c in self.changes)][-_CHANGES_KEPT:]}, durable=False)
 
 
 def execute(job: MonitorPlan, progress: Progress | None = None, stop: StopToken | None = None) -> Result:
@@ -303,8 +309,6 @@ def execute(job: MonitorPlan, progress: Progress | None = None, stop: StopToken 
         start = time.monotonic()
         tick = 0
         while not stop.is_set():
-            if job.count is not None and run.rounds >= job.count:
-                break
             if job.deadline is not None and time.time() >= job.deadline:
                 break
             run.round()
@@ -330,6 +334,15 @@ def execute(job: MonitorPlan, progress: Progress | None = None, stop: StopToken 
                       details)
     return Result(ExitCode.OK, "completed", job.folder, "up", f"{run.rounds} round(s), nothing down at the end",
                   details)
+
+
+def _earlier_changes(status_file: Path) -> list[dict[str, Any]]:
+    """The state changes an earlier run left in status.json (none when it is missing or unreadable)."""
+    try:
+        changes = json.loads(status_file.read_text(encoding="utf-8")).get("changes")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [c for c in changes if isinstance(c, dict)] if isinstance(changes, list) else []
 
 
 def _describe(change: StateChange, every_s: float) -> str:
