@@ -125,6 +125,7 @@ def test_results_in_a_maintenance_window_are_marked_and_not_called_down(sandbox:
         _edge(sandbox, region_a=False, region_b=False)
         with _monitoring(env, tmp_path / "runs", count=3) as (folder, rounds, result):
             rounds(3)
+            wait_until(lambda: bool(result), 30, what="the monitor's end after its 3 rounds")
     finally:
         _edge(sandbox, region_a=True, region_b=True)
     records = _records(folder)
