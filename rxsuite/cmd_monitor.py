@@ -15,6 +15,7 @@ environment does not allow monitor, not a synthetic account, over the rate cap, 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.job import MonitorRequest, execute, plan
@@ -57,8 +58,14 @@ def _print(result: Result) -> None:
     print(f"monitor   {details['rounds']} round(s): {details['ok']} checks ok, {details['failed']} failed"
           f" ({details['in_maintenance']} in maintenance)")
     for change in details["changes"]:
-        print(f"          {change['check']} {change['state']} at {change['at']:.1f} (failing since "
-              f"{change['since']:.1f})")
+        length = f", down for {change['at'] - change['since']:.1f} s" if change["state"] == "up" else ""
+        print(f"          {change['check']} {change['state']} at {_utc(change['at'])} (failing since "
+              f"{_utc(change['since'])}{length})")
     print(f"down      {', '.join(details['down']) or 'none'}")
     print(f"status    {result.status}: {result.reason}")
     print(f"record    {result.run_dir}")
+
+
+def _utc(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
