@@ -260,7 +260,8 @@ class _Run:
                                             check.detail, evidence))
         self.rounds += 1
         down = ", ".join(self.tracker.down_checks()) or "none"
-        self.progress.note("round", f"{self.rounds}: {self.ok} ok, {self.failed} failed so far; down: {down}")
+        cut = " (cut short by the stop)" if self.stop.is_set() else ""
+        self.progress.note("round", f"{self.rounds}{cut}: {self.ok} ok, {self.failed} failed so far; down: {down}")
         self.write_status("running")
 
     def record(self, result: CheckResult) -> None:
