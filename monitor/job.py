@@ -211,7 +211,8 @@ class _Run:
         self.progress = progress
         self.stop = stop
         self.tracker = Tracker(job.settings.down_after, job.settings.down_of)
-        self.evidence = EvidenceKeeper(job.folder, job.settings.evidence_keep, Scrubber(job.secrets))
+        self.scrubber = Scrubber(job.secrets)
+        self.evidence = EvidenceKeeper(job.folder, job.settings.evidence_keep, self.scrubber)
         self.metrics = MonitorMetrics()
         self.cap = _RateCap(job.settings.max_checks_per_minute, stop)
         self.store: MonitorStore | None = None
@@ -270,13 +271,14 @@ class _Run:
         self.write_status("running")
 
     def record(self, result: CheckResult) -> None:
+        """Append one check (its detail redacted, marked when in a maintenance window) and judge its state."""
         assert self.store is not None
         window = window_at(self.job.maintenance, result.started_at)
+        detail = self.scrubber.text(result.detail)
         if window is not None:
-            detail = f"maintenance: {window.reason}" + (f"; {result.detail}" if result.detail else "")
-            result = CheckResult(result.check, result.started_at, result.duration_s, result.ok, detail,
-                                 result.evidence)
+            detail = f"maintenance: {window.reason}" + (f"; {detail}" if detail else "")
             self.in_maintenance += 1
+        result = CheckResult(result.check, result.started_at, result.duration_s, result.ok, detail, result.evidence)
         self.store.append(result)
         self.ok += result.ok
         self.failed += not result.ok

@@ -25,7 +25,8 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,7 +115,8 @@ def day_start(day: str) -> float:
 
 
 class MonitorStore:
-    """The long-lived, append-only record of one environment's checks (one writer at a time: a lock file)."""
+    """The long-lived, append-only record of one environment's checks (one writer process at a time: a lock file;
+    its methods may be called from several threads)."""
 
     def __init__(self, folder: Path, environment: str) -> None:
         self.folder = Path(folder)
@@ -129,6 +131,7 @@ class MonitorStore:
             raise MonitorStoreError(f"{self.folder}: another process is writing this monitor record (is an "
                                     "`rxsuite monitor` still running for this environment?)") from None
         self._files: dict[str, IO[bytes]] = {}
+        self._mutex = threading.Lock()
         self.torn_lines = 0
         for day in raw_days(self.folder):
             self.torn_lines += _save_torn_tail(self.folder, day)
@@ -140,48 +143,54 @@ class MonitorStore:
     def append(self, result: CheckResult) -> None:
         """Add one check; durable (flushed and fsync'd) when it returns. Closes days that are over."""
         line = _raw_line(result)
-        day = day_name(result.started_at)
-        out = self._file(day)
-        out.write(line)
-        out.flush()
-        os.fsync(out.fileno())
-        if self._newest is None or result.started_at > self._newest:
-            self._newest = result.started_at
-        self._close_days()
+        with self._mutex:
+            self._check_open()
+            out = self._file(day_name(result.started_at))
+            out.write(line)
+            out.flush()
+            os.fsync(out.fileno())
+            if self._newest is None or result.started_at > self._newest:
+                self._newest = result.started_at
+            self._close_days()
 
     def append_many(self, results: Sequence[CheckResult]) -> None:
         """The bulk path (imports, benchmarks): like `append` for each, with one fsync per day file."""
         by_day: dict[str, list[bytes]] = {}
         for result in results:
             by_day.setdefault(day_name(result.started_at), []).append(_raw_line(result))
-        for day, lines in sorted(by_day.items()):
-            out = self._file(day)
-            out.write(b"".join(lines))
-            out.flush()
-            os.fsync(out.fileno())
-        if results:
-            newest = max(r.started_at for r in results)
-            self._newest = newest if self._newest is None else max(self._newest, newest)
-        self._close_days()
+        with self._mutex:
+            self._check_open()
+            for day, lines in sorted(by_day.items()):
+                out = self._file(day)
+                out.write(b"".join(lines))
+                out.flush()
+                os.fsync(out.fileno())
+            if results:
+                newest = max(r.started_at for r in results)
+                self._newest = newest if self._newest is None else max(self._newest, newest)
+            self._close_days()
 
     def record_gap(self, start: float, end: float, reason: str) -> None:
         """The monitor was not running from `start` to `end` (crash, reboot): shown as time not observed."""
         if not (math.isfinite(start) and math.isfinite(end) and end > start):
             raise ValueError(f"a gap must end after it starts (got {start} to {end})")
         line = orjson.dumps({"start": start, "end": end, "reason": reason}) + b"\n"
-        with open(self.folder / GAPS_FILE, "ab") as out:
-            out.write(line)
-            out.flush()
-            os.fsync(out.fileno())
+        with self._mutex:
+            self._check_open()
+            with open(self.folder / GAPS_FILE, "ab") as out:
+                out.write(line)
+                out.flush()
+                os.fsync(out.fileno())
 
     def last_started_at(self) -> float | None:
         """The newest check on record (resume: the monitor says what it missed since)."""
         return self._newest
 
     def close(self) -> None:
-        for out in self._files.values():
-            out.close()
-        self._files.clear()
+        with self._mutex:
+            for out in self._files.values():
+                out.close()
+            self._files.clear()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -193,6 +202,10 @@ class MonitorStore:
         self.close()
 
     # internals -------------------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._lock is None:
+            raise ValueError(f"{self.folder}: the monitor record is closed")
+
     def _open_store(self) -> None:
         marker = self.folder / STORE_FILE
         if marker.is_file():
@@ -337,22 +350,32 @@ def raw_lines(folder: Path, day: str) -> Iterator[bytes]:
     packed, plain = raw / f"{day}.jsonl.gz", raw / f"{day}.jsonl"
     if packed.is_file():
         with gzip.open(packed, "rb") as f:
-            f.readline()
-            yield from f
+            yield from f.read().splitlines(keepends=True)[1:]
     if plain.is_file() and not plain_is_compacted(folder, day):
         try:
-            with open(plain, "rb") as f:
-                f.readline()
-                for line in f:
-                    if line.endswith(b"\n"):
-                        yield line
+            lines = plain.read_bytes().splitlines(keepends=True)[1:]
         except FileNotFoundError:  # compacted between the check and the open: the .gz part held it all
             return
+        yield from (line for line in lines if line.endswith(b"\n"))
 
 
-def read_checks(folder: Path, days: Sequence[str]) -> CheckTable:
-    """The checks of `days` as columns."""
-    return _table([line for day in days for line in raw_lines(folder, day)], f"{folder}/raw: {', '.join(days)}")
+def read_checks(folder: Path, days: Sequence[str], keep: Callable[[float], bool] | None = None) -> CheckTable:
+    """The checks of `days` as columns; with `keep`, only those whose start it accepts (decided from the line's
+    leading `"t":` before the line is parsed, so reading a few hours of a day costs little)."""
+    lines = [line for day in days for line in raw_lines(folder, day)]
+    if keep is not None:
+        lines = [line for line in lines if _keeps(line, keep)]
+    return _table(lines, f"{folder}/raw: {', '.join(days)}")
+
+
+def _keeps(line: bytes, keep: Callable[[float], bool]) -> bool:
+    if line.startswith(b'{"t":'):
+        end = line.find(b",", 5)
+        try:
+            return keep(float(line[5:end]))
+        except ValueError:
+            pass
+    return True  # not the writer's shape: parsed, and refused or filtered later
 
 
 def _table(lines: list[bytes], where: str) -> CheckTable:
