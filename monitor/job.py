@@ -260,7 +260,7 @@ class _Run:
             with smoke_round(self.job.journeys, self.job.folder, self.stop) as journeys:
                 self.cap.add(len(journeys) - 1)
                 for check in journeys:
-                    evidence = None if check.ok else self.evidence.keep_files(
+                    evidence = None if check.ok or not check.artifacts else self.evidence.keep_files(
                         check.check, check.started_at, list(check.artifacts))
                     self.record(CheckResult(check.check, check.started_at, check.duration_s, check.ok,
                                             check.detail, evidence))
