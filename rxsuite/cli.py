@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "rxsuite.cmd_run",
     "rxsuite.cmd_accounts",
     "rxsuite.cmd_env",
+    "rxsuite.cmd_monitor",
 )
 
 

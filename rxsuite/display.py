@@ -21,7 +21,7 @@ __all__ = ["Display"]
 _PLAIN_EVERY_S = 5.0
 _EVENTS_SHOWN = 14
 _COLOURS = {"error": "red", "abort": "red", "failed": "red", "signal": "yellow", "rollback": "cyan",
-            "recovery": "green", "up": "green"}
+            "recovery": "green", "up": "green", "down": "red"}
 
 
 class Display:

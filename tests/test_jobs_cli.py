@@ -19,7 +19,8 @@ def report_only(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(("job", "argv"), [("load", ["load"]), ("journeys", ["journeys"]),
-                                           ("drill", ["drill", "--scenario", "db-primary-loss"]), ("run", ["run"])])
+                                           ("drill", ["drill", "--scenario", "db-primary-loss"]), ("run", ["run"]),
+                                           ("monitor", ["monitor", "--count", "1"])])
 def test_a_job_the_environment_does_not_allow_is_refused_alike(job: str, argv: list[str], report_only: Path,
                                                                tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:

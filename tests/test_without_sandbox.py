@@ -1,6 +1,6 @@
 """The proof that the sandbox is a plug-in: the project installed WITHOUT its `sandbox` extra runs every job (load,
-journeys, a drill through the generic `http` and `toxiproxy` drivers, SLO evaluation, the report) against a
-platform started from the development venv, and none of those processes imports, or even tries to import, the
+journeys, a drill through the generic `http` and `toxiproxy` drivers, a monitor round, SLO evaluation, the report)
+against a platform started from the development venv, and none of those processes imports, or even tries to import, the
 sandbox package (an import hook in the installed venv records every attempt, checked against a positive control).
 
 The bare venv is built fast: the project's wheel is installed with `--no-deps`, and its dependencies, minus every
@@ -128,7 +128,8 @@ def remote_environment(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactor
     env_file = folder / "remote.yaml"
     env_file.write_text(yaml.safe_dump({
         "name": "remote", "kind": "staging", "base_url": sandbox.edge_url, "anon_key_env": "RX_TEST_ANON_KEY",
-        "credentials_csv_env": "RX_TEST_CREDENTIALS", "allowed_jobs": ["load", "journeys", "drill", "report"],
+        "credentials_csv_env": "RX_TEST_CREDENTIALS", "allowed_jobs": ["load", "journeys", "drill", "report",
+                                                                                    "monitor"],
         "chaos": {"drivers": ["http", "toxiproxy"], "toxiproxy": {"url": sandbox.fault_proxy_url},
                   "http": {"targets": {"edge": sandbox.edge_url}},
                   "ledger_service_key_env": "RX_TEST_SERVICE_KEY"},
@@ -191,6 +192,8 @@ def test_every_job_runs_without_the_sandbox_extra(bare_venv: Path, remote_enviro
         "journeys": [rxsuite, "journeys", "--env", str(env_file), "--runs-dir", str(runs), "--retries", "0"],
         "drill": [rxsuite, "drill", "--env", str(env_file), "--scenario", str(_scenario(tmp_path / "drill.yaml")),
                   "--no-load", "--runs-dir", str(runs)],
+        "monitor": [rxsuite, "monitor", "--env", str(env_file), "--checks", "api", "--count", "1", "--runs-dir",
+                    str(runs)],
     }
     logs = {}
     for name, argv in steps.items():
