@@ -4,7 +4,7 @@ Writes the record through the store's bulk path (`MonitorStore.append_many`, a d
 day's roll-ups and compression as each day closes), with two maintenance windows in a generated environment file,
 three outages and two slow spells. Then, in a child process, times `rxsuite slo evaluate --env NAME --source
 monitor --window 2026-Q3` (plan and execute, as the CLI runs them) and the period report's SLI step
-(`slo.monitorsource.monitor_sli` over the same window), and prints time, peak RSS and the record's size on disk
+(`slo.sli.MonitorSli` over the same window), and prints time, peak RSS and the record's size on disk
 against the limits (3 s, 500 MB, 200 MB). The generated record is kept under .rxsuite/bench/ for the next run
 (`--fresh` rebuilds it).
 
@@ -83,8 +83,9 @@ def _disk_mb(folder: Path) -> float:
 
 def _child(env_file: Path, runs_dir: Path, window: str) -> dict[str, object]:
     from slo.job import SloRequest, execute, plan
-    from slo.monitorsource import monitor_sli
+    from slo.monitorsource import monitor_source
     from slo.promtarget import window_of
+    from slo.sli import MonitorSli
     from slo.spec import load_spec
 
     started, cpu = time.perf_counter(), time.process_time()
@@ -92,7 +93,8 @@ def _child(env_file: Path, runs_dir: Path, window: str) -> dict[str, object]:
     result = execute(plan(request))
     evaluate_s, evaluate_cpu = time.perf_counter() - started, time.process_time() - cpu
     started, cpu = time.perf_counter(), time.process_time()
-    evaluation = monitor_sli(str(env_file), window_of(window, None, None), load_spec(None), runs_dir)
+    evaluation = MonitorSli(monitor_source(str(env_file), window_of(window, None, None), runs_dir)).evaluate(
+        load_spec(None))
     report_s, report_cpu = time.perf_counter() - started, time.process_time() - cpu
     objectives = {o.name: (o.verdict, o.measured, o.samples) for o in evaluation.objectives
                   if o.verdict != "not-applicable"}
@@ -141,7 +143,7 @@ def main() -> int:
     figures = {"seconds": max(child["evaluate_s"], child["report_sli_s"]), "peak_rss_mb": child["peak_rss_mb"],
                "disk_mb": disk}
     print(f"slo evaluate --window {args.window}: {child['evaluate_s']:.2f} s ({child['evaluate_cpu_s']:.2f} s CPU); "
-          f"report SLI step (monitor_sli): {child['report_sli_s']:.2f} s ({child['report_sli_cpu_s']:.2f} s CPU); "
+          f"report SLI step (MonitorSli): {child['report_sli_s']:.2f} s ({child['report_sli_cpu_s']:.2f} s CPU); "
           f"peak RSS {child['peak_rss_mb']:.0f} MB; record on disk {disk:.1f} MB")
     if figures["seconds"] > LIMITS["seconds"] >= max(child["evaluate_cpu_s"], child["report_sli_cpu_s"]):
         print("  (wall time above the CPU time: the machine is shared; the CPU time is what the evaluation costs)")

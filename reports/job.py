@@ -1,6 +1,6 @@
 """The report job's lifecycle: `plan` finds the sources (a run folder, or a period: its run folders and, with `env`,
-the environment's Prometheus over it) and the baseline, refusing before anything is written; `execute` evaluates,
-builds and writes the report files."""
+the environment's Prometheus and its synthetic monitor's record over it) and the baseline, refusing before anything
+is written; `execute` evaluates, builds and writes the report files."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ from pathlib import Path
 from reports.builder import generate
 from reports.sources import SourceError, Sources, for_period, for_run, parse_period
 from rxcore import validation
-from rxcore.errors import RxError
+from rxcore.errors import ConfigError, RxError
 from rxcore.exitcodes import ExitCode
 from rxcore.jobs import DEFAULT_RUNS_DIR, Progress, QuietProgress, Result, StopToken
 from slo.artifacts import ArtifactError
 from slo.evaluate import EvaluationError
+from slo.monitorsource import monitor_source
 from slo.prometheus import PrometheusError
-from slo.promtarget import prometheus_source
+from slo.promtarget import prometheus_source, window_of
 from slo.records import RecordError
-from slo.sli import PrometheusSli, SliSource
+from slo.sli import MonitorSli, PrometheusSli, SliSource
 from slo.spec import SpecError
 from slo.windows import calendar_period
 
@@ -68,16 +69,38 @@ def plan(request: ReportRequest) -> ReportPlan:
                 validation.option("--period", validation.period, request.period)
             start, end, label = parse_period(request.period, request.since)
             output = request.output or request.runs_dir / f"report-{label.replace(' ', '-')}"
-            sli: list[SliSource] = []
-            if request.env is not None:
-                found = prometheus_source(request.env, request.period, request.since, None, command="rxsuite report")
-                sli.append(PrometheusSli(found.client, found.window, environment=found.environment))
+            sli = _environment_sli(request.env, request.period, request.since, request.runs_dir) \
+                if request.env is not None else []
             sources = for_period(request.runs_dir, start, end, label, output, sli)
             runs_root = request.runs_dir
         baseline = for_run(request.baseline) if request.baseline is not None else None
     except _INPUT_ERRORS as exc:
         raise RxError(str(exc)) from None
     return ReportPlan(request, sources, baseline, runs_root)
+
+
+def _environment_sli(env: str, period: str | None, since: str | None, runs_dir: Path) -> list[SliSource]:
+    """The environment's Prometheus (named in its file or offered by its plug-in), then its synthetic monitor's
+    record, whichever it has; an error naming both fixes when it has neither."""
+    sli: list[SliSource] = []
+    try:
+        found = prometheus_source(env, period, since, None, command="rxsuite report")
+        sli.append(PrometheusSli(found.client, found.window, environment=found.environment))
+        window = found.window
+    except ConfigError as no_prometheus:
+        if no_prometheus.field != "prometheus":
+            raise
+        missing: ConfigError | None = no_prometheus
+        window = window_of(period, since, None, command="rxsuite report")
+    else:
+        missing = None
+    try:
+        sli.append(MonitorSli(monitor_source(env, window, runs_dir)))
+    except ConfigError:
+        if missing is not None:
+            raise RxError(f"{missing}; or run `rxsuite monitor --env {env}` first, so its record can be "
+                          "reported") from None
+    return sli
 
 
 def execute(report_plan: ReportPlan, progress: Progress | None = None, stop: StopToken | None = None) -> Result:

@@ -165,14 +165,14 @@ def _slo_section(slo: dict[str, Any], spec: Spec) -> dict[str, Any]:
 
 
 def _sources(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each source the report's numbers come from (a Prometheus, the run folders) and the spec objectives it
-    answered: the one-line answer to "where does this number come from?" in summary.md."""
+    """Each source the report's numbers come from (a Prometheus, a monitor record, the run folders) and the spec
+    objectives it answered: the one-line answer to "where does this number come from?" in summary.md."""
     out: dict[str, dict[str, Any]] = {}
     for row in rows:
         source = row["source"]
         if not source:
             continue
-        where = source.get("url") or ", ".join(source.get("folders") or [])
+        where = source.get("url") or source.get("folder") or ", ".join(source.get("folders") or [])
         key = f"{source['type']} {where}"
         entry = out.setdefault(key, {"type": source["type"], "where": where, "window": source.get("window"),
                                      "objectives": []})

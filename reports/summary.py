@@ -67,14 +67,16 @@ def _tested(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _counted(data: dict[str, Any]) -> list[Part] | None:
-    """Traffic as another source counted it (a period's Prometheus), when no load run recorded any: the valid
-    requests of the first overall availability objective."""
+    """Traffic as another source counted it (a period's Prometheus or monitor record), when no load run recorded
+    any: the valid requests (or checks) of the first overall availability objective."""
     row = next((o for o in data["slo"]["objectives"] if o["kind"] == "availability" and o["request"] is None
                 and o["source"] and o["source"]["type"] != "run folders" and o["samples"]), None)
     if row is None:
         return None
-    counter = _name(str(row["source"]["type"]).capitalize())
-    return [_objective(row, "samples") | {"unit": None}, " valid requests counted by ", counter, " for ", _label(row)]
+    monitor = row["source"]["type"] == "monitor"
+    counter = _name("the synthetic monitor" if monitor else str(row["source"]["type"]).capitalize())
+    counted = " checks run by " if monitor else " valid requests counted by "
+    return [_objective(row, "samples") | {"unit": None}, counted, counter, " for ", _label(row)]
 
 
 def _answer(data: dict[str, Any]) -> tuple[str, list[Part]]:

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                         "28d (rolling)")
     which.add_argument("--since", help="every run since a date (YYYY-MM-DD)")
     parser.add_argument("--env", metavar="NAME", help="with --period/--since: the SLIs from this environment's "
-                                                      "Prometheus over the period, then its run folders")
+                                                      "Prometheus and synthetic monitor record over the period, "
+                                                      "then its run folders")
     parser.add_argument("--baseline", type=Path, metavar="RUN", help="compare with this run folder")
     parser.add_argument("--spec", type=Path, help="SLO spec (default: the one the run was judged by, else default)")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,

@@ -61,7 +61,7 @@ from slo.stats import order_statistic_ranks
 from slo.windows import Window
 
 __all__ = ["STEP_CHOICES", "Maintenance", "MonitorCounts", "MonitorSource", "evaluate_monitor", "maintenance_of",
-           "monitor_counts", "monitor_sli", "monitor_source", "step_for"]
+           "monitor_counts", "monitor_source", "step_for"]
 
 STEP_CHOICES = (60.0, 3600.0, float(DAY_S))  # raw binned by minute, the hourly and the daily roll-ups
 _MAX_STEPS = 5000  # a quarter reads hourly roll-ups (2,160 steps); a year daily ones
@@ -620,8 +620,3 @@ def monitor_source(env_name: str, window: Window, runs_dir: Path = DEFAULT_RUNS_
         raise ConfigError(str(folder), "monitor record", f"environment {env.name!r} has no monitor record here",
                           f"run `rxsuite monitor --env {env.name}` first, or give --runs-dir where its record is")
     return MonitorSource(folder, window, maintenance_of(env.raw))
-
-
-def monitor_sli(env_name: str, window: Window, spec: Spec, runs_dir: Path = DEFAULT_RUNS_DIR) -> Evaluation:
-    """The SLI source for period reports: `spec` judged on the environment's monitor record over `window`."""
-    return evaluate_monitor(spec, monitor_source(env_name, window, runs_dir))

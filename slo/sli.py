@@ -4,8 +4,8 @@ into one evaluation in which every result names the source it came from.
 A source is anything with a `kind` (a short label: "prometheus", "run folders") and `evaluate(spec) ->
 Evaluation` that marks the objectives it has no data for as not applicable. The sources are asked in order and,
 per spec objective, the first one with an applicable result answers it: a period report asks Prometheus first,
-then the run folders of the period (journeys, drills, objectives without a `prometheus:` block). Another source
-(the synthetic monitor's records) joins by implementing the same two members.
+then the synthetic monitor's record, then the run folders of the period (journeys, drills, objectives without a
+`prometheus:` block).
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from slo.evaluate import Evaluation, ObjectiveResult, evaluate_runs
+from slo.monitorsource import MonitorSource, evaluate_monitor
 from slo.prometheus import PrometheusClient
 from slo.promsource import evaluate_prometheus
 from slo.spec import Objective, Spec
 from slo.validity import Validity
 from slo.windows import Window
 
-__all__ = ["PrometheusSli", "RunFolderSli", "SliSource", "evaluate_sources", "source_of"]
+__all__ = ["MonitorSli", "PrometheusSli", "RunFolderSli", "SliSource", "evaluate_sources", "source_of"]
 
 
 class SliSource(Protocol):
@@ -47,6 +48,17 @@ class PrometheusSli:
 
     def evaluate(self, spec: Spec) -> Evaluation:
         return evaluate_prometheus(spec, self.client, self.window)
+
+
+@dataclass(frozen=True)
+class MonitorSli:
+    """The synthetic monitor's record of an environment over a window, its maintenance windows left out."""
+
+    source: MonitorSource
+    kind: str = "monitor"
+
+    def evaluate(self, spec: Spec) -> Evaluation:
+        return evaluate_monitor(spec, self.source)
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,10 @@ def source_of(result: dict[str, Any]) -> str | None:
             what += f" by {', '.join(details['by'])}"
         return (f"Prometheus {source.get('url')}, {source.get('window')}: {what} "
                 f"({source.get('queries')} queries, exact counts per {source.get('step_s'):g} s step)")
+    if source.get("type") == "monitor":
+        excluded = (result.get("details") or {}).get("excluded_maintenance_checks")
+        left_out = f", {excluded} checks in maintenance left out" if excluded else ""
+        return f"synthetic monitor record {source.get('folder')}, {source.get('window')}: every check{left_out}"
     if source.get("type") == "run folders":
         folders = source.get("folders") or []
         shown = ", ".join(folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")

@@ -207,3 +207,19 @@ def test_an_environment_without_a_record_is_told_how_to_get_one(tmp_path: Path, 
                  "--runs-dir", str(tmp_path / "empty"), "--window", "28d", "--spec", str(spec_path)])
     assert code == 2
     assert "run `rxsuite monitor --env staging-mon` first" in capsys.readouterr().err
+
+
+def test_a_period_report_of_an_environment_without_prometheus_comes_from_its_record(
+        folder: Path, spec_path: Path, tmp_path: Path) -> None:
+    output = tmp_path / "report"
+    code = main(["report", "--since", "2024-01-01", "--env", str(_env_file(tmp_path)), "--spec", str(spec_path),
+                 "--runs-dir", str(folder.parent.parent), "--output", str(output), "--no-pdf"])
+    report = json.loads((output / "report.json").read_text())
+    availability = next(o for o in report["slo"]["objectives"] if o["name"] == "availability")
+    total, good, _ = _truth(T0, T0 + 5 * DAY)
+    assert (availability["samples"], availability["measured"]) == (total, good / total)
+    assert availability["source"]["type"] == "monitor"
+    assert availability["source_text"].startswith(f"synthetic monitor record {folder}")
+    assert "checks in maintenance left out" in availability["source_text"]
+    assert "synthetic monitor" in (output / "summary.md").read_text()
+    assert code == 1  # the renewal p99 is shown missed
