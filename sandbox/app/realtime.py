@@ -47,7 +47,7 @@ SERIALIZERS = ("1.0.0", "2.0.0")
 _EVENTS = ("*", "INSERT", "UPDATE", "DELETE")
 _binding_ids = itertools.count(10_000_001)
 # PostgreSQL's names for the column types (Realtime's ``columns``; supabase-js converts values by them).
-_PG_TYPES = {"uuid": "uuid", "integer": "int8", "timestamptz": "timestamptz"}
+_PG_TYPES = {"uuid": "uuid", "integer": "int4", "timestamptz": "timestamptz"}
 
 
 @dataclass(frozen=True)
