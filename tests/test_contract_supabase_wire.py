@@ -150,3 +150,30 @@ def test_unknown_serializer_version_is_refused(sandbox: Any) -> None:
             return refused.response.status_code
 
     assert asyncio.run(scenario()) == 400
+
+
+def test_access_token_message_upgrades_an_anonymous_join(client: httpx.Client, sandbox: Any) -> None:
+    """supabase-js joins with whatever token it has and sends ``access_token`` once signed in (setAuth)."""
+    doctor = login(client, sandbox, "doctor", 10)
+    patient = login(client, sandbox, "patient", 67)
+    medication_id = patient.get("/rest/v1/medications", select="id", limit=1).json()[0]["id"]
+    topic = "realtime:compat-upgrade"
+    config = {"postgres_changes": [{"event": "INSERT", "schema": "public", "table": "prescriptions"}]}
+
+    async def scenario() -> list[Any]:
+        async with websockets.connect(_socket_url(sandbox, "2.0.0")) as socket:
+            await socket.send(json.dumps(["1", "1", topic, "phx_join", {"config": config}]))
+            await _next(socket, "phx_reply")
+            await socket.send(json.dumps(["1", "2", topic, "access_token", {"access_token": doctor.token}]))
+            await socket.send(json.dumps([None, "3", "phoenix", "heartbeat", {}]))
+            await _next(socket, "phx_reply")  # frames are handled in order: the token is in place
+            created = await asyncio.to_thread(patient.post, "/rest/v1/prescriptions",
+                                              {"medication_id": medication_id, "doctor_id": doctor.id})
+            assert created.status_code == 201, created.text
+            while True:
+                change = await _next(socket, "postgres_changes")
+                if change[4]["data"]["record"]["id"] == created.json()[0]["id"]:
+                    return change
+
+    change = asyncio.run(scenario())
+    assert change[4]["data"]["record"]["doctor_id"] == doctor.id
