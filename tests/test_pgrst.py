@@ -7,6 +7,7 @@ import pytest
 
 from sandbox.app.errors import ApiError
 from sandbox.app.pgrst import Preferences, Shape, content_range, negotiate, preferences, range_status, requested_range
+from sandbox.app.realtime import parse_bindings
 from sandbox.app.rest_query import Filter, Logic, parse_query, where_clause
 from sandbox.app.tables import TABLES
 
@@ -97,3 +98,20 @@ def test_unbalanced_logic_tree_is_a_400() -> None:
     with pytest.raises(ApiError) as refused:
         parse_query(PRESCRIPTIONS, [("or", "(quantity.eq.1,and(quantity.eq.2)")])
     assert refused.value.status == 400
+
+
+def test_realtime_filters_compare_typed_values() -> None:
+    """Realtime's postgres_changes filters (eq, neq, lt, lte, gt, gte, in) on the row of a change."""
+    config = {"postgres_changes": [{"event": "*", "schema": "public", "table": "prescriptions", "filter": f}
+                                   for f in ("quantity=gt.9", "quantity=neq.10", "status=in.(paid,approved)")]}
+    above_nine, not_ten, payable = parse_bindings(config)
+    assert [above_nine.matches("INSERT", {"quantity": q}) for q in (9, 10, 100)] == [False, True, True]
+    assert [not_ten.matches("UPDATE", {"quantity": q}) for q in (10, 11)] == [False, True]
+    assert [payable.matches("UPDATE", {"status": s}) for s in ("paid", "requested")] == [True, False]
+
+
+def test_realtime_refuses_filters_it_cannot_apply() -> None:
+    for expression in ("quantity=not.eq.1", "notes=like.*x*"):
+        with pytest.raises(ValueError, match="realtime filters support"):
+            parse_bindings({"postgres_changes": [{"event": "*", "schema": "public", "table": "prescriptions",
+                                                   "filter": expression}]})

@@ -19,7 +19,9 @@ import contextlib
 import itertools
 import json
 import logging
+import operator
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +48,10 @@ IDLE_CHECK_S = 5.0
 SERIALIZERS = ("1.0.0", "2.0.0")
 _EVENTS = ("*", "INSERT", "UPDATE", "DELETE")
 _binding_ids = itertools.count(10_000_001)
+# The filters Supabase Realtime accepts on postgres_changes (besides in), compared on the column's typed value.
+_FILTER_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "neq": operator.ne, "lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
+}
 # PostgreSQL's names for the column types (Realtime's ``columns``; supabase-js converts values by them).
 _PG_TYPES = {"uuid": "uuid", "integer": "int4", "timestamptz": "timestamptz"}
 
@@ -63,10 +69,16 @@ class Binding:
             return False
         if self.filter is None:
             return True
-        value = str(row.get(self.filter.column))
-        if self.filter.operator == "eq":
-            return value == str(self.filter.value)
-        return value in {str(v) for v in self.filter.value}
+        raw = row.get(self.filter.column)
+        if raw is None:
+            return False
+        try:
+            value = TABLES[self.table].columns[self.filter.column].parse(str(raw))
+        except ValueError:
+            return False
+        if self.filter.operator == "in":
+            return bool(value in self.filter.value)
+        return bool(_FILTER_OPERATORS[self.filter.operator](value, self.filter.value))
 
 
 @dataclass
@@ -231,7 +243,7 @@ def _system(channel: Channel, status: str, message: str) -> dict[str, Any]:
     }
 
 
-def _parse_bindings(config: Any) -> list[Binding]:
+def parse_bindings(config: Any) -> list[Binding]:
     if not isinstance(config, dict):
         raise ValueError("payload.config must be an object")
     bindings = []
@@ -251,8 +263,8 @@ def _parse_bindings(config: Any) -> list[Binding]:
                 parsed = parse_filter(TABLES[table], column, expression)
             except ApiError as exc:
                 raise ValueError(exc.message) from None
-            if parsed.operator not in ("eq", "in"):
-                raise ValueError("realtime filters support eq and in only")
+            if parsed.operator not in (*_FILTER_OPERATORS, "in") or parsed.negated:
+                raise ValueError("realtime filters support eq, neq, lt, lte, gt, gte and in")
         bindings.append(Binding(next(_binding_ids), event, table, parsed, raw_filter))
     return bindings
 
@@ -274,7 +286,7 @@ def _handle(client: Client, message: dict[str, Any], socket_caller: Caller, jwt_
             client.push(_reply(topic, ref, "error", {"reason": who.error}, join_ref))
             return
         try:
-            bindings = _parse_bindings(payload.get("config", {}))
+            bindings = parse_bindings(payload.get("config", {}))
         except ValueError as exc:
             client.push(_reply(topic, ref, "error", {"reason": str(exc)}, join_ref))
             return
