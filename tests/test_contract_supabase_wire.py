@@ -80,6 +80,17 @@ def test_unknown_schema_profile_is_pgrst106(client: httpx.Client, sandbox: Any) 
     assert public.status_code == 200
 
 
+def test_unknown_table_and_column_errors_are_postgrests(client: httpx.Client, sandbox: Any) -> None:
+    table = client.get("/rest/v1/users", headers=api_headers(sandbox.anon_key))
+    assert (table.status_code, table.json()["code"], table.json()["message"]) == (
+        404, "PGRST205", "Could not find the table 'public.users' in the schema cache"
+    )
+    column = client.get("/rest/v1/medications", params={"select": "nope"}, headers=api_headers(sandbox.anon_key))
+    assert (column.status_code, column.json()["code"], column.json()["message"]) == (
+        400, "42703", "column medications.nope does not exist"
+    )
+
+
 def test_gotrue_error_body_follows_the_api_version_header(client: httpx.Client, sandbox: Any) -> None:
     user = users_by_role(sandbox.credentials, "patient")[65]
     body = {"email": user["email"], "password": "not-the-password"}

@@ -42,8 +42,8 @@ def _table(name: str) -> Table:
     table = TABLES.get(name)
     if table is None:
         raise not_found(
-            f"relation '{name}' does not exist",
-            code="42P01",
+            f"Could not find the table 'public.{name}' in the schema cache",
+            code="PGRST205",
             hint=f"available tables: {', '.join(TABLES)}",
         )
     return table
@@ -161,7 +161,7 @@ def _only_columns(table: Table, rows: list[dict[str, Any]], raw: str | None) -> 
     names = {name.strip().strip('"') for name in raw.split(",") if name.strip()}
     for name in names:
         if name not in table.columns:
-            raise bad_request(f"could not find the '{name}' column of '{table.name}'", code="PGRST204")
+            raise _missing_column(table, name)
     return [{key: value for key, value in row.items() if key in names} for row in rows]
 
 
@@ -177,10 +177,14 @@ def _check_conflict_target(table: Table, raw: str | None) -> None:
         )
 
 
+def _missing_column(table: Table, name: str) -> ApiError:
+    return bad_request(f"Could not find the '{name}' column of '{table.name}' in the schema cache", code="PGRST204")
+
+
 def _check_keys(table: Table, row: dict[str, Any], writable: set[str]) -> None:
     for key in row:
         if key not in table.columns:
-            raise bad_request(f"could not find the '{key}' column of '{table.name}'", code="PGRST204")
+            raise _missing_column(table, key)
         if key not in writable:
             raise bad_request(f"column '{key}' of '{table.name}' cannot be set", hint=f"writable: {sorted(writable)}")
 

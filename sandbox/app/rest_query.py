@@ -60,7 +60,7 @@ class Query:
 
 def unknown_column(table: Table, column: str) -> ApiError:
     return bad_request(
-        f"column '{column}' does not exist in '{table.name}'",
+        f"column {table.name}.{column} does not exist",
         code="42703",
         hint=f"known columns: {', '.join(table.columns)}",
     )
