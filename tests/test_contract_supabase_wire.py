@@ -188,3 +188,19 @@ def test_access_token_message_upgrades_an_anonymous_join(client: httpx.Client, s
 
     change = asyncio.run(scenario())
     assert change[4]["data"]["record"]["doctor_id"] == doctor.id
+
+
+def test_browser_preflight_and_answers_carry_cors(client: httpx.Client, sandbox: Any) -> None:
+    """supabase-js in a browser on the platform's own origin: the preflight passes, Content-Range is readable."""
+    preflight = client.options("/rest/v1/medications", headers={
+        "Origin": "https://app.example.test", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "apikey, authorization, x-client-info, prefer, range, accept-profile"})
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    allowed = {h.strip() for h in preflight.headers["access-control-allow-headers"].split(",")}
+    assert {"apikey", "authorization", "x-client-info", "prefer", "range", "accept-profile"} <= allowed
+    answer = _medications(client, sandbox, Origin="https://app.example.test")
+    assert answer.headers["access-control-allow-origin"] == "*"
+    assert "content-range" in answer.headers["access-control-expose-headers"]
+    page = client.get("/sign-in", headers={"Origin": "https://app.example.test"})
+    assert "access-control-allow-origin" not in page.headers
