@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import websockets
 
@@ -89,6 +91,19 @@ def test_unknown_table_and_column_errors_are_postgrests(client: httpx.Client, sa
     assert (column.status_code, column.json()["code"], column.json()["message"]) == (
         400, "42703", "column medications.nope does not exist"
     )
+
+
+def test_rest_token_errors_are_postgrests(client: httpx.Client, sandbox: Any) -> None:
+    user = users_by_role(sandbox.credentials, "patient")[68]
+    now = int(time.time())
+    claims = {"sub": user["user_id"], "email": user["email"], "role": "authenticated", "aud": "authenticated",
+              "app_metadata": {"rx_role": "patient"}, "iat": now - 7200}
+    expired = jwt.encode({**claims, "exp": now - 3600}, sandbox.jwt_secret, algorithm="HS256")
+    forged = jwt.encode({**claims, "exp": now + 3600}, "not-the-secret-" + "x" * 32, algorithm="HS256")
+    answers = [client.get("/rest/v1/prescriptions", headers=api_headers(sandbox.anon_key, token))
+               for token in (expired, forged)]
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [(401, "PGRST303"), (401, "PGRST301")]
+    assert answers[0].json()["message"] == "JWT expired"
 
 
 def test_gotrue_error_body_follows_the_api_version_header(client: httpx.Client, sandbox: Any) -> None:

@@ -49,8 +49,16 @@ def _table(name: str) -> Table:
     return table
 
 
+def _data_caller(request: Request) -> Caller:
+    """A caller with a valid key; a token that does not verify is PostgREST's 401 (PGRST303 expired, else PGRST301)."""
+    who = caller(request).require_api_key()
+    if who.error:
+        raise unauthorized(who.error, code="PGRST303" if who.error == "JWT expired" else "PGRST301")
+    return who
+
+
 def _reader(request: Request, table: Table) -> Caller:
-    who = caller(request).require_data_access()
+    who = _data_caller(request)
     if table.name != "medications" and who.kind not in ("user", "service"):
         raise unauthorized("reading this table needs a signed-in user", code="no_jwt")
     return who
@@ -126,7 +134,7 @@ async def read_rows(request: Request) -> Response:
 async def insert_rows(request: Request) -> Response:
     table = request.path_params["table"]
     spec = _table(table)
-    who = caller(request).require_data_access()
+    who = _data_caller(request)
     pgrst.check_profile(request.headers, request.method)
     shape = pgrst.negotiate(request.headers)
     prefs = pgrst.preferences(request.headers)
@@ -318,7 +326,7 @@ async def _insert_probe_writes(
 async def update_rows(request: Request) -> Response:
     table = request.path_params["table"]
     spec = _table(table)
-    who = caller(request).require_data_access()
+    who = _data_caller(request)
     if spec.name != "prescriptions":
         raise forbidden(f"permission denied for table {spec.name}: rows cannot be changed through this API")
     if who.kind != "user" or who.rx_role not in PATCHABLE:
