@@ -1,21 +1,23 @@
 # `make run` and `make test` bootstrap everything they need on a fresh Debian/Ubuntu machine:
-# the Debian packages (postgresql, haproxy, chromium) when missing, a .venv, and the Python dependencies.
+# the Debian packages (postgresql, haproxy, chromium, nodejs/npm) when missing, a .venv, and the Python dependencies;
+# `make test` also the npm packages of tests/js (supabase-js, driven against the sandbox by the client tests).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 RX := $(VENV)/bin/rxsuite
 LOCK := requirements.lock
+JS := tests/js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_PACKAGES := postgresql haproxy chromium python3-venv
 
-.PHONY: run test deps venv lock typecheck lint bench sandbox-up sandbox-down clean
+.PHONY: run test deps venv js lock typecheck lint bench sandbox-up sandbox-down clean
 
 # The main job: sandbox up, smoke journeys, a short load run with journeys during it, one drill, SLO evaluation,
 # the report; the sandbox is taken down at the end whatever happens. Exit code from the SLO verdict.
 run: deps venv
 	$(RX) run
 
-test: deps venv
+test: deps venv js
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
@@ -43,6 +45,8 @@ deps:
 	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
 	command -v prometheus-postgres-exporter >/dev/null 2>&1 || missing="$$missing prometheus-postgres-exporter"; \
 	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -60,6 +64,13 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
+js: $(JS)/node_modules/.installed
+
+# Exactly the versions in tests/js/package-lock.json (reinstalled when either npm file changes).
+$(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
+	npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Re-pin every dependency of every extra after a change to pyproject.toml; commit the lock file with it.
 lock: venv
 	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
@@ -71,4 +82,4 @@ typecheck: venv
 
 clean:
 	-[ -x $(RX) ] && $(RX) sandbox down
-	rm -rf $(VENV) .rxsuite .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .rxsuite .pytest_cache .ruff_cache .mypy_cache $(JS)/node_modules

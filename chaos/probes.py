@@ -58,7 +58,8 @@ class ProbeTarget:
         return {"apikey": self.anon_key}
 
     def ledger_headers(self) -> dict[str, str]:
-        return {"apikey": self.anon_key, "Authorization": f"Bearer {self.service_key}",
+        """As supabase-js sends a service-role client's calls: the service key as both `apikey` and bearer."""
+        return {"apikey": self.service_key or self.anon_key, "Authorization": f"Bearer {self.service_key}",
                 "Prefer": "return=representation"}
 
 

@@ -248,7 +248,7 @@ def test_500_wrong_passwords_for_one_account_are_throttled_with_retry_after(
     refused = _sign_in(client, stack, user["email"], user["password"])
     assert refused.status_code == 429, "a locked account refuses the right password too"
     assert int(refused.headers["retry-after"]) >= 1
-    assert refused.json()["error"] == "over_request_rate_limit"
+    assert refused.json()["error_code"] == "over_request_rate_limit"
 
 
 def test_failed_sign_ins_over_many_accounts_are_throttled_per_address(client: httpx.Client, stack: DevStack) -> None:

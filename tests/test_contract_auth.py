@@ -111,4 +111,4 @@ def test_tampered_token_is_401(client: httpx.Client, sandbox: Any) -> None:
 def test_unsupported_grant_type_is_400(client: httpx.Client, sandbox: Any) -> None:
     response = _token("magic", {}, client, sandbox)
     assert response.status_code == 400
-    assert response.json()["code"] == "unsupported_grant_type"
+    assert response.json() == {"code": 400, "error_code": "invalid_credentials", "msg": "unsupported_grant_type"}

@@ -78,8 +78,8 @@ def create_app(settings: Settings) -> ASGIApp:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> Response:
-        return exc.response()
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return exc.response_to(request.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> Response:

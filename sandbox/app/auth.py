@@ -1,6 +1,8 @@
 """GoTrue-shaped auth: password and refresh-token grants, the current user, logout.
 
 Refresh tokens are opaque, stored only as SHA-256 hashes, and rotate on every use (a used one is revoked).
+Requests, responses and errors (sandbox.app.errors.AuthError) are GoTrue's as supabase-js and supabase-py use them;
+``POST /logout`` revokes every session of the user whatever its ``scope`` (tokens here carry no session id).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.app.context import Services, caller, client_address, json_object, services
 from sandbox.app.db import Conn
-from sandbox.app.errors import ApiError, bad_request
-from sandbox.app.identity import issue_access_token
+from sandbox.app.errors import AuthError
+from sandbox.app.identity import Caller, issue_access_token
 from sandbox.app.passwords import verify_password
 from sandbox.app.routing import Routes
 
@@ -25,8 +27,8 @@ router = Routes("/auth/v1")
 _USER_COLUMNS = "id, email, role, display_name, created_at"
 
 
-def _invalid_grant(message: str) -> ApiError:
-    return ApiError(400, "invalid_grant", message, extra={"error": "invalid_grant", "error_description": message})
+def _validation_failed(message: str) -> AuthError:
+    return AuthError(400, "validation_failed", message)
 
 
 def _hash(token: str) -> str:
@@ -34,14 +36,22 @@ def _hash(token: str) -> str:
 
 
 def user_json(row: dict[str, Any]) -> dict[str, Any]:
+    """GoTrue's user object (the fields supabase-py's ``User`` model requires, and those supabase-js reads)."""
+    created = row["created_at"].isoformat()
     return {
         "id": str(row["id"]),
         "aud": "authenticated",
         "role": "authenticated",
         "email": row["email"],
-        "app_metadata": {"provider": "email", "rx_role": row["role"]},
+        "email_confirmed_at": created,
+        "phone": "",
+        "confirmed_at": created,
+        "app_metadata": {"provider": "email", "providers": ["email"], "rx_role": row["role"]},
         "user_metadata": {"display_name": row["display_name"]},
-        "created_at": row["created_at"].isoformat(),
+        "identities": [],
+        "created_at": created,
+        "updated_at": created,
+        "is_anonymous": False,
     }
 
 
@@ -60,7 +70,7 @@ async def password_sign_in(svc: Services, email: str, password: str, address: st
     row = await svc.db.read(lookup)
     if row is None or not verify_password(password, row["password_hash"]):
         svc.sign_in_throttle.failed(account, address)
-        raise _invalid_grant("Invalid login credentials")
+        raise AuthError(400, "invalid_credentials", "Invalid login credentials")
     return await _open_session(svc, row)
 
 
@@ -94,19 +104,17 @@ async def token(request: Request) -> JSONResponse:
     svc = services(request)
     if grant_type == "password":
         email, password = body.get("email"), body.get("password")
-        if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
-            raise bad_request("'email' and 'password' are required strings", code="validation_failed")
+        if not isinstance(email, str) or not email:
+            raise _validation_failed("missing email or phone")
+        if not isinstance(password, str) or not password:
+            raise _validation_failed("missing password")
         return JSONResponse(await password_sign_in(svc, email, password, client_address(request.scope)))
     if grant_type == "refresh_token":
         presented = body.get("refresh_token")
         if not isinstance(presented, str) or not presented:
-            raise bad_request("'refresh_token' is required", code="validation_failed")
+            raise AuthError(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found")
         return JSONResponse(await _rotate(svc, presented))
-    raise bad_request(
-        f"unsupported grant_type {grant_type!r}",
-        code="unsupported_grant_type",
-        hint="use ?grant_type=password or ?grant_type=refresh_token",
-    )
+    raise AuthError(400, "invalid_credentials", "unsupported_grant_type")
 
 
 async def _rotate(svc: Services, presented: str) -> dict[str, Any]:
@@ -119,15 +127,31 @@ async def _rotate(svc: Services, presented: str) -> dict[str, Any]:
         )
         return await cursor.fetchone()
 
+    async def revoked(conn: Conn) -> bool:
+        cursor = await conn.execute("SELECT 1 FROM refresh_tokens WHERE token_hash = %s", [_hash(presented)])
+        return await cursor.fetchone() is not None
+
     row = await svc.db.write(revoke)
     if row is None:
-        raise _invalid_grant("Invalid Refresh Token: Refresh Token Not Found or already used")
+        if await svc.db.read(revoked):
+            raise AuthError(400, "refresh_token_already_used", "Invalid Refresh Token: Already Used")
+        raise AuthError(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found")
     return await _open_session(svc, row)
+
+
+def _signed_in(request: Request) -> Caller:
+    """The signed-in caller, or GoTrue's 401 (no token) / 403 (a token that does not verify)."""
+    who = caller(request).require_api_key()
+    if who.error:
+        raise AuthError(403, "bad_jwt", f"invalid JWT: unable to parse or verify signature, {who.error}")
+    if who.kind != "user":
+        raise AuthError(401, "no_authorization", "This endpoint requires a valid Bearer token")
+    return who
 
 
 @router.get("/user")
 async def current_user(request: Request) -> JSONResponse:
-    who = caller(request).require_user()
+    who = _signed_in(request)
 
     async def lookup(conn: Conn) -> dict[str, Any] | None:
         cursor = await conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = %s", [who.user_id])
@@ -135,14 +159,14 @@ async def current_user(request: Request) -> JSONResponse:
 
     row = await services(request).db.read(lookup)
     if row is None:
-        raise ApiError(404, "user_not_found", "the user of this token no longer exists")
+        raise AuthError(404, "user_not_found", "User from sub claim in JWT does not exist")
     return JSONResponse(user_json(row))
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     """Revoke every refresh token of the user; access tokens stay valid until they expire (as in GoTrue)."""
-    who = caller(request).require_user()
+    who = _signed_in(request)
     await revoke_sessions(services(request), who.user_id)
     return Response(status_code=204)
 

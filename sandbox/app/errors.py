@@ -1,10 +1,15 @@
-"""One error shape for every API failure: PostgREST's ``{code, message, details, hint}`` with an HTTP status."""
+"""The API's error shapes: PostgREST's ``{code, message, details, hint}`` for data and functions, and GoTrue's for
+``/auth/v1`` (AuthError), each with an HTTP status."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import JSONResponse
+
+API_VERSION_HEADER = "X-Supabase-Api-Version"
+API_VERSION_2024 = "2024-01-01"
 
 
 class ApiError(Exception):
@@ -33,6 +38,31 @@ class ApiError(Exception):
     def response(self) -> JSONResponse:
         body = {"code": self.code, "message": self.message, "details": self.details, "hint": self.hint}
         body.update(self.extra)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+    def response_to(self, request_headers: Mapping[str, str]) -> JSONResponse:
+        """The response for a request with these headers (only GoTrue's shape depends on them)."""
+        return self.response()
+
+
+class AuthError(ApiError):
+    """GoTrue's error: ``{"code": <status>, "error_code", "msg"}``, or ``{"code": <error_code>, "message"}`` (and
+    the version echoed in a header) when the client sends ``X-Supabase-Api-Version: 2024-01-01`` or later, as
+    supabase-js and supabase-py do."""
+
+    def __init__(self, status: int, error_code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, error_code, message, headers=headers)
+
+    def response(self) -> JSONResponse:
+        return self.response_to({})
+
+    def response_to(self, request_headers: Mapping[str, str]) -> JSONResponse:
+        version = request_headers.get(API_VERSION_HEADER.lower(), "")
+        if len(version) == len(API_VERSION_2024) and version >= API_VERSION_2024:
+            body: dict[str, Any] = {"code": self.code, "message": self.message}
+            headers = {**self.headers, API_VERSION_HEADER: API_VERSION_2024}
+            return JSONResponse(body, status_code=self.status, headers=headers)
+        body = {"code": self.status, "error_code": self.code, "msg": self.message}
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 

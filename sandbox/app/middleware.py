@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sandbox.app import cors
 from sandbox.app.context import client_address
 from sandbox.app.identity import SCOPE_KEY, resolve_caller
 from sandbox.app.metrics import CONTENT_TYPE, METRICS_PATH, AppMetrics
@@ -83,14 +84,22 @@ class EdgeMiddleware:
         started = monotonic_ms()
         status_holder = [0]
 
+        api = cors.is_api(scope["path"])
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
                 raw = [h for h in message.get("headers", []) if h[0].lower() not in _SECURITY_NAMES]
-                message = {**message, "headers": raw + SECURITY_HEADERS}
+                message = {**message, "headers": raw + SECURITY_HEADERS + (cors.RESPONSE_HEADERS if api else [])}
             await send(message)
 
         try:
+            if api and scope["method"] == "OPTIONS":  # a browser's CORS preflight: no key, no rate limit
+                scope["route"] = self._match_route({**scope, "method": "GET"})
+                await send_with_headers({"type": "http.response.start", "status": 204,
+                                         "headers": cors.PREFLIGHT_HEADERS})
+                await send_with_headers({"type": "http.response.body", "body": b""})
+                return
             retry_after = self._rate_limit(scope, headers)
             if retry_after:
                 scope["route"] = self._match_route(scope)

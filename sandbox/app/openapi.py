@@ -30,8 +30,11 @@ _REASONS = {
     403: "the caller may not do this",
     404: "no such table, or no row the caller may see",
     405: "the method is not allowed here",
+    406: "one object was asked for (Accept: application/vnd.pgrst.object+json) but not exactly one row matched, or the "
+         "Accept media type or the schema profile is not served",
     409: "the change conflicts with the row's state (e.g. an invalid status transition)",
     413: "the body is larger than the limit",
+    416: "the requested range (offset) starts past the end of the rows counted",
     429: "too many requests (or failed sign-ins); retry after Retry-After seconds",
     502: "the payment provider refused the request",
     503: "the database or the payment provider is unavailable; retry after Retry-After seconds",
@@ -45,6 +48,17 @@ _ERROR = {
         "details": {},
         "hint": {"type": "string", "nullable": True},
     },
+}
+# GoTrue's error without X-Supabase-Api-Version (with it, the body is {code, message}: the Error shape)
+_AUTH_ERROR = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/Error"},
+        {
+            "type": "object",
+            "required": ["code", "error_code", "msg"],
+            "properties": {"code": {"type": "integer"}, "error_code": {"type": "string"}, "msg": {"type": "string"}},
+        },
+    ]
 }
 _USER = {
     "type": "object",
@@ -102,6 +116,13 @@ def _responses(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
     return {**ok, **{str(status): _error(status) for status in sorted({*errors, 429})}}
 
 
+def _auth_responses(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
+    """GoTrue's endpoints: their errors in GoTrue's shape (a missing apikey is still the gateway's Error)."""
+    schema = {"$ref": "#/components/schemas/AuthError"}
+    return {**ok, **{str(status): {"description": _REASONS[status], "content": {_JSON: {"schema": schema}}}
+                     for status in sorted({*errors, 429})}}
+
+
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {_JSON: {"schema": schema}}}
 
@@ -130,18 +151,18 @@ def _paths() -> dict[str, Any]:
                             "schema": {"type": "string", "enum": ["password", "refresh_token"]}}],
             "requestBody": _body({"type": "object", "properties": {
                 "email": {"type": "string"}, "password": {"type": "string"}, "refresh_token": {"type": "string"}}}),
-            "responses": _responses({"200": _json("a new session", {"$ref": "#/components/schemas/Session"})},
-                                    400, 401, 413, 503),
+            "responses": _auth_responses(
+                {"200": _json("a new session", {"$ref": "#/components/schemas/Session"})}, 400, 401, 413, 503),
         }},
         "/auth/v1/user": {"get": {
             "operationId": "currentUser", "security": [{"apikey": [], "bearer": []}],
-            "responses": _responses({"200": _json("the signed-in user", {"$ref": "#/components/schemas/User"})},
-                                    401, 404, 503),
+            "responses": _auth_responses(
+                {"200": _json("the signed-in user", {"$ref": "#/components/schemas/User"})}, 401, 403, 404, 503),
         }},
         "/auth/v1/logout": {"post": {
             "operationId": "logout", "security": [{"apikey": [], "bearer": []}],
-            "responses": _responses({"204": {"description": "every refresh token of the user is revoked"}},
-                                    401, 503),
+            "responses": _auth_responses({"204": {"description": "every refresh token of the user is revoked"}},
+                                         401, 403, 503),
         }},
         "/rest/v1/{table}": {
             "get": {
@@ -150,14 +171,16 @@ def _paths() -> dict[str, Any]:
                                _query("order", "column[.asc|.desc][.nullsfirst|.nullslast]"),
                                _query("limit", "at most this many rows", pattern="^[0-9]{1,6}$"),
                                _query("offset", "skip this many rows", pattern="^[0-9]{1,6}$"), _FILTER],
-                "responses": _responses({"200": _json("the rows the caller may see", _ROWS)}, 400, 401, 403, 404, 503),
+                "responses": _responses({"200": _json("the rows the caller may see", _ROWS),
+                                         "206": _json("part of the rows counted (Prefer: count=...)", _ROWS)},
+                                        400, 401, 403, 404, 406, 416, 503),
             },
             "post": {
                 "operationId": "insertRows", "security": _SECURED, "parameters": [_TABLE, _PREFER],
                 "requestBody": _body(_ROW_OR_ROWS),
                 "responses": _responses({"201": {"description": "created; the rows with Prefer: return=representation",
                                                  "content": {_JSON: {"schema": _ROWS}}}},
-                                        400, 401, 403, 404, 409, 413, 503),
+                                        400, 401, 403, 404, 406, 409, 413, 503),
             },
             "patch": {
                 "operationId": "updateRows", "security": _SECURED, "parameters": [_TABLE, _FILTER, _PREFER],
@@ -165,7 +188,7 @@ def _paths() -> dict[str, Any]:
                     "status": {"type": "string"}, "notes": {"type": "string", "nullable": True}}}),
                 "responses": _responses({"200": _json("the changed rows", _ROWS),
                                          "204": {"description": "changed (no representation asked for)"}},
-                                        400, 401, 403, 404, 409, 413, 503),
+                                        400, 401, 403, 404, 406, 409, 413, 503),
             },
             "delete": {
                 "operationId": "deleteRows", "security": _SECURED, "parameters": [_TABLE],
@@ -213,7 +236,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                  "description": "Supabase-shaped: GoTrue auth, a PostgREST subset, Edge Functions."},
         "paths": _paths(),
         "components": {
-            "schemas": {"Error": _ERROR, "User": _USER, "Session": _SESSION},
+            "schemas": {"Error": _ERROR, "AuthError": _AUTH_ERROR, "User": _USER, "Session": _SESSION},
             "securitySchemes": {
                 "apikey": {"type": "apiKey", "in": "header", "name": "apikey"},
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},

@@ -4,6 +4,12 @@ One LISTEN connection per process (reconnecting, so it follows a failover) recei
 notifications and fans them out to the subscribed channels whose filter matches and whose caller may see
 the row before or after the change (the REST rules; so a pharmacist also hears a prescription leave the
 queue). Changes committed while the listener is reconnecting are not replayed, as with a real Realtime server.
+
+Both Phoenix serializers are spoken, chosen by the socket's ``vsn`` query parameter as Phoenix does: ``1.0.0``
+(JSON objects ``{topic, event, payload, ref}``; supabase-py) and ``2.0.0`` (JSON arrays ``[join_ref, ref, topic,
+event, payload]``; supabase-js's default). A change's ``data`` carries Realtime's wire fields (``type``, ``record``,
+``old_record``, ``columns`` with PostgreSQL type names, ``commit_timestamp``, ``errors``), from which both clients
+build what they hand to callbacks, plus the older ``eventType``/``new``/``old`` spellings the sandbox sent first.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import contextlib
 import itertools
 import json
 import logging
+import operator
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +45,15 @@ _log = logging.getLogger("sandbox.app.realtime")
 CHANNEL = "rx_changes"
 QUEUE_LIMIT = 1000
 IDLE_CHECK_S = 5.0
+SERIALIZERS = ("1.0.0", "2.0.0")
 _EVENTS = ("*", "INSERT", "UPDATE", "DELETE")
 _binding_ids = itertools.count(10_000_001)
+# The filters Supabase Realtime accepts on postgres_changes (besides in), compared on the column's typed value.
+_FILTER_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "neq": operator.ne, "lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
+}
+# PostgreSQL's names for the column types (Realtime's ``columns``; supabase-js converts values by them).
+_PG_TYPES = {"uuid": "uuid", "integer": "int4", "timestamptz": "timestamptz"}
 
 
 @dataclass(frozen=True)
@@ -54,10 +69,16 @@ class Binding:
             return False
         if self.filter is None:
             return True
-        value = str(row.get(self.filter.column))
-        if self.filter.operator == "eq":
-            return value == str(self.filter.value)
-        return value in {str(v) for v in self.filter.value}
+        raw = row.get(self.filter.column)
+        if raw is None:
+            return False
+        try:
+            value = TABLES[self.table].columns[self.filter.column].parse(str(raw))
+        except ValueError:
+            return False
+        if self.filter.operator == "in":
+            return bool(value in self.filter.value)
+        return bool(_FILTER_OPERATORS[self.filter.operator](value, self.filter.value))
 
 
 @dataclass
@@ -65,17 +86,44 @@ class Channel:
     topic: str
     caller: Caller
     bindings: list[Binding]
+    join_ref: Any = None
+
+
+def encode(vsn: str, frame: dict[str, Any]) -> str:
+    """One outgoing frame in the socket's serializer (1.0.0 has no ``join_ref``, as Phoenix's V1 serializer)."""
+    if vsn == "2.0.0":
+        message: Any = [frame.get("join_ref"), frame["ref"], frame["topic"], frame["event"], frame["payload"]]
+    else:
+        message = {key: frame[key] for key in ("topic", "event", "payload", "ref")}
+    return json.dumps(message, separators=(",", ":"))
+
+
+def decode(vsn: str, text: str) -> dict[str, Any]:
+    """One incoming frame as a dict with ``join_ref``; ValueError names what is wrong with it."""
+    try:
+        message = parse_json(text)
+    except JsonRefused as exc:
+        raise ValueError(f"frame refused: {exc}") from None
+    if vsn == "2.0.0":
+        if not isinstance(message, list) or len(message) != 5:
+            raise ValueError("frame must be a JSON array [join_ref, ref, topic, event, payload] (vsn 2.0.0)")
+        join_ref, ref, topic, event, payload = message
+        return {"join_ref": join_ref, "ref": ref, "topic": topic, "event": event, "payload": payload}
+    if not isinstance(message, dict):
+        raise ValueError("frame must be a JSON object")
+    return {**message, "join_ref": message.get("join_ref")}
 
 
 @dataclass(eq=False)
 class Client:
+    vsn: str = "1.0.0"
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     channels: dict[str, Channel] = field(default_factory=dict)
     overflowed: bool = False
 
     def push(self, frame: dict[str, Any]) -> None:
         try:
-            self.queue.put_nowait(json.dumps(frame, separators=(",", ":")))
+            self.queue.put_nowait(encode(self.vsn, frame))
         except asyncio.QueueFull:
             self.overflowed = True
 
@@ -146,26 +194,30 @@ class RealtimeHub:
             "schema": change.get("schema", "public"),
             "table": table,
             "commit_timestamp": change.get("commit_timestamp"),
-            "eventType": change_type,
             "type": change_type,
+            "columns": [{"name": name, "type": _PG_TYPES.get(kind.name, "text")} for name, kind in
+                        TABLES[table].columns.items()] if table in TABLES else [],
+            "errors": None,
+            "eventType": change_type,
             "new": new,
             "old": old,
-            "columns": [{"name": name, "type": kind.name} for name, kind in TABLES[table].columns.items()]
-            if table in TABLES
-            else [],
-            "errors": None,
         }
+        if change_type in ("INSERT", "UPDATE"):
+            data["record"] = new
+        if change_type in ("UPDATE", "DELETE"):
+            data["old_record"] = old
         for client in list(self._clients):
             for channel in list(client.channels.values()):
                 if channel.caller.expires_at is not None and channel.caller.expires_at < now:
                     client.channels.pop(channel.topic, None)
-                    client.push(_system(channel.topic, "error", "access token has expired; rejoin with a new one"))
+                    client.push(_system(channel, "error", "access token has expired; rejoin with a new one"))
                     continue
                 if not (row_visible(channel.caller, new) or (old and row_visible(channel.caller, old))):
                     continue
                 ids = [b.id for b in channel.bindings if b.table == table and b.matches(change_type, row)]
                 if ids:
                     frame = {
+                        "join_ref": channel.join_ref,
                         "topic": channel.topic,
                         "event": "postgres_changes",
                         "payload": {"data": data, "ids": ids},
@@ -174,20 +226,24 @@ class RealtimeHub:
                     client.push(frame)
 
 
-def _reply(topic: str, ref: Any, status: str, response: dict[str, Any]) -> dict[str, Any]:
-    return {"topic": topic, "event": "phx_reply", "payload": {"status": status, "response": response}, "ref": ref}
+def _reply(topic: str, ref: Any, status: str, response: dict[str, Any], join_ref: Any = None) -> dict[str, Any]:
+    payload = {"status": status, "response": response}
+    return {"join_ref": join_ref, "topic": topic, "event": "phx_reply", "payload": payload, "ref": ref}
 
 
-def _system(topic: str, status: str, message: str) -> dict[str, Any]:
+def _system(channel: Channel, status: str, message: str) -> dict[str, Any]:
+    """Realtime's ``system`` message; its ``channel`` is the topic without the ``realtime:`` prefix."""
+    name = channel.topic.removeprefix("realtime:")
     return {
-        "topic": topic,
+        "join_ref": channel.join_ref,
+        "topic": channel.topic,
         "event": "system",
-        "payload": {"status": status, "message": message, "extension": "postgres_changes", "channel": topic},
+        "payload": {"status": status, "message": message, "extension": "postgres_changes", "channel": name},
         "ref": None,
     }
 
 
-def _parse_bindings(config: Any) -> list[Binding]:
+def parse_bindings(config: Any) -> list[Binding]:
     if not isinstance(config, dict):
         raise ValueError("payload.config must be an object")
     bindings = []
@@ -207,56 +263,58 @@ def _parse_bindings(config: Any) -> list[Binding]:
                 parsed = parse_filter(TABLES[table], column, expression)
             except ApiError as exc:
                 raise ValueError(exc.message) from None
-            if parsed.operator not in ("eq", "in"):
-                raise ValueError("realtime filters support eq and in only")
+            if parsed.operator not in (*_FILTER_OPERATORS, "in") or parsed.negated:
+                raise ValueError("realtime filters support eq, neq, lt, lte, gt, gte and in")
         bindings.append(Binding(next(_binding_ids), event, table, parsed, raw_filter))
     return bindings
 
 
 def _handle(client: Client, message: dict[str, Any], socket_caller: Caller, jwt_settings: Settings) -> None:
     topic, event, ref = message.get("topic"), message.get("event"), message.get("ref")
+    join_ref = message.get("join_ref")
     payload = message["payload"] if isinstance(message.get("payload"), dict) else {}
     if topic == "phoenix" and event == "heartbeat":
         client.push(_reply("phoenix", ref, "ok", {}))
         return
     if not isinstance(topic, str) or not topic.startswith("realtime:"):
-        client.push(_reply(str(topic), ref, "error", {"reason": "topic must start with 'realtime:'"}))
+        client.push(_reply(str(topic), ref, "error", {"reason": "topic must start with 'realtime:'"}, join_ref))
         return
     if event == "phx_join":
         token = payload.get("access_token")
         who = caller_from_token(jwt_settings, token, api_key_ok=True) if isinstance(token, str) else socket_caller
         if who.error:
-            client.push(_reply(topic, ref, "error", {"reason": who.error}))
+            client.push(_reply(topic, ref, "error", {"reason": who.error}, join_ref))
             return
         try:
-            bindings = _parse_bindings(payload.get("config", {}))
+            bindings = parse_bindings(payload.get("config", {}))
         except ValueError as exc:
-            client.push(_reply(topic, ref, "error", {"reason": str(exc)}))
+            client.push(_reply(topic, ref, "error", {"reason": str(exc)}, join_ref))
             return
-        client.channels[topic] = Channel(topic, who, bindings)
+        channel = Channel(topic, who, bindings, join_ref)
+        client.channels[topic] = channel
         described = [
             {"id": b.id, "event": b.event, "schema": "public", "table": b.table}
             | ({"filter": b.raw_filter} if b.raw_filter else {})
             for b in bindings
         ]
-        client.push(_reply(topic, ref, "ok", {"postgres_changes": described}))
+        client.push(_reply(topic, ref, "ok", {"postgres_changes": described}, join_ref))
         if bindings:
-            client.push(_system(topic, "ok", "Subscribed to PostgreSQL"))
+            client.push(_system(channel, "ok", "Subscribed to PostgreSQL"))
     elif event == "access_token":
-        channel = client.channels.get(topic)
+        joined = client.channels.get(topic)
         token = payload.get("access_token")
-        if channel is not None and isinstance(token, str):
+        if joined is not None and isinstance(token, str):
             who = caller_from_token(jwt_settings, token, api_key_ok=True)
             if who.error:
-                client.push(_system(topic, "error", who.error))
+                client.push(_system(joined, "error", who.error))
             else:
-                channel.caller = who
+                joined.caller = who
     elif event == "phx_leave":
         client.channels.pop(topic, None)
-        client.push(_reply(topic, ref, "ok", {}))
-        client.push({"topic": topic, "event": "phx_close", "payload": {}, "ref": ref})
+        client.push(_reply(topic, ref, "ok", {}, join_ref))
+        client.push({"join_ref": join_ref, "topic": topic, "event": "phx_close", "payload": {}, "ref": ref})
     else:
-        client.push(_reply(topic, ref, "error", {"reason": f"unknown event {event!r}"}))
+        client.push(_reply(topic, ref, "error", {"reason": f"unknown event {event!r}"}, join_ref))
 
 
 @router.websocket("/realtime/v1/websocket")
@@ -270,9 +328,18 @@ async def realtime_socket(websocket: WebSocket) -> None:
         except RuntimeError:
             await websocket.close(code=1008)
         return
+    vsn = websocket.query_params.get("vsn", "1.0.0")
+    if vsn not in SERIALIZERS:
+        body = {"code": "unsupported_vsn", "message": f"unsupported serializer vsn={vsn}", "details": None,
+                "hint": f"use one of {', '.join(SERIALIZERS)}"}
+        try:
+            await websocket.send_denial_response(JSONResponse(body, status_code=400))
+        except RuntimeError:
+            await websocket.close(code=1008)
+        return
     svc = services(websocket)
     await websocket.accept()
-    client = Client()
+    client = Client(vsn)
     svc.realtime.add(client)
     writer = asyncio.create_task(_write(websocket, client))
     try:
@@ -301,12 +368,9 @@ async def _receive(websocket: WebSocket, client: Client, who: Caller, settings: 
         await websocket.close(code=1003, reason="binary frames are not supported")
         return True
     try:
-        frame = parse_json(text)
-    except JsonRefused as exc:
-        client.push(_reply("phoenix", None, "error", {"reason": f"frame refused: {exc}"}))
-        return False
-    if not isinstance(frame, dict):
-        client.push(_reply("phoenix", None, "error", {"reason": "frame must be a JSON object"}))
+        frame = decode(client.vsn, text)
+    except ValueError as exc:
+        client.push(_reply("phoenix", None, "error", {"reason": str(exc)}))
         return False
     try:
         _handle(client, frame, who, settings)

@@ -2,7 +2,9 @@
 
 GET with filters returns only visible rows: a row that is not yours (even ``id=eq.<its id>``) yields ``[]``.
 PATCH that matches no visible row is a 404, an invalid status transition a 409. Every status change writes a
-``prescription_events`` row in the same transaction.
+``prescription_events`` row in the same transaction. Headers and response shapes are PostgREST's (sandbox.app.pgrst):
+``.single()`` objects, counts with ``Content-Range`` (also on HEAD), ``Range``, ``return=representation`` and
+upserts (``resolution=merge-duplicates|ignore-duplicates`` with ``on_conflict``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from psycopg import sql
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandbox.app import pgrst
 from sandbox.app.context import Services, caller, json_body, json_object, services
 from sandbox.app.db import Conn
 from sandbox.app.errors import ApiError, bad_request, conflict, forbidden, not_found, unauthorized
 from sandbox.app.identity import Caller
 from sandbox.app.policies import visibility
-from sandbox.app.rest_query import Query, column_list, order_clause, parse_query, where_clause
+from sandbox.app.rest_query import MAX_LIMIT, Query, column_list, order_clause, parse_query, where_clause
 from sandbox.app.routing import Routes
 from sandbox.app.tables import TABLES, Table
 
@@ -31,30 +34,34 @@ TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "pharmacist": {"paid": ("dispensed",)},
 }
 PATCHABLE = {"doctor": {"status", "notes"}, "pharmacist": {"status"}}
-_JSON = "application/json"
+# The unique keys an upsert's ``on_conflict`` may name (the primary keys).
+CONFLICT_KEYS = {"prescriptions": {"id"}, "probe_writes": {"run_id", "seq"}}
 
 
 def _table(name: str) -> Table:
     table = TABLES.get(name)
     if table is None:
         raise not_found(
-            f"relation '{name}' does not exist",
-            code="42P01",
+            f"Could not find the table 'public.{name}' in the schema cache",
+            code="PGRST205",
             hint=f"available tables: {', '.join(TABLES)}",
         )
     return table
 
 
-def _reader(request: Request, table: Table) -> Caller:
-    who = caller(request).require_data_access()
-    if table.name != "medications" and who.kind not in ("user", "service"):
-        raise unauthorized("reading this table needs a signed-in user", code="no_jwt")
+def _data_caller(request: Request) -> Caller:
+    """A caller with a valid key; a token that does not verify is PostgREST's 401 (PGRST303 expired, else PGRST301)."""
+    who = caller(request).require_api_key()
+    if who.error:
+        raise unauthorized(who.error, code="PGRST303" if who.error == "JWT expired" else "PGRST301")
     return who
 
 
-def _wants_representation(request: Request) -> bool:
-    prefer = request.headers.get("prefer", "")
-    return any(part.strip() == "return=representation" for part in prefer.split(","))
+def _reader(request: Request, table: Table) -> Caller:
+    who = _data_caller(request)
+    if table.name != "medications" and who.kind not in ("user", "service"):
+        raise unauthorized("reading this table needs a signed-in user", code="no_jwt")
+    return who
 
 
 async def _fetch_text(conn: Conn, statement: sql.SQL | sql.Composed, params: list[Any]) -> str:
@@ -63,33 +70,74 @@ async def _fetch_text(conn: Conn, statement: sql.SQL | sql.Composed, params: lis
     return row["body"] if row else "[]"
 
 
+def _json_rows(strip_nulls: bool) -> sql.SQL:
+    """The aggregate turning the rows of ``_r`` into a JSON array (text), without null-valued keys if asked."""
+    if strip_nulls:
+        return sql.SQL("coalesce(json_agg(json_strip_nulls(to_json(_r))), '[]')::text")
+    return sql.SQL("coalesce(json_agg(_r), '[]')::text")
+
+
+async def _count(conn: Conn, source: sql.Composable, params: list[Any], method: str) -> int:
+    """``Prefer: count=`` as PostgREST computes it: exact; planned (the planner's estimate); estimated (exact up
+    to the maximum rows a response may hold, the estimate beyond)."""
+    if method != "exact":
+        cursor = await conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}").format(source), params)
+        row = await cursor.fetchone()
+        planned = int(row["QUERY PLAN"][0]["Plan"]["Plan Rows"]) if row else 0
+        if method == "planned" or planned > MAX_LIMIT:
+            return planned
+    cursor = await conn.execute(sql.SQL("SELECT count(*) AS n FROM {}").format(source), params)
+    row = await cursor.fetchone()
+    return int(row["n"]) if row else 0
+
+
 @router.get("/{table}")
 async def read_rows(request: Request) -> Response:
+    """GET (and HEAD, which Starlette routes here too: headers and counts without a body)."""
     table = request.path_params["table"]
     spec = _table(table)
     who = _reader(request, spec)
+    pgrst.check_profile(request.headers, request.method)
+    shape = pgrst.negotiate(request.headers)
+    prefs = pgrst.preferences(request.headers)
     query = parse_query(spec, request.query_params.multi_items())
+    offset, limit = pgrst.requested_range(request.headers, query.offset, query.limit)
     rule, params = visibility(spec.name, who)
     conditions, filter_params = where_clause(query.filters)
+    source = sql.SQL("{table} WHERE {where}").format(
+        table=sql.Identifier(spec.name), where=sql.SQL(" AND ").join([rule, *conditions])
+    )
     statement = sql.SQL(
-        "SELECT coalesce(json_agg(_r), '[]')::text AS body FROM "
-        "(SELECT {columns} FROM {table} WHERE {where} {order} LIMIT %s OFFSET %s) _r"
+        "SELECT {rows} AS body, count(*) AS n FROM (SELECT {columns} FROM {source} {order} LIMIT %s OFFSET %s) _r"
     ).format(
+        rows=_json_rows(shape.strip_nulls),
         columns=column_list(query.columns),
-        table=sql.Identifier(spec.name),
-        where=sql.SQL(" AND ").join([rule, *conditions]),
+        source=source,
         order=order_clause(spec, query.order),
     )
-    args = [*params, *filter_params, query.limit, query.offset]
-    body = await services(request).db.read(lambda conn: _fetch_text(conn, statement, args))
-    return Response(body, media_type=_JSON)
+
+    async def run(conn: Conn) -> tuple[str, int, int | None]:
+        total = await _count(conn, source, [*params, *filter_params], prefs.count) if prefs.count else None
+        cursor = await conn.execute(statement, [*params, *filter_params, limit, offset])
+        row = await cursor.fetchone()
+        return (row["body"], int(row["n"]), total) if row else ("[]", 0, total)
+
+    body, returned, total = await services(request).db.read(run)
+    status = pgrst.range_status(offset, returned, total)
+    headers = {"content-range": pgrst.content_range(offset, returned, total)}
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type="application/json; charset=utf-8")
+    return pgrst.respond(body, rows=returned, shape=shape, status=status, headers=headers, prefs=prefs)
 
 
 @router.post("/{table}")
 async def insert_rows(request: Request) -> Response:
     table = request.path_params["table"]
     spec = _table(table)
-    who = caller(request).require_data_access()
+    who = _data_caller(request)
+    pgrst.check_profile(request.headers, request.method)
+    shape = pgrst.negotiate(request.headers)
+    prefs = pgrst.preferences(request.headers)
     query = parse_query(spec, request.query_params.multi_items(), allow_filters_only=True)
     if query.filters:
         raise bad_request("filters are not allowed on insert")
@@ -97,21 +145,54 @@ async def insert_rows(request: Request) -> Response:
     rows = body if isinstance(body, list) else [body]
     if not rows or len(rows) > MAX_INSERT_ROWS or not all(isinstance(r, dict) for r in rows):
         raise bad_request(f"send a JSON object or an array of 1 to {MAX_INSERT_ROWS} objects", code="PGRST102")
+    rows = _only_columns(spec, rows, request.query_params.get("columns"))
+    _check_conflict_target(spec, request.query_params.get("on_conflict"))
+    if shape.single and len(rows) != 1:
+        raise pgrst.singular_error(len(rows))
     if spec.name == "prescriptions":
-        result = await _insert_prescriptions(services(request), who, rows, query)
+        inserted = await _insert_prescriptions(services(request), who, rows, query)
     elif spec.name == "probe_writes":
-        result = await _insert_probe_writes(services(request), who, rows, query)
+        inserted = await _insert_probe_writes(services(request), who, rows, query, prefs.resolution)
     else:
         raise forbidden(f"permission denied for table {spec.name}: it is read-only through this API")
-    if _wants_representation(request):
-        return Response(result, status_code=201, media_type=_JSON)
-    return Response(status_code=201)
+    result, written = inserted
+    headers = {"content-range": pgrst.content_range(0, 0, written if prefs.count else None)}
+    if not prefs.representation:
+        return pgrst.respond(None, rows=written, shape=pgrst.Shape(), status=201, headers=headers, prefs=prefs)
+    return pgrst.respond(result, rows=written, shape=shape, status=201, headers=headers, prefs=prefs)
+
+
+def _only_columns(table: Table, rows: list[dict[str, Any]], raw: str | None) -> list[dict[str, Any]]:
+    """PostgREST's ``columns=`` (supabase-js sends it with an array): only these keys of each object are used."""
+    if raw is None:
+        return rows
+    names = {name.strip().strip('"') for name in raw.split(",") if name.strip()}
+    for name in names:
+        if name not in table.columns:
+            raise _missing_column(table, name)
+    return [{key: value for key, value in row.items() if key in names} for row in rows]
+
+
+def _check_conflict_target(table: Table, raw: str | None) -> None:
+    if raw is None:
+        return
+    names = {name.strip() for name in raw.split(",") if name.strip()}
+    if names != CONFLICT_KEYS.get(table.name):
+        raise bad_request(
+            "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+            code="42P10",
+            hint=f"on_conflict must name {','.join(sorted(CONFLICT_KEYS.get(table.name, ())))}",
+        )
+
+
+def _missing_column(table: Table, name: str) -> ApiError:
+    return bad_request(f"Could not find the '{name}' column of '{table.name}' in the schema cache", code="PGRST204")
 
 
 def _check_keys(table: Table, row: dict[str, Any], writable: set[str]) -> None:
     for key in row:
         if key not in table.columns:
-            raise bad_request(f"could not find the '{key}' column of '{table.name}'", code="PGRST204")
+            raise _missing_column(table, key)
         if key not in writable:
             raise bad_request(f"column '{key}' of '{table.name}' cannot be set", hint=f"writable: {sorted(writable)}")
 
@@ -170,7 +251,10 @@ _PRESCRIPTION_INSERT = sql.SQL(
 )
 
 
-async def _insert_prescriptions(svc: Services, who: Caller, rows: list[dict[str, Any]], query: Query) -> str:
+async def _insert_prescriptions(
+    svc: Services, who: Caller, rows: list[dict[str, Any]], query: Query
+) -> tuple[str, int]:
+    """Renewal requests; an upsert is the same insert (``id`` is not writable, so no row can conflict)."""
     if who.rx_role != "patient":
         raise forbidden("only a patient may request a prescription (renewal request)")
     writable = {"medication_id", "quantity", "notes", "doctor_id", "patient_id", "status"}
@@ -192,7 +276,7 @@ async def _insert_prescriptions(svc: Services, who: Caller, rows: list[dict[str,
         )
     statement = _PRESCRIPTION_INSERT.format(columns=column_list(query.columns))
 
-    async def insert(conn: Conn) -> str:
+    async def insert(conn: Conn) -> tuple[str, int]:
         bodies = []
         async with conn.transaction():
             for params in values:
@@ -201,12 +285,15 @@ async def _insert_prescriptions(svc: Services, who: Caller, rows: list[dict[str,
                 if row is None:
                     raise bad_request(f"doctor_id {params['doctor']} is not a doctor", code="23503")
                 bodies.append(row["body"])
-        return "[" + ",".join(bodies) + "]"
+        return "[" + ",".join(bodies) + "]", len(bodies)
 
     return await svc.db.write(insert)
 
 
-async def _insert_probe_writes(svc: Services, who: Caller, rows: list[dict[str, Any]], query: Query) -> str:
+async def _insert_probe_writes(
+    svc: Services, who: Caller, rows: list[dict[str, Any]], query: Query, resolution: str | None
+) -> tuple[str, int]:
+    """Ledger rows; an upsert on (run_id, seq) keeps the first row (ignore-duplicates) or takes the new payload."""
     if who.kind != "service":
         raise forbidden("permission denied for table probe_writes", hint="the write ledger needs the service key")
     table = TABLES["probe_writes"]
@@ -216,14 +303,21 @@ async def _insert_probe_writes(svc: Services, who: Caller, rows: list[dict[str, 
         seqs.append(_int_field(row, "seq", default=None, low=0, high=2**63 - 1))
         run_ids.append(_text_field(row, "run_id", max_length=200, required=True))
         payloads.append(_text_field(row, "payload", max_length=10_000))
+    on_conflict = {
+        None: sql.SQL(""),
+        "ignore-duplicates": sql.SQL(" ON CONFLICT (run_id, seq) DO NOTHING"),
+        "merge-duplicates": sql.SQL(" ON CONFLICT (run_id, seq) DO UPDATE SET payload = EXCLUDED.payload"),
+    }[resolution]
     statement = sql.SQL(
         "WITH ins AS (INSERT INTO probe_writes (seq, run_id, payload)"
-        " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]) RETURNING *)"
-        " SELECT coalesce(json_agg(_r), '[]')::text AS body FROM (SELECT {columns} FROM ins) _r"
-    ).format(columns=column_list(query.columns))
+        " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]){on_conflict} RETURNING *)"
+        " SELECT {rows} AS body, count(*) AS n FROM (SELECT {columns} FROM ins) _r"
+    ).format(on_conflict=on_conflict, rows=_json_rows(False), columns=column_list(query.columns))
 
-    async def insert(conn: Conn) -> str:
-        return await _fetch_text(conn, statement, [seqs, run_ids, payloads])
+    async def insert(conn: Conn) -> tuple[str, int]:
+        cursor = await conn.execute(statement, [seqs, run_ids, payloads])
+        row = await cursor.fetchone()
+        return (row["body"], int(row["n"])) if row else ("[]", 0)
 
     return await svc.db.write(insert)
 
@@ -232,11 +326,14 @@ async def _insert_probe_writes(svc: Services, who: Caller, rows: list[dict[str, 
 async def update_rows(request: Request) -> Response:
     table = request.path_params["table"]
     spec = _table(table)
-    who = caller(request).require_data_access()
+    who = _data_caller(request)
     if spec.name != "prescriptions":
         raise forbidden(f"permission denied for table {spec.name}: rows cannot be changed through this API")
     if who.kind != "user" or who.rx_role not in PATCHABLE:
         raise forbidden("only the assigned doctor or a pharmacist may change a prescription")
+    pgrst.check_profile(request.headers, request.method)
+    shape = pgrst.negotiate(request.headers)
+    prefs = pgrst.preferences(request.headers)
     query = parse_query(spec, request.query_params.multi_items(), allow_filters_only=True)
     if not query.filters:
         raise bad_request("PATCH needs at least one filter", hint="e.g. ?id=eq.<prescription id>")
@@ -251,17 +348,25 @@ async def update_rows(request: Request) -> Response:
             hint=f"allowed: {TRANSITIONS[who.rx_role]}",
         )
     notes = _text_field(changes, "notes", max_length=1000) if "notes" in changes else None
-    body = await services(request).db.write(
-        lambda conn: _apply_update(conn, who, query, new_status, "notes" in changes, notes)
+    body, changed = await services(request).db.write(
+        lambda conn: _apply_update(conn, who, query, new_status, "notes" in changes, notes, shape.single)
     )
-    if _wants_representation(request):
-        return Response(body, media_type=_JSON)
-    return Response(status_code=204)
+    headers = {"content-range": pgrst.content_range(0, changed, changed if prefs.count else None)}
+    if not prefs.representation:
+        return pgrst.respond(None, rows=changed, shape=pgrst.Shape(), status=204, headers=headers, prefs=prefs)
+    return pgrst.respond(body, rows=changed, shape=shape, status=200, headers=headers, prefs=prefs)
 
 
 async def _apply_update(
-    conn: Conn, who: Caller, query: Query, new_status: str | None, set_notes: bool, notes: str | None
-) -> str:
+    conn: Conn,
+    who: Caller,
+    query: Query,
+    new_status: str | None,
+    set_notes: bool,
+    notes: str | None,
+    single: bool,
+) -> tuple[str, int]:
+    """Lock, check and change the matching rows; ``single`` (``.single()``) rolls back unless exactly one matched."""
     rule, params = visibility("prescriptions", who)
     conditions, filter_params = where_clause(query.filters)
     lock = sql.SQL("SELECT id, status FROM prescriptions WHERE {} ORDER BY id LIMIT 1000 FOR UPDATE").format(
@@ -270,6 +375,8 @@ async def _apply_update(
     async with conn.transaction():
         cursor = await conn.execute(lock, [*params, *filter_params])
         current = await cursor.fetchall()
+        if single and len(current) != 1:
+            raise pgrst.singular_error(len(current))
         if not current:
             raise not_found("no prescription you may change matches the filters")
         if new_status is not None:
@@ -296,7 +403,7 @@ async def _apply_update(
                 " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[])",
                 [ids, [r["status"] for r in current], [new_status] * len(ids), [who.user_id] * len(ids)],
             )
-    return body
+    return body, len(ids)
 
 
 @router.delete("/{table}")

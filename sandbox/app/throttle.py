@@ -6,7 +6,7 @@ Successful sign-ins cost nothing, so load users signing in once each never trip 
 
 from __future__ import annotations
 
-from sandbox.app.errors import ApiError
+from sandbox.app.errors import AuthError
 from sandbox.app.ratelimit import TokenBuckets
 from sandbox.app.settings import Settings
 
@@ -19,16 +19,11 @@ class SignInThrottle:
         self._addresses = TokenBuckets(settings.sign_in_address_per_minute / 60, settings.sign_in_address_burst)
 
     def check(self, account: str, address: str) -> None:
-        """Raise a 429 ApiError if this account or address has used up its failed attempts."""
+        """Raise GoTrue's 429 if this account or address has used up its failed attempts."""
         wait = max(self._accounts.peek(account), self._addresses.peek(address))
         if wait:
-            raise ApiError(
-                429,
-                "over_request_rate_limit",
-                "too many failed sign-in attempts; wait before trying again",
-                hint="retry after the number of seconds in the Retry-After header",
-                headers={"Retry-After": str(wait)},
-                extra={"error": "over_request_rate_limit", "error_description": "Request rate limit reached"},
+            raise AuthError(
+                429, "over_request_rate_limit", "Request rate limit reached", headers={"Retry-After": str(wait)}
             )
 
     def failed(self, account: str, address: str) -> None:
