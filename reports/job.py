@@ -95,7 +95,8 @@ def _environment_sli(env: str, period: str | None, since: str | None, runs_dir: 
     else:
         missing = None
     try:
-        sli.append(MonitorSli(monitor_source(env, window, runs_dir)))
+        record = monitor_source(env, window, runs_dir)
+        sli.append(MonitorSli(record, environment=record.folder.name))
     except ConfigError:
         if missing is not None:
             raise RxError(f"{missing}; or run `rxsuite monitor --env {env}` first, so its record can be "

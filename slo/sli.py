@@ -56,6 +56,7 @@ class MonitorSli:
 
     source: MonitorSource
     kind: str = "monitor"
+    environment: str = ""  # whose record (an environment's name), for titles
 
     def evaluate(self, spec: Spec) -> Evaluation:
         return evaluate_monitor(spec, self.source)
