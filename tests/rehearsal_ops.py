@@ -3,8 +3,9 @@ runbook script does to its platform, here to the sandbox playing the platform. T
 names these as command templates; they run outside the job process (`python -I`, so the job's import audit does
 not follow them) and may use the sandbox, which the jobs may not.
 
-    region-down                      kill region-a at once (SIGKILL), as the sandbox driver's kill_region
-    region-up                        start region-a again when it is not running, and wait until it is healthy
+    region-down                      stop region-a answering at once (SIGSTOP: it holds its connections, so the
+                                     edge finds out by its health checks, a failure every run shows alike)
+    region-up                        let region-a answer again (SIGCONT); start it when it is not running
     restore-pitr --target-time ISO --run-id ID
                                      restore the base backup + archived WAL to the time into a scratch copy,
                                      print {"ledger_seqs": [...]} of the run, discard the copy
@@ -57,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sandbox = _sandbox(args.sandbox_env)
     if args.op == "region-down":
-        sandbox.faults.kill_region(REGION)
+        sandbox.faults.freeze_region(REGION)
     elif args.op == "region-up":
-        if not next(p.running for p in sandbox.status() if p.name == REGION):
+        if next(p.running for p in sandbox.status() if p.name == REGION):
+            sandbox.faults.thaw_region(REGION)
+        else:
             sandbox.faults.start_region(REGION)
     else:
         print(json.dumps({"ledger_seqs": _restore(sandbox, args.target_time, args.run_id)}))
