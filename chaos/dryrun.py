@@ -65,8 +65,9 @@ def preview(drill_plan: Plan) -> list[ScenarioPreview]:
     platform = env.platform()
     needed = {d for scenario, _ in drill_plan.scenarios for d in scenario.drivers} & GENERIC_DRIVERS
     drivers = build_drivers(env, needed, platform)
-    ledger_key = env.chaos.get("ledger_service_key_env") or (
-        "the sandbox's service key" if platform is not None else None)
+    key_env = env.chaos.get("ledger_service_key_env")
+    ledger_key = f"service key from {key_env}" if key_env else (
+        "the platform's own service key" if platform is not None else None)
     return [_scenario(scenario, weight, env.base_url, drivers, ledger_key, drill_plan.request.background_load)
             for scenario, weight in drill_plan.scenarios]
 
@@ -79,7 +80,7 @@ def _scenario(scenario: Scenario, weight: float, base_url: str, drivers: dict[st
     if spec.read:
         probes.append(f"read   GET {base_url}{READ_PATH} (anon key)")
     if spec.write:
-        probes.append(f"ledger POST {base_url}{LEDGER_PATH} (service key from {ledger_key})" if ledger_key else
+        probes.append(f"ledger POST {base_url}{LEDGER_PATH} ({ledger_key})" if ledger_key else
                       "ledger off: the environment names no chaos.ledger_service_key_env")
     load = None
     if scenario.load is not None:
