@@ -40,6 +40,7 @@ class DrillRequest:
     keep_sandbox: bool = False
     background_load: bool = True
     skip_checks: bool = False
+    dry_run: bool = False  # plan only (chaos.dryrun): nothing may touch the target, not even the pre-flight check
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def plan(request: DrillRequest) -> Plan:
                               f"{', '.join(missing)}, not allowed here ({', '.join(sorted(allowed)) or 'none'})",
                               "add them to chaos.drivers in the environment file, or pick another scenario")
     platform = env.platform()
-    if not request.skip_checks and (platform is None or platform.running()):  # one the drill starts: not yet
+    checks = not (request.skip_checks or request.dry_run)
+    if checks and (platform is None or platform.running()):  # one the drill starts: not yet
         quick_check(env)
     return Plan(request, env, scenarios, suite_name)
 

@@ -149,3 +149,23 @@ def rpo(ledger: LedgerResult, fault_done_at: float) -> tuple[int, float]:
     """(count, seconds): lost writes acknowledged before the fault took effect, and how far back they reach."""
     before = [t for t in ledger.lost_ack_times.values() if t <= fault_done_at]
     return len(before), (fault_done_at - min(before)) if before else 0.0
+
+
+@dataclass(frozen=True)
+class RestoreCheck:
+    """A point-in-time restore against the ledger: acknowledged-before-target writes it lacks, and writes sent
+    after the target it holds (both must be empty)."""
+
+    acknowledged_before: int
+    missing_before: tuple[int, ...]
+    present_after: tuple[int, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"acknowledged_before_target": self.acknowledged_before,
+                "missing_before_target": list(self.missing_before), "present_after_target": list(self.present_after)}
+
+
+def restore_check(writes: Sequence[Sample], target: float, present: set[int]) -> RestoreCheck:
+    acked_before = {s.seq for s in writes if s.ok and s.done <= target}
+    sent_after = {s.seq for s in writes if s.sent > target}
+    return RestoreCheck(len(acked_before), tuple(sorted(acked_before - present)), tuple(sorted(sent_after & present)))

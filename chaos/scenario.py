@@ -112,7 +112,8 @@ def scenario_path(name_or_path: str) -> Path:
 
 
 def known_scenarios() -> list[str]:
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+    """Scenario names, those in sub-folders as `folder/name` (the portable ones: `staging/region-outage`)."""
+    return sorted(p.relative_to(SCENARIO_DIR).with_suffix("").as_posix() for p in SCENARIO_DIR.rglob("*.yaml"))
 
 
 def load_scenario(name_or_path: str) -> Scenario:

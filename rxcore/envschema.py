@@ -55,17 +55,22 @@ class UserModel(Strict):
         return wait
 
 
-class _Allow(Strict):
-    allow: list[_Name] = Field(default_factory=list)
-
-
 class _Toxiproxy(Strict):
     url: _Name | None = None
+    # Portable scenarios name proxies by role (database-primary); this maps each role to the proxy's real name.
+    proxies: dict[_Name, _Name] = Field(default_factory=dict)
 
 
 class _Http(Strict):
     allow: list[_Name] = Field(default_factory=list)
     targets: dict[_Name, _Name] = Field(default_factory=dict)
+
+
+class _Command(Strict):
+    """The command driver: programs steps may run (argv[0]) and named argv templates with {placeholders}."""
+
+    allow: list[_Name] = Field(default_factory=list)
+    templates: dict[_Name, Annotated[list[_Name], Field(min_length=1)]] = Field(default_factory=dict)
 
 
 class Chaos(Strict):
@@ -74,7 +79,7 @@ class Chaos(Strict):
     ledger_service_key_env: _Name | None = None
     toxiproxy: _Toxiproxy | None = None
     http: _Http | None = None
-    command: _Allow | None = None
+    command: _Command | None = None
 
 
 class Checks(Strict):

@@ -3,6 +3,9 @@
 Exit code: 0 when every scenario ended as its file expects (pass, or fail as designed), 1 otherwise, 2 when the
 drill was refused (bad scenario, environment, production guard), 130 interrupted (Ctrl-C), 143 terminated
 (SIGTERM, SIGHUP); the rollbacks ran in both cases and the journal records no verdict.
+
+`--dry-run` prints what the drill would do (chaos.dryrun) and touches nothing: exit 0, 1 when a step names
+something the environment file does not resolve, 2 refused as above.
 """
 
 from __future__ import annotations
@@ -12,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from chaos.drill import DrillRequest, execute, plan
+from chaos.dryrun import ScenarioPreview, StepPreview, preview
 from chaos.scenario import known_scenarios
 from chaos.suite import known_suites
+from rxcore.errors import RxError
+from rxcore.exitcodes import ExitCode
 from rxcore.jobs import DEFAULT_RUNS_DIR, Result
+from rxsuite.console import fail
 from rxsuite.lifecycle import run_job
 
 
@@ -34,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--skip-checks", action="store_true",
                         help="skip the pre-flight checks (reachability, TLS, anon key, one sign-in; see rxsuite "
                              "env check); a sandbox the drill starts itself is not checked")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print every check, step (with its resolved URL or command), probe, safeguard and "
+                             "rollback the drill would run, and touch nothing")
     parser.set_defaults(func=_drill)
 
 
@@ -41,8 +51,49 @@ def _drill(args: argparse.Namespace) -> int:
     """Signals only set the stop token: the method ends at its next wait, the rollbacks always run."""
     request = DrillRequest(env=args.env, scenario=args.scenario, suite=args.suite, runs_dir=args.runs_dir,
                            confirm_production=args.confirm_production, keep_sandbox=args.keep_sandbox,
-                           background_load=not args.no_load, skip_checks=args.skip_checks)
+                           background_load=not args.no_load, skip_checks=args.skip_checks, dry_run=args.dry_run)
+    if args.dry_run:
+        return _dry_run(request)
     return run_job(plan, execute, request, f"rxsuite drill {args.scenario or args.suite}", show=_print_result)
+
+
+def _dry_run(request: DrillRequest) -> int:
+    try:
+        previews = preview(plan(request))
+    except RxError as exc:
+        fail(str(exc))
+        return ExitCode.ERROR
+    print(f"dry run: nothing below is done (environment {request.env})")
+    for scenario in previews:
+        _print_preview(scenario)
+    problems = [p for scenario in previews for p in scenario.problems]
+    for problem in problems:
+        fail(problem)
+    return ExitCode.FAIL if problems else ExitCode.OK
+
+
+def _print_preview(scenario: ScenarioPreview) -> None:
+    print(f"\nscenario {scenario.name} (weight {scenario.weight:g}, {scenario.file})")
+    print(f"  target   {scenario.target}")
+    for check in scenario.checks:
+        print(f"  steady   {check}")
+    print(f"  steady   after the rollbacks: the same checks, for up to {scenario.after_timeout_s:g} s")
+    for line in scenario.probes:
+        print(f"  probes   {line}")
+    if scenario.load:
+        print(f"  load     {scenario.load}")
+    for step in (*scenario.method, *scenario.rollbacks):
+        _print_step(step)
+    for guard in scenario.safeguards:
+        print(f"  guard    {guard}")
+    for objective in scenario.objectives:
+        print(f"  judge    {objective}")
+
+
+def _print_step(step: StepPreview) -> None:
+    print(f"  {step.phase:8} {step.name}: {step.driver}.{step.action} {step.args or ''}".rstrip())
+    print(f"  {'':8}   {step.timing}")
+    print(f"  {'':8}   -> {step.resolved}" if step.problem is None else f"  {'':8}   PROBLEM: {step.problem}")
 
 
 def _print_result(job_result: Result) -> None:

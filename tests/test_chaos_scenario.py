@@ -42,8 +42,16 @@ def test_every_shipped_scenario_loads(name: str) -> None:
     assert load_scenario(name).name == name
 
 
-def test_the_quarterly_suite_names_every_shipped_scenario() -> None:
-    assert {s.name for s, _ in load_suite("quarterly").scenarios} == set(known_scenarios())
+def test_the_quarterly_suite_names_every_shipped_sandbox_scenario() -> None:
+    assert {s.name for s, _ in load_suite("quarterly").scenarios} == {
+        n for n in known_scenarios() if "/" not in n}
+
+
+def test_the_staging_suite_names_every_portable_scenario_and_uses_only_generic_drivers() -> None:
+    scenarios = [s for s, _ in load_suite("quarterly-staging").scenarios]
+    assert {s.name for s in scenarios} == {n for n in known_scenarios() if n.startswith("staging/")}
+    assert set().union(*(s.drivers for s in scenarios)) == {"toxiproxy", "http", "command"}
+    assert {c.kind for s in scenarios for c in s.checks} == {"http", "availability"}
 
 
 def test_unknown_driver_is_named_with_the_drivers_allowed(tmp_path: Path) -> None:

@@ -36,8 +36,11 @@ ACTIONS: dict[str, dict[str, dict[str, Arg]]] = {  # the generic drivers
         "remove_toxic": {"proxy": _PROXY, "name": Arg(_TEXT, True), "missing_ok": Arg(_BOOL)},
         "reset": {},
     },
-    "command": {
-        "run": {"argv": Arg(_LIST, True), "timeout_s": Arg(_NUM), "expect_exit": Arg((int,))},
+    "command": {  # argv, or a template the environment file names (chaos.command.templates) + its params
+        "run": {"argv": Arg(_LIST), "template": Arg(_TEXT), "params": Arg(_MAP), "timeout_s": Arg(_NUM),
+                "expect_exit": Arg((int,))},
+        "restore": {"template": Arg(_TEXT, True), "mark": Arg(_TEXT, True), "params": Arg(_MAP),
+                    "timeout_s": Arg(_NUM)},
     },
     "http": {
         "request": {"target": Arg(_TEXT), "url": Arg(_TEXT), "path": Arg(_TEXT), "method": Arg(_TEXT, False, (
@@ -82,8 +85,20 @@ def check_action_args(driver: str, action: str, args: dict[str, Any]) -> tuple[s
             return name, f"{value!r} is not allowed", f"use one of {', '.join(map(str, arg.choices))}"
     if driver == "http" and ("url" in args) == ("target" in args):
         return "url", "give exactly one of url and target", "url: https://... or target: NAME (+ path)"
-    if driver == "command" and not (args["argv"] and all(isinstance(a, str) for a in args["argv"])):
+    if driver == "command":
+        return _command_problem(action, args)
+    return None
+
+
+def _command_problem(action: str, args: dict[str, Any]) -> tuple[str, str, str] | None:
+    if action == "run" and ("argv" in args) == ("template" in args):
+        return "argv", "give exactly one of argv and template", \
+            "template: NAME (of the environment's chaos.command.templates) or argv: [program, arg, ...]"
+    if "argv" in args and not (args["argv"] and all(isinstance(a, str) for a in args["argv"])):
         return "argv", "must be a non-empty list of strings", "e.g. argv: [/usr/local/bin/failover, --region, a]"
+    for key, value in (args.get("params") or {}).items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            return f"params.{key}", f"{value!r} is not text or a number", "write a placeholder value such as eu-west"
     return None
 
 

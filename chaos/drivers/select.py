@@ -44,13 +44,14 @@ def build_drivers(env: Environment, needed: set[str], platform: plugins.Platform
             url = (chaos.get("toxiproxy") or {}).get("url") or defaults.get("toxiproxy", {}).get("url")
             if not url:
                 raise ConfigError(str(env.file), "chaos.toxiproxy.url", "missing", "set the Toxiproxy API URL")
-            drivers[name] = ToxiproxyDriver(url)
+            drivers[name] = ToxiproxyDriver(url, (chaos.get("toxiproxy") or {}).get("proxies"))
         elif name == "http":
             http = chaos.get("http") or {}
             targets = {**(http.get("targets") or {}), **defaults.get("http", {}).get("targets", {})}
             drivers[name] = HttpDriver(targets, tuple(http.get("allow") or ()))
         elif name == "command":
-            drivers[name] = CommandDriver(tuple((chaos.get("command") or {}).get("allow") or ()))
+            command = chaos.get("command") or {}
+            drivers[name] = CommandDriver(tuple(command.get("allow") or ()), command.get("templates"))
         else:
             drivers[name] = _plugin_driver(env, name, platform)
     return drivers
