@@ -137,6 +137,8 @@ def _run_suite(drill_plan: Plan, folder: RunFolder, target: ProbeTarget, platfor
             "rto_s": result.get("rto_s"), "rpo_count": result.get("rpo_count"), "rpo_s": result.get("rpo_s"),
             "time_to_detect_s": result.get("time_to_detect_s"), "downtime_s": result.get("downtime_s"),
             "ledger": result.get("ledger"), "reason": result.get("reason"),
+            "time_to_alert_s": result.get("time_to_alert_s"), "time_to_notify_s": result.get("time_to_notify_s"),
+            "time_to_resolve_s": result.get("time_to_resolve_s"), "alerting": _alerting_summary(result),
             "duration_s": _duration(result), "journal": str(Path("scenarios") / scenario.name / DRILL_FILE)})
     summary: dict[str, Any] = summarise(results) if results else {"score": 0.0, "verdict": "fail", "as_expected": False}
     interrupted = len(results) < len(drill_plan.scenarios) or any(r.get("status") == "interrupted"
@@ -149,6 +151,15 @@ def _run_suite(drill_plan: Plan, folder: RunFolder, target: ProbeTarget, platfor
                    duration_s=round(time.time() - started, 1), trend=trend(history, summary["score"]),
                    **_stopped(stop))
     return journal.data
+
+
+def _alerting_summary(result: dict[str, Any]) -> dict[str, Any] | None:
+    """A scenario's alert checks as the suite journal lists them (the whole section is in its own drill.json)."""
+    alerting = result.get("alerting")
+    if not alerting:
+        return None
+    return {"checked": alerting.get("checked"), "unexpected": alerting.get("unexpected") or [],
+            "findings": alerting.get("findings") or []}
 
 
 def _stopped(stop: StopToken) -> dict[str, Any]:
