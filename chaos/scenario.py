@@ -358,9 +358,8 @@ class _Parser:
                       "within: 60s}], or write alerts: [] for a fault that must raise none")
         items = self.seq(raw["alerts"], "alerts")
         expected = tuple(self.expected_alert(item, f"alerts[{i}]") for i, item in enumerate(items))
-        names = [a.name for a in expected]
-        for a in expected:
-            if names.count(a.name) > 1:
+        for i, a in enumerate(expected):
+            if a.name in {b.name for b in expected[:i]}:
                 self.fail(f"{a.where}.name", f"{a.name} is listed twice", "list each alert once")
         return AlertChecks(expected, self.number(raw.get("alerts_quiet_s", 15), "alerts_quiet_s", 0, 600))
 
