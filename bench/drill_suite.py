@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--no-load", action="store_true", help="skip the scenarios' background load")
     parser.add_argument("--runs-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="drill-bench-")))
     args = parser.parse_args()
+    args.runs_dir.mkdir(parents=True, exist_ok=True)
     config = sandbox_variant(_OFFSET, "bench-drill")
     env_file = write_sandbox_environment(config, args.runs_dir / "env.yaml", "sandbox-bench")
     started = time.monotonic()
