@@ -444,7 +444,7 @@ def _explain_alert_objectives(objectives: list[dict[str, Any]], alerting: dict[s
     down for 2.4 s and nobody would have known"), not just a number."""
     findings = alerting.get("findings", [])
     words = {"alerts_missed": ("no ", "later than", "did not answer"), "alerts_unresolved": ("did not resolve",),
-             "unexpected_alerts": ("unexpected alert",)}
+             "unexpected_alerts": ("unexpected alert", "did not answer")}
     for result in objectives:
         if result["metric"] in words and not result["met"]:
             detail = [f for f in findings if any(w in f for w in words[result["metric"]])]
