@@ -266,16 +266,16 @@ class DrillRunner:
         return AlertWatcher(source, checks)
 
     def _alert_times(self) -> tuple[float, float]:
-        """(origin, recovery) of the alert timings: the fault's start (else the method's), and the later of the
-        probes' recovery and the method's end (a fault the method holds is not over before it ends, even when the
-        users never saw it, as in a region failover)."""
+        """(origin, recovery) of the alert timings: the fault's start (else the method's), and the probes'
+        recovery; when the probes saw no failure (a region failover users never noticed), the method's end, when
+        the fault the method held was undone."""
         origin = self.fault_at if self.fault_at is not None else (self.method_start or time.time())
         method_end = self.method_end or time.time()
         rto = None
         if self.fault_at is not None:
             rto = measure.rto_s(self.prober.samples(), self.fault_at, self.scenario.probes.stability_s,
                                 time.time() - self.scenario.probes.timeout_s)
-        return origin, max(method_end, origin + rto) if rto is not None else method_end
+        return origin, origin + rto if rto else method_end
 
     def _await_alerts(self) -> None:
         """Keep watching after recovery until the declared alerts fired and resolved, or their time ran out."""
