@@ -102,11 +102,30 @@ class AlertWatcher:
         self.already_firing: dict[str, _Seen] = {}
         self.notifications: list[dict[str, Any]] = []
         self.polls = 0
+        self.waited_before_s = 0.0
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._client: httpx.Client | None = None
+
+    def wait_quiet(self, stop: threading.Event, timeout_s: float) -> float:
+        """Wait (up to `timeout_s`) until none of the declared alerts is firing, so this fault's page can be told
+        from an earlier fault's page still open (drills run back to back in a suite); the seconds waited."""
+        names = {e.name for e in self.checks.expected}
+        started = self.clock()
+        with httpx.Client(headers=self.source.headers, timeout=3.0) as client:
+            while names and self.clock() - started < timeout_s:
+                try:
+                    listed = client.get(f"{self.source.alertmanager_url}/api/v2/alerts").json()
+                except (httpx.HTTPError, ValueError):
+                    break  # the watch itself records an Alertmanager that does not answer
+                if not any((a.get("labels") or {}).get("alertname") in names for a in listed or []):
+                    break
+                if stop.wait(1.0):
+                    break
+        self.waited_before_s = round(self.clock() - started, 1)
+        return self.waited_before_s
 
     def start(self) -> None:
         self.since = self.clock()
@@ -263,6 +282,7 @@ class AlertWatcher:
         section = {
             "checked": True, "alertmanager": self.source.alertmanager_url, "pager": self.source.pager_url,
             "watched_from": self.since, "watched_until": self.clock(), "polls": polls, "errors": errors,
+            "waited_before_s": self.waited_before_s,
             "alerts": rows, "unexpected": [_describe(s, origin) for s in unexpected],
             "already_firing": [_describe(s, origin) for s in already],
             "notifications": len(notifications), "findings": findings,
@@ -282,6 +302,9 @@ class AlertWatcher:
         resolved_in_time = to_resolve is not None and (expected.resolves_within_s is None
                                                        or to_resolve <= expected.resolves_within_s)
         if to_alert is None:
+            if expected.required and any(s.name == expected.name for s in self.already_firing.values()):
+                findings.append(f"{expected.name} was already firing when the drill began (an earlier fault's "
+                                "alert still open), so this fault's could not be told apart")
             if expected.required:
                 down = (f"the platform was down for {downtime_s:.1f} s and nobody would have known"
                         if downtime_s else "the probes saw no downtime, so the fault may not have reached users")

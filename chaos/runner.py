@@ -34,6 +34,7 @@ from rxcore.plugins import Platform
 Progress = Callable[[str, str], None]
 PROBE_FILE = "probes.jsonl"
 _POLL_S = 0.05
+_QUIET_BEFORE_S = 90.0  # longest wait for an earlier fault's alerts to resolve before the method
 
 
 def _quiet(kind: str, message: str) -> None:
@@ -117,6 +118,7 @@ class DrillRunner:
         try:
             if self._steady_before():
                 if self.alerts is not None:
+                    self._alerts_quiet()
                     self.alerts.start()
                 self.journal.update(load=load.start())
                 self.progress("load", self.journal.data["load"]["detail"])
@@ -264,6 +266,12 @@ class DrillRunner:
                 "...} to its file)"]})
             return None
         return AlertWatcher(source, checks)
+
+    def _alerts_quiet(self) -> None:
+        assert self.alerts is not None
+        if self.alerts.wait_quiet(self.abort.stop, _QUIET_BEFORE_S) >= 1:
+            self.progress("alerts", f"waited {self.alerts.waited_before_s:g} s for the declared alerts of an earlier "
+                          "fault to resolve")
 
     def _alert_times(self) -> tuple[float, float]:
         """(origin, recovery) of the alert timings: the fault's start (else the method's), and the probes'
