@@ -9,6 +9,7 @@ notification Alertmanager sent. The broken rule file is the same spec with a wro
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from rxcore.environment import PROJECT_ROOT
 from rxcore.jobs import QuietProgress, StopToken
 from sandbox.monitoring import RULES_DIR
 from sandbox.stack import Sandbox
-from slo.rules import generate, write_rules
+from slo.rules import RuledObjective, generate, write_rules
 from slo.rules_cases import run_cases
 from slo.spec import load_spec
 
@@ -81,17 +82,37 @@ def _notifications(sandbox: Sandbox, since: float, alert: str | None = None) -> 
     return [n for n in received if n["unix"] >= since and (alert is None or n["alert"] == alert)]
 
 
+def _edge_rule(sandbox: Sandbox) -> RuledObjective:
+    """The edge spec's rules as the sandbox generated them (at its time scale)."""
+    return generate(load_spec(_EDGE_SPEC), sandbox.config.monitoring.rules_time_scale).objectives[0]
+
+
+def _events(sandbox: Sandbox, ruled: RuledObjective, at: float) -> float:
+    """What the rule's guard counts: the edge's valid answers over its long window, as Prometheus had them at `at`."""
+    window = f"{ruled.alerts[0].long_s:g}s"
+    return _instant(sandbox, f'sum(increase(haproxy_frontend_http_responses_total{{job="haproxy",proxy="edge",'
+                             f'code!="4xx"}}[{window}]))', at)
+
+
+def _traffic_until_guarded(sandbox: Sandbox, timeout_s: float = 40) -> None:
+    ruled = _edge_rule(sandbox)
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=sandbox.edge_url, timeout=5) as client:
+        while _events(sandbox, ruled, time.time()) < 1.5 * ruled.config.min_events:
+            assert time.monotonic() < deadline, "Prometheus did not count the warm-up traffic at the edge"
+            assert all(client.get("/health").status_code == 200 for _ in range(50))
+            time.sleep(1.2)  # one scrape
+
+
 def _predicted_s(sandbox: Sandbox, fault_at: float, failing_per_s: float) -> float:
     """When the edge page's expression first holds under a total outage, from the rule itself: the long window's
     error ratio passes `threshold` once the failed requests reach threshold x the events in the window (those
     counted at the fault's start plus the failing ones), and the guard needs `min_events` in the long window.
     The short window (1/12 of the long) passes sooner and never decides."""
-    ruled = generate(load_spec(_EDGE_SPEC), sandbox.config.monitoring.rules_time_scale).objectives[0]
+    ruled = _edge_rule(sandbox)
     alert = ruled.alerts[0]
     threshold = alert.factor * ruled.budget
-    window = f"{alert.long_s:g}s"
-    before = _instant(sandbox, f'sum(increase(haproxy_frontend_http_responses_total{{proxy="edge",code!="4xx"}}'
-                               f"[{window}]))", fault_at)
+    before = _events(sandbox, ruled, fault_at)
     ratio_s = threshold * before / ((1 - threshold) * failing_per_s)
     guard_s = max(0.0, (ruled.config.min_events - before) / failing_per_s)
     return max(ratio_s, guard_s) + alert.for_s
@@ -99,9 +120,9 @@ def _predicted_s(sandbox: Sandbox, fault_at: float, failing_per_s: float) -> flo
 
 def test_both_regions_out_pages_once_within_the_rules_prediction_and_resolves(
         sandbox: Sandbox, env_file: Path, tmp_path: Path) -> None:
-    """Traffic first, so the low-traffic guard holds when the fault starts and the error ratio alone decides."""
-    with httpx.Client(base_url=sandbox.edge_url, timeout=5) as client:
-        assert all(client.get("/health").status_code == 200 for _ in range(150))
+    """Traffic first, until Prometheus counts more than the low-traffic guard in the long window, so the error
+    ratio alone decides when the page fires."""
+    _traffic_until_guarded(sandbox)
     alerts = [{"name": _PAGE, "within": "20s", "resolves_within": "60s"}]
     result = _drill(env_file, _scenario(tmp_path, _BOTH_REGIONS_OUT, _EDGE_BACK, alerts), tmp_path / "runs")
 
