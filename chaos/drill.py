@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaos.alerts import alert_source
 from chaos.drivers.select import allowed_drivers
 from chaos.journal import DRILL_FILE, Journal, iso
 from chaos.probes import ProbeTarget
@@ -67,6 +68,8 @@ def plan(request: DrillRequest) -> Plan:
         scenarios, suite_name = suite.scenarios, suite.name
     else:
         scenarios, suite_name = ((load_scenario(request.scenario or ""), 1.0),), None
+    if any(scenario.alerts is not None for scenario, _ in scenarios):
+        alert_source(env, None)  # the alert checks' credentials variables, refused before anything is touched
     allowed = allowed_drivers(env)
     for scenario, _ in scenarios:
         missing = sorted(scenario.drivers - allowed)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from chaos.alerts import AlertSource, AlertWatcher, parse_time
+from chaos.drill import DrillRequest, plan
 from chaos.scenario import AlertChecks, ExpectedAlert, load_scenario
 from rxcore.errors import ConfigError
 from tests.local_http import serving
@@ -172,3 +173,17 @@ def test_an_alertmanager_that_never_answers_leaves_the_figures_unmeasured() -> N
     assert set(figures.values()) == {None}
     assert section["checked"] is False
     assert section["findings"][0].startswith("Alertmanager at http://127.0.0.1:9 did not answer")
+
+
+def test_an_unset_alertmanager_credentials_variable_refuses_the_drill_before_anything(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RX_TEST_AM_AUTH", raising=False)
+    env = tmp_path / "staging.yaml"
+    env.write_text(yaml.safe_dump({
+        "name": "staging", "kind": "staging", "base_url": "https://rx.example", "anon_key_env": "RX_ANON",
+        "allowed_jobs": ["drill"], "chaos": {"drivers": ["http"]},
+        "alerting": {"alertmanager_url": "https://am.example", "headers_env": {"Authorization": "RX_TEST_AM_AUTH"}}}))
+    with pytest.raises(ConfigError) as caught:
+        plan(DrillRequest(env=str(env), scenario="payment-provider-outage", skip_checks=True))
+    assert caught.value.field == "alerting.headers_env.Authorization"
+    assert "RX_TEST_AM_AUTH" in str(caught.value)
