@@ -118,7 +118,7 @@ class DrillRunner:
         try:
             if self._steady_before():
                 if self.alerts is not None:
-                    self._alerts_quiet()
+                    self._alerts_quiet(self.alerts)
                     self.alerts.start()
                 self.journal.update(load=load.start())
                 self.progress("load", self.journal.data["load"]["detail"])
@@ -267,10 +267,9 @@ class DrillRunner:
             return None
         return AlertWatcher(source, checks)
 
-    def _alerts_quiet(self) -> None:
-        assert self.alerts is not None
-        if self.alerts.wait_quiet(self.abort.stop, _QUIET_BEFORE_S) >= 1:
-            self.progress("alerts", f"waited {self.alerts.waited_before_s:g} s for the declared alerts of an earlier "
+    def _alerts_quiet(self, watcher: AlertWatcher) -> None:
+        if watcher.wait_quiet(self.abort.stop, _QUIET_BEFORE_S) >= 1:
+            self.progress("alerts", f"waited {watcher.waited_before_s:g} s for the required alerts of an earlier "
                           "fault to resolve")
 
     def _alert_times(self) -> tuple[float, float]:
