@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaos.alerts import alert_source
 from chaos.drivers.select import allowed_drivers
 from chaos.journal import DRILL_FILE, Journal, iso
 from chaos.probes import ProbeTarget
@@ -68,6 +69,8 @@ def plan(request: DrillRequest) -> Plan:
         scenarios, suite_name = suite.scenarios, suite.name
     else:
         scenarios, suite_name = ((load_scenario(request.scenario or ""), 1.0),), None
+    if any(scenario.alerts is not None for scenario, _ in scenarios):
+        alert_source(env, None)  # the alert checks' credentials variables, refused before anything is touched
     allowed = allowed_drivers(env)
     for scenario, _ in scenarios:
         missing = sorted(scenario.drivers - allowed)
@@ -139,6 +142,8 @@ def _run_suite(drill_plan: Plan, folder: RunFolder, target: ProbeTarget, platfor
             "rto_s": result.get("rto_s"), "rpo_count": result.get("rpo_count"), "rpo_s": result.get("rpo_s"),
             "time_to_detect_s": result.get("time_to_detect_s"), "downtime_s": result.get("downtime_s"),
             "ledger": result.get("ledger"), "reason": result.get("reason"),
+            "time_to_alert_s": result.get("time_to_alert_s"), "time_to_notify_s": result.get("time_to_notify_s"),
+            "time_to_resolve_s": result.get("time_to_resolve_s"), "alerting": _alerting_summary(result),
             "duration_s": _duration(result), "journal": str(Path("scenarios") / scenario.name / DRILL_FILE)})
     summary: dict[str, Any] = summarise(results) if results else {"score": 0.0, "verdict": "fail", "as_expected": False}
     interrupted = len(results) < len(drill_plan.scenarios) or any(r.get("status") == "interrupted"
@@ -151,6 +156,15 @@ def _run_suite(drill_plan: Plan, folder: RunFolder, target: ProbeTarget, platfor
                    duration_s=round(time.time() - started, 1), trend=trend(history, summary["score"]),
                    **_stopped(stop))
     return journal.data
+
+
+def _alerting_summary(result: dict[str, Any]) -> dict[str, Any] | None:
+    """A scenario's alert checks as the suite journal lists them (the whole section is in its own drill.json)."""
+    alerting = result.get("alerting")
+    if not alerting:
+        return None
+    return {"checked": alerting.get("checked"), "unexpected": alerting.get("unexpected") or [],
+            "findings": alerting.get("findings") or []}
 
 
 def _stopped(stop: StopToken) -> dict[str, Any]:

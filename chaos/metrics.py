@@ -25,6 +25,12 @@ METRICS: dict[str, str] = {
     "restore_duration_s": "point-in-time restore: start of the restore -> restored database answering",
     "restore_missing_before_target": "writes acknowledged before the restore target missing from the restore",
     "restore_present_after_target": "writes sent after the restore target found in the restore",
+    "time_to_alert_s": "fault injection -> the first declared alert firing in Alertmanager (its startsAt)",
+    "time_to_notify_s": "fault injection -> the first notification of a declared alert received by the pager",
+    "time_to_resolve_s": "recovery -> the last resolved notification of the declared alerts that fired",
+    "alerts_missed": "required alerts (scenario `alerts:`) that did not fire within their `within`",
+    "alerts_unresolved": "declared alerts that fired but did not resolve within their `resolves_within`",
+    "unexpected_alerts": "alerts that started firing during the drill without being declared in `alerts:`",
 }
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {

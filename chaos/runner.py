@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos import measure
+from chaos.alerts import AlertWatcher, alert_source
 from chaos.context import DrillContext
 from chaos.drivers import BUILTIN_DRIVER
 from chaos.drivers.select import build_drivers
@@ -33,6 +34,7 @@ from rxcore.plugins import Platform
 Progress = Callable[[str, str], None]
 PROBE_FILE = "probes.jsonl"
 _POLL_S = 0.05
+_QUIET_BEFORE_S = 90.0  # longest wait for an earlier fault's alerts to resolve before the method
 
 
 def _quiet(kind: str, message: str) -> None:
@@ -106,6 +108,7 @@ class DrillRunner:
         self.method_start: float | None = None
         self.method_end: float | None = None
         self.rollback_failures: list[str] = []
+        self.alerts = self._alert_watcher()
 
     # ----- the whole drill ----------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -114,6 +117,9 @@ class DrillRunner:
         self.journal.timeline("probes_started")
         try:
             if self._steady_before():
+                if self.alerts is not None:
+                    self._alerts_quiet(self.alerts)
+                    self.alerts.start()
                 self.journal.update(load=load.start())
                 self.progress("load", self.journal.data["load"]["detail"])
                 self._method()
@@ -132,7 +138,10 @@ class DrillRunner:
             if self.fault_at is not None and not self.abort.interrupted:
                 self._wait_for_recovery()
             steady_after = self._steady_after() if self.method_start is not None else None
+            self._await_alerts()
         finally:
+            if self.alerts is not None and self.alerts.since is not None:
+                self.alerts.stop()
             self.prober.stop()
             self.journal.timeline("probes_stopped")
         return self._verify_ledger(), steady_after
@@ -243,6 +252,61 @@ class DrillRunner:
             self.abort.wait(0.25)
         return False
 
+    # ----- alerting -------------------------------------------------------------------------------------------------
+    def _alert_watcher(self) -> AlertWatcher | None:
+        """A watcher when the scenario declares `alerts:` and the environment names an Alertmanager; a scenario
+        that declares alerts where none is named is run without the alert checks, and drill.json says so."""
+        checks = self.scenario.alerts
+        if checks is None:
+            return None
+        source = alert_source(self.env, self.platform)
+        if source is None:
+            self.journal.update(alerting={"checked": False, "findings": [
+                "alert checks skipped: the environment names no Alertmanager (add alerting: {alertmanager_url: "
+                "...} to its file)"]})
+            return None
+        return AlertWatcher(source, checks)
+
+    def _alerts_quiet(self, watcher: AlertWatcher) -> None:
+        if watcher.wait_quiet(self.abort.stop, _QUIET_BEFORE_S) >= 1:
+            self.progress("alerts", f"waited {watcher.waited_before_s:g} s for the required alerts of an earlier "
+                          "fault to resolve")
+
+    def _alert_times(self) -> tuple[float, float]:
+        """(origin, recovery) of the alert timings: the fault's start (else the method's), and the probes'
+        recovery; when the probes saw no failure (a region failover users never noticed), the method's end, when
+        the fault the method held was undone."""
+        origin = self.fault_at if self.fault_at is not None else (self.method_start or time.time())
+        method_end = self.method_end or time.time()
+        rto = None
+        if self.fault_at is not None:
+            rto = measure.rto_s(self.prober.samples(), self.fault_at, self.scenario.probes.stability_s,
+                                time.time() - self.scenario.probes.timeout_s)
+        return origin, origin + rto if rto else method_end
+
+    def _await_alerts(self) -> None:
+        """Keep watching after recovery until the declared alerts fired and resolved, or their time ran out."""
+        if self.alerts is None or self.alerts.since is None or self.method_start is None or self.abort.interrupted:
+            return
+        origin, recovered = self._alert_times()
+        deadline = self.alerts.deadline(origin, recovered)
+        left = deadline - time.time()
+        if left > 0:
+            self.progress("alerts", f"watching Alertmanager up to {left:.0f} s more for the declared alerts")
+        while time.time() < deadline and not self.alerts.settled(origin, recovered):
+            if self.abort.stop.wait(0.25):  # Ctrl-C ends the watch; a safeguard's halt does not
+                return
+
+    def _alert_figures(self, figures: dict[str, Any]) -> dict[str, Any] | None:
+        if self.alerts is None or self.alerts.since is None or self.method_start is None:
+            return None
+        origin, recovered = self._alert_times()
+        section, found = self.alerts.report(origin, recovered, figures.get("downtime_s"))
+        figures.update(found)
+        for finding in section.get("findings", []):
+            self.progress("alerts", finding)
+        return section
+
     # ----- always: rollbacks, steady state after, ledger ------------------------------------------------------------
     def _rollbacks(self) -> None:
         if self.method_start is None:
@@ -273,9 +337,12 @@ class DrillRunner:
     # ----- figures -------------------------------------------------------------------------------------------------
     def _conclude(self, ledger: measure.LedgerResult | None, steady_after: bool | None) -> dict[str, Any]:
         figures = self._figures(ledger, steady_after)
+        alerting = self._alert_figures(figures)
         ran = self.method_start is not None
         verdict: str | None
         objectives, verdict, score = verdict_and_score(self.scenario.objectives, figures) if ran else ([], "fail", 0.0)
+        if alerting is not None:
+            _explain_alert_objectives(objectives, alerting)
         reason = self.abort.reason
         if self.rollback_failures:
             reason = "; ".join(x for x in (reason, f"rollback failed: {', '.join(self.rollback_failures)}") if x)
@@ -294,8 +361,14 @@ class DrillRunner:
             as_expected=verdict == self.scenario.expect and status == "completed" and left_as_found(figures),
             series=self._series(), platform_events=self._platform_events(),
             probe_validity=self.prober.validity().to_dict(),
+            **({} if alerting is None else {
+                "alerting": alerting, "time_to_alert_s": _r(figures.get("time_to_alert_s")),
+                "time_to_notify_s": _r(figures.get("time_to_notify_s")),
+                "time_to_resolve_s": _r(figures.get("time_to_resolve_s"))}),
         )
         self._timeline_marks(figures)
+        if alerting is not None:
+            self._alert_marks(alerting)
         return self.journal.data
 
     def _figures(self, ledger: measure.LedgerResult | None, steady_after: bool | None) -> dict[str, Any]:
@@ -344,6 +417,17 @@ class DrillRunner:
         if figures.get("rto_s") is not None:
             self.journal.timeline("recovered", self.fault_at + figures["rto_s"])
 
+    def _alert_marks(self, alerting: dict[str, Any]) -> None:
+        for row in alerting.get("alerts", []):
+            if row.get("fired_at") is not None:
+                self.journal.timeline("alert_firing", row["fired_at"], alert=row["name"])
+            if row.get("notified_at") is not None:
+                self.journal.timeline("alert_notified", row["notified_at"], alert=row["name"])
+            if row.get("resolved_at") is not None:
+                self.journal.timeline("alert_resolved", row["resolved_at"], alert=row["name"])
+        for row in alerting.get("unexpected", []):
+            self.journal.timeline("unexpected_alert", row["starts_at"], alert=row["name"])
+
     def _series(self) -> list[dict[str, Any]]:
         """Per-second counts relative to the method start (the raw samples are in probes.jsonl)."""
         origin = self.method_start or self.prober.started_at or time.time()
@@ -360,6 +444,19 @@ class DrillRunner:
         if self.platform is None or self.method_start is None:
             return []
         return self.platform.events(self.method_start)
+
+
+def _explain_alert_objectives(objectives: list[dict[str, Any]], alerting: dict[str, Any]) -> None:
+    """An unmet alert objective carries the plain finding ("no RxAvailabilityPage within 60 s: the platform was
+    down for 2.4 s and nobody would have known"), not just a number."""
+    findings = alerting.get("findings", [])
+    words = {"alerts_missed": ("no ", "later than", "did not answer"), "alerts_unresolved": ("did not resolve",),
+             "unexpected_alerts": ("unexpected alert", "did not answer")}
+    for result in objectives:
+        if result["metric"] in words and not result["met"]:
+            detail = [f for f in findings if any(w in f for w in words[result["metric"]])]
+            if detail:
+                result["detail"] = "; ".join(detail)
 
 
 def _r(value: Any) -> Any:

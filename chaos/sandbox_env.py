@@ -30,5 +30,7 @@ def write_sandbox_environment(config: _SandboxSettings, path: Path, name: str = 
     raw = yaml.safe_load((PROJECT_ROOT / "environments" / "sandbox.yaml").read_text())
     raw.update(name=name, base_url=config.url("edge"))
     raw["sandbox"].update(ports=dict(config.ports), state_dir=str(config.state_dir), replication=config.replication)
+    if "alerting" in raw:  # the drill's alert checks read this sandbox's Alertmanager and pager, not the default's
+        raw["alerting"].update(alertmanager_url=config.url("alertmanager"), pager_url=config.url("pager"))
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path

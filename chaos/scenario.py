@@ -20,7 +20,8 @@ from rxcore.yamlfile import YamlDocument, read_yaml
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 CHECK_KINDS = ("http", "availability", "sandbox_healthy")
 _TOP_FIELDS = {"name", "description", "expect", "designed_to_show", "steady_state", "load", "probes", "method",
-               "rollbacks", "safeguards", "objectives", "recovery_timeout_s", "self_healing", "self_healing_reason"}
+               "rollbacks", "safeguards", "objectives", "recovery_timeout_s", "self_healing", "self_healing_reason",
+               "alerts", "alerts_quiet_s"}
 STEADY_AFTER = "steady_state_after"
 _STEADY_AFTER_OBJECTIVE = {"name": "steady state after", "metric": STEADY_AFTER, "op": "==", "target": 1,
                            "weight": 2, "critical": True}
@@ -70,6 +71,28 @@ class DrillObjective:
 
 
 @dataclass(frozen=True)
+class ExpectedAlert:
+    """An alert the fault must raise: firing in Alertmanager within `within_s` of the fault, resolved (its resolved
+    notification received) within `resolves_within_s` of recovery. `required: false` lets it fire without
+    having to (not counted as unexpected)."""
+
+    name: str
+    within_s: float
+    resolves_within_s: float | None
+    required: bool
+    where: str
+
+
+@dataclass(frozen=True)
+class AlertChecks:
+    """`alerts:` of a scenario: what its fault must raise; an empty list says it must raise nothing (the silence
+    test). `quiet_s` is how long after recovery the drill keeps watching for alerts it did not expect."""
+
+    expected: tuple[ExpectedAlert, ...]
+    quiet_s: float
+
+
+@dataclass(frozen=True)
 class LoadSpec:
     profile: str
     users: int
@@ -102,6 +125,7 @@ class Scenario:
     objectives: tuple[DrillObjective, ...]
     recovery_timeout_s: float
     drivers: frozenset[str] = field(default_factory=frozenset)
+    alerts: AlertChecks | None = None  # None: the drill does not check alerting
 
 
 def scenario_path(name_or_path: str) -> Path:
@@ -160,6 +184,9 @@ def parse_scenario(raw: Any, path: Path, doc: YamlDocument | None = None) -> Sce
         p.fail("objectives", "empty or missing", "list at least one objective, e.g. {metric: rto_s, op: '<=', "
                "target: 30, weight: 1, critical: true}")
     objectives = _with_steady_after(p, objectives)
+    alerts = p.alerts(raw)
+    if alerts is not None:
+        objectives = _with_alert_objectives(p, objectives, alerts)
     _check_rollbacks(p, raw, method, rollbacks)
     if any(o.metric in ("rto_s", "time_to_detect_s", "rpo_count", "rpo_s") for o in objectives) and not faults:
         p.fail("method", "objectives measure RTO/RPO but no step is marked `fault: true`",
@@ -174,7 +201,7 @@ def parse_scenario(raw: Any, path: Path, doc: YamlDocument | None = None) -> Sce
         load=p.load(raw.get("load")), probes=p.probes(raw.get("probes")), method=method, rollbacks=rollbacks,
         safeguards=safeguards, objectives=objectives,
         recovery_timeout_s=p.number(raw.get("recovery_timeout_s", 60), "recovery_timeout_s", low=1),
-        drivers=drivers,
+        drivers=drivers, alerts=alerts,
     )
 
 
@@ -321,6 +348,46 @@ class _Parser:
             critical=self.flag(raw.get("critical", False), f"{where}.critical"),
         )
 
+    def alerts(self, raw: dict[str, Any]) -> AlertChecks | None:
+        if "alerts" not in raw:
+            if "alerts_quiet_s" in raw:
+                self.fail("alerts_quiet_s", "given without alerts", "declare alerts: [...] (or alerts: [] for a "
+                          "fault that must not page), or remove it")
+            return None
+        if raw["alerts"] is None:
+            self.fail("alerts", "empty", "list the alerts the fault must raise, e.g. [{name: RxAvailabilityPage, "
+                      "within: 60s}], or write alerts: [] for a fault that must raise none")
+        items = self.seq(raw["alerts"], "alerts")
+        expected = tuple(self.expected_alert(item, f"alerts[{i}]") for i, item in enumerate(items))
+        for i, a in enumerate(expected):
+            if a.name in {b.name for b in expected[:i]}:
+                self.fail(f"{a.where}.name", f"{a.name} is listed twice", "list each alert once")
+        return AlertChecks(expected, self.number(raw.get("alerts_quiet_s", 15), "alerts_quiet_s", 0, 600))
+
+    def expected_alert(self, raw: Any, where: str) -> ExpectedAlert:
+        self.mapping(raw, where)
+        self.known(raw, {"name", "within", "resolves_within", "required"}, where)
+        name = raw.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+            self.fail(f"{where}.name", f"{name!r} is not an alert name", "write the alertname label, e.g. "
+                      "RxAvailabilityPage")
+        resolves = raw.get("resolves_within")
+        return ExpectedAlert(
+            name=name, within_s=self.duration(raw.get("within", "60s"), f"{where}.within"),
+            resolves_within_s=None if resolves is None else self.duration(resolves, f"{where}.resolves_within"),
+            required=self.flag(raw.get("required", True), f"{where}.required"), where=where)
+
+    def duration(self, value: Any, where: str) -> float:
+        """Seconds from `90`, `60s`, `5m`: alert timings are written as rule files write them."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return self.number(value, where, low=0.001, high=86_400)
+        try:
+            seconds = validation.parse_duration(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(self.file, where, str(exc), "write a duration such as 60s or 5m",
+                              line=self.line(where)) from None
+        return self.number(seconds, where, low=0.001, high=86_400)
+
     def load(self, raw: Any) -> LoadSpec | None:
         if raw is None:
             return None
@@ -365,6 +432,24 @@ def _with_steady_after(p: _Parser, objectives: tuple[DrillObjective, ...]) -> tu
                    "write {metric: steady_state_after, op: '==', target: 1, critical: true}, or leave it out "
                    "(it is added)")
     return objectives if listed else (*objectives, p.objective(_STEADY_AFTER_OBJECTIVE, "(implicit)"))
+
+
+def _with_alert_objectives(p: _Parser, objectives: tuple[DrillObjective, ...],
+                           alerts: AlertChecks) -> tuple[DrillObjective, ...]:
+    """A scenario that declares alerts is judged on them: every required alert fired (critical: an outage nobody
+    is paged for is a safety problem), each resolved in time, and nothing else fired (critical for `alerts: []`,
+    a drill that exists to show silence). Each is added unless the file lists its metric itself."""
+    listed = {o.metric for o in objectives}
+    added: list[dict[str, Any]] = []
+    if any(a.required for a in alerts.expected):
+        added.append({"name": "declared alerts fired in time", "metric": "alerts_missed", "op": "==", "target": 0,
+                      "weight": 2, "critical": True})
+    if any(a.resolves_within_s is not None for a in alerts.expected):
+        added.append({"name": "alerts resolved in time", "metric": "alerts_unresolved", "op": "==", "target": 0,
+                      "weight": 1, "critical": False})
+    added.append({"name": "no unexpected alert", "metric": "unexpected_alerts", "op": "==", "target": 0,
+                  "weight": 1, "critical": not alerts.expected})
+    return (*objectives, *(p.objective(o, "(implicit)") for o in added if o["metric"] not in listed))
 
 
 def _check_rollbacks(p: _Parser, raw: dict[str, Any], method: tuple[Action, ...],

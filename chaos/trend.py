@@ -23,7 +23,8 @@ def earlier_drills(runs_dir: Path, env: str, key: str, exclude: Path | None = No
         if name == key:
             found.append({"run": path.parent.name, "started_at": data.get("started_at"), "score": data.get("score"),
                           "verdict": data.get("verdict"), "rto_s": data.get("rto_s"),
-                          "rpo_count": data.get("rpo_count")})
+                          "rpo_count": data.get("rpo_count"), "time_to_alert_s": data.get("time_to_alert_s"),
+                          "time_to_notify_s": data.get("time_to_notify_s")})
     return found
 
 

@@ -24,6 +24,8 @@ _COLOURS = {"p50": "#4c78a8", "p95": "#f58518", "p99": "#b279a2", "ok": "#54a24b
             "slo": "#d62728", "marker": "#444444", "warn": "#eeca3b"}
 _MARKER_LABELS = {"fault_injected": "fault", "first_failure_seen": "detected", "recovered": "recovered",
                   "rollback_done": "rolled back"}
+_ALERT_LABELS = {"alert_firing": "alert", "alert_notified": "paged", "alert_resolved": "resolved",
+                 "unexpected_alert": "unexpected alert"}
 _OVERSPENT_FLOOR = -100.0  # the burn-down is clipped here: further down is "overspent" all the same
 _ERROR_COLOURS = {"http_5xx": "#e45756", "timeout": "#b279a2", "connection_error": "#9d755d", "http_429": "#eeca3b",
                   "http_4xx": "#bab0ac"}
@@ -146,7 +148,8 @@ def burn_down(load: LoadSeries) -> str:
 
 
 def drill_timeline(journal: dict[str, Any]) -> str:
-    """Probe success strip per second (read and write), fault/detect/recover lines, RTO span and RPO."""
+    """Probe success strip per second (read and write), fault/detect/recover lines, RTO span and RPO, and the
+    alert checks' moments (firing, paged, resolved; an unexpected alert in red)."""
     series = journal.get("series") or []
     events = {e.get("event"): e.get("unix") for e in journal.get("timeline") or []}
     origin = events.get("method_started") or events.get("fault_injected") or 0.0
@@ -170,6 +173,12 @@ def drill_timeline(journal: dict[str, Any]) -> str:
                 ax.axvline(x, color=_COLOURS["marker"], linestyle=":", linewidth=1)
                 ax.text(x, 2.85 - 0.12 * (i % 2), f"{label} ", rotation=0, ha="right" if i % 2 else "left",
                         va="top", fontsize=7)
+        for e in journal.get("timeline") or []:  # the alert checks: when the fault paged, and when it stopped
+            if e.get("event") in _ALERT_LABELS and e.get("unix") is not None:
+                x = e["unix"] - origin
+                ax.axvline(x, color=_COLOURS["bad"] if e["event"] == "unexpected_alert" else _COLOURS["marker"],
+                           linestyle="--", linewidth=1)
+                ax.text(x, 0.05, f" {_ALERT_LABELS[e['event']]}", fontsize=7, va="bottom", rotation=90)
         fault, rto = events.get("fault_injected"), journal.get("rto_s")
         if fault is not None and rto is not None:
             start = fault - origin

@@ -374,7 +374,9 @@ def _drill_section(drills: list[DrillView], suites: list[dict[str, Any]]) -> dic
             "time_to_detect_s": j.get("time_to_detect_s"), "downtime_s": j.get("downtime_s"),
             "errors_during_fault": j.get("errors_during_fault"), "ledger": _ledger(j.get("ledger")),
             "objectives": [{k: o.get(k) for k in ("name", "metric", "op", "target", "measured", "met", "weight",
-                                                   "critical")} for o in j.get("objectives") or []],
+                                                   "critical", "detail")} for o in j.get("objectives") or []],
+            "time_to_alert_s": j.get("time_to_alert_s"), "time_to_notify_s": j.get("time_to_notify_s"),
+            "time_to_resolve_s": j.get("time_to_resolve_s"), "alerting": _alerting(j.get("alerting")),
             "timeline": [{"event": e.get("event"), "at": e.get("at"), "unix": e.get("unix")}
                          for e in j.get("timeline") or [] if e.get("event") in _DRILL_MARKERS],
             "rollbacks_ok": j.get("rollbacks_ok"),
@@ -384,6 +386,14 @@ def _drill_section(drills: list[DrillView], suites: list[dict[str, Any]]) -> dic
     scored = [s["score"] for s in scenarios if isinstance(s["score"], int | float)]
     return {"scenarios": scenarios, "suites": suites, "mean_score": sum(scored) / len(scored) if scored else None,
             "all_as_expected": all(s["as_expected"] for s in scenarios)}
+
+
+def _alerting(alerting: Any) -> dict[str, Any] | None:
+    """Whether the drill checked its alerts, and what it found (missed, late, unexpected pages)."""
+    if not isinstance(alerting, dict):
+        return None
+    return {"checked": alerting.get("checked"), "findings": alerting.get("findings") or [],
+            "unexpected": [a.get("name") for a in alerting.get("unexpected") or []]}
 
 
 def _ledger(ledger: Any) -> dict[str, Any] | None:
@@ -421,7 +431,9 @@ def drill_trend(runs_root: Path, until: datetime | None = None) -> list[dict[str
                 continue
             points.append({"scenario": journal.get("scenario"), "started_at": when.isoformat(),
                            "quarter": f"{when.year}-Q{(when.month - 1) // 3 + 1}", "score": journal["score"],
-                           "verdict": journal.get("verdict"), "environment": journal.get("environment")})
+                           "verdict": journal.get("verdict"), "environment": journal.get("environment"),
+                           "time_to_alert_s": journal.get("time_to_alert_s"),
+                           "time_to_notify_s": journal.get("time_to_notify_s")})
     return sorted(points, key=lambda p: p["started_at"])
 
 

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, Field, field_validator, model_validator
 from rxcore.schema import Strict, validate_document
 from rxcore.yamlfile import YamlDocument
 
-__all__ = ["REMOTE_KINDS", "EnvironmentFile", "MaintenanceWindow", "Monitor", "validate_environment"]
+__all__ = ["REMOTE_KINDS", "Alerting", "EnvironmentFile", "MaintenanceWindow", "Monitor", "validate_environment"]
 
 # Kinds of remote platforms; a plug-in kind (the embedded sandbox) adds its own, with a section named after it.
 REMOTE_KINDS = ("staging", "production", "preview")
@@ -96,6 +96,16 @@ class _Prometheus(Strict):
     headers_env: dict[_Name, _Name] = Field(default_factory=dict)
 
 
+class Alerting(Strict):
+    """Where a drill checks that its fault paged (`alerts:` in a scenario): the team's Alertmanager (its API v2)
+    and optionally a webhook receiver that lists what it received (`GET <pager_url>/notifications`, the sandbox
+    pager's format). Header values (credentials) come from the named environment variables."""
+
+    alertmanager_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
+    pager_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)] | None = None
+    headers_env: dict[_Name, _Name] = Field(default_factory=dict)
+
+
 class MaintenanceWindow(Strict):
     """Planned work: the monitor's checks in it are kept, left out of the SLI, and shown in reports."""
 
@@ -145,6 +155,7 @@ class EnvironmentFile(Strict):
     journeys: dict[_Name, Any] | None = None
     prometheus: _Prometheus | None = None
     monitor: Monitor = Monitor()
+    alerting: Alerting | None = None
 
 
 def validate_environment(doc: YamlDocument, plugin_kinds: Collection[str] = ()) -> EnvironmentFile:

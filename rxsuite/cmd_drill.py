@@ -109,6 +109,7 @@ def _print_result(job_result: Result) -> None:
               f"{_fmt(row.get('rpo_s'), 's')}  status {row.get('status')}")
         if row.get("reason"):
             print(f"{'':32} reason: {row['reason']}")
+        _print_alerting(row)
     if result.get("kind") == "suite":
         shown = result.get("verdict") or result.get("status")
         print(f"suite {result.get('suite')}: {str(shown).upper()} score {_fmt(result.get('score'))} "
@@ -117,6 +118,19 @@ def _print_result(job_result: Result) -> None:
     if delta is not None:
         print(f"trend: score {delta:+.1f} against the previous drill")
     print(f"journal   {folder / 'drill.json'}")
+
+
+def _print_alerting(row: dict[str, Any]) -> None:
+    """The alert checks' figures and findings under the drill's line, when the scenario declares alerts."""
+    alerting = row.get("alerting")
+    if not alerting:
+        return
+    if alerting.get("checked"):
+        print(f"{'':32} alerting: time to alert {_fmt(row.get('time_to_alert_s'), 's')}  time to notify "
+              f"{_fmt(row.get('time_to_notify_s'), 's')}  time to resolve {_fmt(row.get('time_to_resolve_s'), 's')}"
+              f"  unexpected {len(alerting.get('unexpected') or [])}")
+    for finding in alerting.get("findings") or []:
+        print(f"{'':32} alerting: {finding}")
 
 
 def _fmt(value: Any, unit: str = "") -> str:

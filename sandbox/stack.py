@@ -215,14 +215,15 @@ class Sandbox:
                           on_step: StepCallback, rules: subprocess.Popen[bytes] | None = None) -> None:
         """Start the monitoring parts of `starting` (Prometheus once the rule generator is done) and wait for all."""
         if "prometheus" in starting:
-            if rules is None and not (self.state_dir / monitoring.RULES_DIR).is_dir():
+            # the platform file is written last: without it the rules are missing or from before the edge rules
+            if rules is None and not (self.state_dir / monitoring.RULES_DIR / monitoring.PLATFORM_RULES).is_file():
                 rules = start_child(self.parts.monitoring.rules_argv(), self.logs_dir / "rules.log")
             try:
                 generated = rules is None or rules.wait(timeout=60) == 0
             except subprocess.TimeoutExpired:
                 generated = False
             if not generated:
-                raise SandboxError("prometheus", "the alert rules for the default spec were not generated",
+                raise SandboxError("prometheus", "the alert rules (default and edge specs) were not generated",
                                    f"see {self.logs_dir / 'rules.log'}")
         for part in starting:
             if not Parts.running(state, part):

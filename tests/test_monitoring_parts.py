@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from sandbox.app.metrics import AppMetrics
 from sandbox.config import SandboxConfig
-from sandbox.monitoring import MonitoringFiles
+from sandbox.monitoring import PLATFORM_RULES, RULES_DIR, MonitoringFiles
 from sandbox.pager import entries_of
 
 
@@ -56,3 +60,17 @@ def test_the_exporter_password_stays_out_of_the_command_line(tmp_path: Path) -> 
     argv, env = files.command("pg-exporter", {"pg_passwords": {"postgres": "s3cret/+"}})
     assert not any("s3cret" in arg for arg in argv)
     assert "postgres:s3cret%2F%2B@127.0.0.1:18432" in env["DATA_SOURCE_NAME"]
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="needs Debian's prometheus package (make deps)")
+def test_the_rule_generator_writes_the_default_edge_and_platform_rules_promtool_accepts(tmp_path: Path) -> None:
+    files = MonitoringFiles(SandboxConfig(), tmp_path, tmp_path / "logs")
+    done = subprocess.run(files.rules_argv(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in (tmp_path / RULES_DIR).iterdir())
+    assert written == ["default.rules.yml", "edge.rules.yml", PLATFORM_RULES]
+    checked = subprocess.run(["promtool", "check", "rules", str(tmp_path / RULES_DIR / PLATFORM_RULES)],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    rule = files.platform_rules()["groups"][0]["rules"][0]
+    assert (rule["alert"], rule["for"], rule["labels"]["severity"]) == ("RxRegionDown", "2s", "ticket")

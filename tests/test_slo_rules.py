@@ -253,3 +253,13 @@ def test_the_low_traffic_guard_is_what_keeps_a_handful_of_failures_silent(tmp_pa
     assert any(t["exp_alerts"] for t in low["alert_rule_test"] if t["alertname"] == "RxAvailabilityPage") is pages
     run = run_cases(rules, path, tmp_path)
     assert run.passed, run.output
+
+
+def test_generated_cases_pass_promtool_for_the_edge_spec_with_its_one_page(tmp_path: Path) -> None:
+    """slo/specs/edge.yaml, the sandbox's edge availability: one fast-burn page, whose cases promtool passes."""
+    rules = generate(load_spec(Path(__file__).resolve().parent.parent / "slo" / "specs" / "edge.yaml"), time_scale=60)
+    run = run_cases(rules, write_rules(rules, tmp_path), tmp_path)
+    assert run.passed, run.output
+    alerts = _rules(yaml.safe_load((tmp_path / "edge.rules.yml").read_text()), "alert")
+    assert [(a["alert"], a["labels"]["long"], a["labels"]["short"]) for a in alerts] == [
+        ("RxEdgeAvailabilityPage", "1m", "5s")]
