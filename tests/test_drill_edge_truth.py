@@ -25,7 +25,7 @@ from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant
 from tests.conftest import running_sandbox
 
-_OFFSET = 6150
+_OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "1000")) + 5150  # its own ports, beside the session's
 _CHECKS = {"checks": [{"check": "sandbox_healthy"}, {"check": "availability", "window_s": 1, "min": 1.0}],
            "after_timeout_s": 30}
 _EDGE_BACK = [

@@ -7,6 +7,7 @@ Synchronous replication is switched on at run time by the sync scenario (a sandb
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant
 from tests.conftest import running_sandbox
 
-_OFFSET = 6300
+_OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "1000")) + 5300  # its own ports, beside the session's
 
 
 @pytest.fixture(scope="module")

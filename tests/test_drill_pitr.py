@@ -3,6 +3,7 @@ target time and none sent after it."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant
 from tests.conftest import running_sandbox
 
-_OFFSET = 6600
+_OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "1000")) + 5600  # its own ports, beside the session's
 
 
 @pytest.fixture(scope="module")

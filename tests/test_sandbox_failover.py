@@ -3,6 +3,7 @@ acknowledged writes lost when the replication stream was cut (the ground truth t
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from sandbox.stack import Sandbox
 from sandbox.variant import sandbox_variant
 from tests.conftest import running_sandbox
 
-_OFFSET = 2000
+_OFFSET = int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "1000")) + 1000  # its own ports, beside the session's
 
 
 @pytest.fixture(scope="module")
