@@ -80,6 +80,8 @@ lock: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
+# What the bootstrap and the tools built; never data: the sandbox's state (.rxsuite/sandbox) stays until
+# `rxsuite sandbox reset`, and run folders (runs/) until you delete them.
 clean:
 	-[ -x $(RX) ] && $(RX) sandbox down
-	rm -rf $(VENV) .rxsuite .pytest_cache .ruff_cache .mypy_cache $(JS)/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache $(JS)/node_modules
