@@ -15,9 +15,11 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from rxcore.environment import PROJECT_ROOT
 
@@ -84,13 +86,14 @@ def create_platform_roles(admin_conninfo: str, app_user: str) -> None:
         conn.execute(sql.SQL("ALTER PUBLICATION supabase_realtime OWNER TO {}").format(user))
 
 
-def apply_shim(conn: psycopg.Connection) -> None:
+def apply_shim(conn: psycopg.Connection[Any]) -> None:
     conn.execute(resources.files("sandbox.app").joinpath("supabase_shim.sql").read_text(encoding="utf-8").encode())
 
 
-def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+def apply_migrations(conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply each migration not yet recorded, each in its own transaction with its record; the versions applied."""
-    applied = {row[0] for row in conn.execute("SELECT version FROM supabase_migrations.schema_migrations")}
+    with conn.cursor(row_factory=tuple_row) as cursor:
+        applied = {row[0] for row in cursor.execute("SELECT version FROM supabase_migrations.schema_migrations")}
     done = []
     for migration in migrations(directory):
         if migration.version in applied:
