@@ -1,7 +1,8 @@
 """The platform kit (supabase/migrations) on an empty PostgreSQL that has only Supabase's shim: the migrations
 apply in order and once, and the policies and the status-flow trigger themselves refuse what they should,
 straight in SQL under the roles and JWT claims PostgREST would set (the ground truth the sandbox's API rests on).
-The Realtime server's Python row filter is checked against the same policies on the same rows.
+The Realtime server's Python row filter is checked against the same policies on the same rows, and the sandbox's
+API answers what the database refuses in PostgREST's words.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from psycopg.rows import dict_row
@@ -28,7 +30,7 @@ from sandbox.app.platform_schema import (
     migrations,
 )
 from sandbox.app.policies import row_visible
-from tests.app_harness import DevStack
+from tests.app_harness import DevStack, login
 
 STATUSES = ("requested", "approved", "rejected", "paid", "dispensed")
 SERVICE = Caller("service", True)
@@ -237,3 +239,22 @@ def test_the_realtime_filter_agrees_with_the_select_policies_for_every_role(kit:
             by_python = {r["id"] for r in rows if row_visible(caller, r)}
             assert by_sql == by_python, caller
             assert by_sql, caller
+
+
+def test_the_api_answers_a_write_the_policies_refuse_as_postgrest_does(sandbox: Any) -> None:
+    with httpx.Client(base_url=sandbox.edge_url, timeout=10.0) as client:
+        patient, victim = login(client, sandbox, "patient", 60), login(client, sandbox, "patient", 61)
+        medication = patient.get("/rest/v1/medications", select="id", limit=1).json()[0]["id"]
+        response = patient.post("/rest/v1/prescriptions", {"medication_id": medication, "patient_id": victim.id})
+    assert (response.status_code, response.json()) == (403, {
+        "code": "42501", "message": 'new row violates row-level security policy for table "prescriptions"',
+        "details": None, "hint": None})
+
+
+def test_the_api_answers_a_transition_the_trigger_refuses_with_its_sqlstate(sandbox: Any) -> None:
+    with httpx.Client(base_url=sandbox.edge_url, timeout=10.0) as client:
+        pharmacist = login(client, sandbox, "pharmacist", 5)
+        approved = pharmacist.get("/rest/v1/prescriptions", status="eq.approved", limit=1).json()[0]
+        response = pharmacist.patch("/rest/v1/prescriptions", {"status": "dispensed"}, id=f"eq.{approved['id']}")
+    assert (response.status_code, response.json()["code"]) == (409, "PT409")
+    assert response.json()["message"] == "invalid status transition from approved to dispensed for a pharmacist"

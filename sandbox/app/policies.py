@@ -5,8 +5,8 @@ change notification, though, carries the row itself, and the Realtime server jud
 Supabase Realtime does with the same policies. tests/test_platform_kit.py checks this function against the
 policies on the same rows for every role.
 
-patient: own rows; doctor: prescriptions assigned to them; pharmacist: approved and paid prescriptions;
-service role: everything.
+A signed-in user sees the prescriptions where they are the patient or the assigned doctor, and a pharmacist the
+approved and paid ones too; the service role sees everything, anon nothing.
 """
 
 from __future__ import annotations
@@ -24,11 +24,9 @@ def row_visible(caller: Caller, row: dict[str, Any]) -> bool:
     """Whether ``caller`` may see this prescription row (as the kit's select policies decide at rest)."""
     if caller.kind == "service":
         return True
+    if caller.kind != "user":
+        return False
     user = str(caller.user_id)
-    if caller.rx_role == "patient":
-        return str(row.get("patient_id")) == user
-    if caller.rx_role == "doctor":
-        return str(row.get("doctor_id")) == user
-    if caller.rx_role == "pharmacist":
-        return row.get("status") in PHARMACY_STATUSES
-    return False
+    if user in (str(row.get("patient_id")), str(row.get("doctor_id"))):
+        return True
+    return caller.rx_role == "pharmacist" and row.get("status") in PHARMACY_STATUSES

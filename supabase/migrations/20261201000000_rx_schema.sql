@@ -48,6 +48,7 @@ create table public.prescriptions (
 create index prescriptions_patient_idx on public.prescriptions (patient_id, created_at desc);
 create index prescriptions_doctor_idx on public.prescriptions (doctor_id, status);
 create index prescriptions_status_idx on public.prescriptions (status, created_at);
+create index prescriptions_updated_idx on public.prescriptions (updated_at);
 
 -- The audit trail of status changes: written by the status-flow trigger only (20261201000200_rx_status_flow.sql).
 create table public.prescription_events (

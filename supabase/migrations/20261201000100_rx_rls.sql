@@ -5,10 +5,27 @@
 --   service_role  everything (BYPASSRLS), e.g. the payment webhook
 -- The rx role comes from the access token (GoTrue copies auth.users.raw_app_meta_data into the JWT's
 -- app_metadata), so no policy needs a table lookup. `(select ...)` lets PostgreSQL evaluate it once per statement.
+-- A user reads the prescriptions where they are the patient or the assigned doctor (whatever their role: only a
+-- patient can create a row naming themself as patient, and only a doctor is ever assigned).
 
 create function public.rx_role() returns text
 language sql stable set search_path = '' as $$
     select auth.jwt() -> 'app_metadata' ->> 'rx_role'
+$$;
+
+-- The prescriptions a pharmacist may read, as an array of ids, empty for anyone else. Written as `id = any(...)`
+-- the pharmacists' policy stays an index condition the planner expects to match a few rows, so each caller's query
+-- uses the indexes of the policy that applies to them (patient_id, doctor_id, the primary key); a status test
+-- OR'ed with the others would make every caller's query scan the whole table. Security definer: it reads the
+-- table as its owner, so it does not recurse into these policies.
+create function public.rx_pharmacy_queue() returns uuid[]
+language plpgsql stable security definer set search_path = '' as $$
+begin
+    if public.rx_role() is distinct from 'pharmacist' then
+        return '{}';
+    end if;
+    return (select coalesce(array_agg(id), '{}') from public.prescriptions where status in ('approved', 'paid'));
+end;
 $$;
 
 alter table public.profiles enable row level security;
@@ -22,20 +39,21 @@ create policy "the medication catalogue is public" on public.medications
 
 create policy "patients read their own prescriptions" on public.prescriptions
     for select to authenticated
-    using ((select public.rx_role()) = 'patient' and patient_id = (select auth.uid()));
+    using (patient_id = (select auth.uid()));
 
 create policy "doctors read the prescriptions assigned to them" on public.prescriptions
     for select to authenticated
-    using ((select public.rx_role()) = 'doctor' and doctor_id = (select auth.uid()));
+    using (doctor_id = (select auth.uid()));
 
 -- PostgreSQL checks an updated row against the select policies too (the update reads the row: its filter,
 -- RETURNING), so a pharmacist's paid -> dispensed would fail if dispensed rows were never visible to them. A row
 -- dispensed in the current transaction (the status-flow trigger stamps updated_at with now(), the transaction's
 -- start) stays readable in it: PATCH and supabase-js .update().select() return it; later it is out of sight.
+-- (prescriptions_updated_idx keeps that test an index probe.)
 create policy "pharmacists read approved and paid prescriptions" on public.prescriptions
     for select to authenticated
-    using ((select public.rx_role()) = 'pharmacist'
-           and (status in ('approved', 'paid') or (status = 'dispensed' and updated_at = now())));
+    using (id = any ((select public.rx_pharmacy_queue())::uuid[])
+           or (updated_at = now() and status = 'dispensed' and (select public.rx_role()) = 'pharmacist'));
 
 create policy "patients request prescriptions for themselves" on public.prescriptions
     for insert to authenticated
