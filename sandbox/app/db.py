@@ -62,12 +62,14 @@ def request_role(caller: Caller) -> tuple[str, str]:
 
 
 def as_caller(caller: Caller, operation: Callable[[Conn], Awaitable[T]]) -> Callable[[Conn], Awaitable[T]]:
-    """``operation`` inside one transaction under the caller's role and claims (pipelined: the transaction
-    start and the settings travel with the first statement, so this costs one round trip more, the commit)."""
+    """``operation`` inside one transaction under the caller's role and claims. The statements stay on the
+    extended protocol, so psycopg prepares the frequent ones: planning a query under row-level security costs more
+    than the transaction's extra round trips (measured: psycopg's pipeline mode, and one simple query carrying the
+    settings and a client-side-bound statement, were both slower on the sandbox's throughput mix)."""
     role, claims = request_role(caller)
 
     async def run(conn: Conn) -> T:
-        async with conn.pipeline(), conn.transaction():
+        async with conn.transaction():
             await conn.execute(_SET_REQUEST, [role, claims])
             return await operation(conn)
 

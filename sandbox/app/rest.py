@@ -55,12 +55,6 @@ def _wants_representation(request: Request) -> bool:
     return any(part.strip() == "return=representation" for part in prefer.split(","))
 
 
-async def _fetch_text(conn: Conn, statement: sql.SQL | sql.Composed, params: list[Any]) -> str:
-    cursor = await conn.execute(statement, params)
-    row = await cursor.fetchone()
-    return row["body"] if row else "[]"
-
-
 @router.get("/{table}")
 async def read_rows(request: Request) -> Response:
     table = request.path_params["table"]
@@ -78,8 +72,12 @@ async def read_rows(request: Request) -> Response:
         order=order_clause(spec, query.order),
     )
     args = [*filter_params, query.limit, query.offset]
-    body = await services(request).db.read(as_caller(who, lambda conn: _fetch_text(conn, statement, args)))
-    return Response(body, media_type=_JSON)
+    async def fetch(conn: Conn) -> str:
+        cursor = await conn.execute(statement, args)
+        row = await cursor.fetchone()
+        return row["body"] if row else "[]"
+
+    return Response(await services(request).db.read(as_caller(who, fetch)), media_type=_JSON)
 
 
 @router.post("/{table}")
@@ -210,7 +208,9 @@ async def _insert_probe_writes(svc: Services, who: Caller, rows: list[dict[str, 
     ).format(columns=column_list(query.columns))
 
     async def insert(conn: Conn) -> str:
-        return await _fetch_text(conn, statement, [seqs, run_ids, payloads])
+        cursor = await conn.execute(statement, [seqs, run_ids, payloads])
+        row = await cursor.fetchone()
+        return row["body"] if row else "[]"
 
     return await svc.db.write(as_caller(who, insert))
 
