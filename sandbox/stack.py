@@ -247,11 +247,11 @@ class Sandbox:
         on_step("failover", "up", f"{self.failover_url} (auto={self.config.failover.auto})")
 
     def _seed(self, layout: PgLayout) -> None:
-        from sandbox.app.db import apply_schema
+        from sandbox.app.platform_schema import apply_schema
         from sandbox.app.seed import seed_database
 
         conninfo = layout.conninfo("pg-a")
-        apply_schema(conninfo)
+        apply_schema(conninfo, admin_conninfo=layout.superuser_conninfo("pg-a", dbname=postgres.DATABASE))
         seed = self.config.seed
         seed_database(conninfo, patients=seed.patients, doctors=seed.doctors, pharmacists=seed.pharmacists,
                       medications=seed.medications, credentials_path=self.credentials_file)

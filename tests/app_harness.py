@@ -172,11 +172,11 @@ class DevStack:
         return f"host=127.0.0.1 port={self.pg_port} dbname=rx user=rx password=rx-dev connect_timeout=2"
 
     def start(self) -> None:
-        from sandbox.app.db import apply_schema
+        from sandbox.app.platform_schema import apply_schema
         from sandbox.app.seed import seed_database
 
-        self._start_postgres()
-        apply_schema(self.primary_conninfo())
+        self.start_postgres()
+        apply_schema(self.primary_conninfo(), admin_conninfo=self.admin_conninfo())
         credentials_path = self.workdir / "credentials.csv"
         seed_database(self.primary_conninfo(), patients=60, doctors=6, pharmacists=4, medications=30,
                       credentials_path=credentials_path)
@@ -212,7 +212,12 @@ class DevStack:
             subprocess.Popen(argv, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log, stderr=log)
         )
 
-    def _start_postgres(self) -> None:
+    def admin_conninfo(self) -> str:
+        """The superuser, on the app's database (the platform roles and the Realtime publication need one)."""
+        return f"host=127.0.0.1 port={self.pg_port} dbname=rx user=postgres connect_timeout=2"
+
+    def start_postgres(self) -> None:
+        """A throwaway cluster with the app's login user and an empty database ``rx`` it owns."""
         data = self.workdir / "pg"
         self.workdir.chmod(0o777)
         subprocess.run([*_as_postgres(), str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",

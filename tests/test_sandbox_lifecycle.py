@@ -86,7 +86,7 @@ def _rows(sandbox: Sandbox) -> list[tuple[str, int]]:
     """The rows this module wrote (a ground truth the tests create) and the seeded users (the sandbox's own)."""
     with psycopg.connect(sandbox.primary_conninfo()) as conn:
         written = conn.execute("SELECT run_id, seq FROM probe_writes WHERE run_id = 'lifecycle' ORDER BY seq")
-        return [*written.fetchall(), ("users", postgres.scalar(conn, "SELECT count(*) FROM users"))]
+        return [*written.fetchall(), ("users", postgres.scalar(conn, "SELECT count(*) FROM auth.users"))]
 
 
 def _write_row(sandbox: Sandbox, seq: int) -> None:

@@ -263,7 +263,7 @@ def _still_there(platform: Sandbox, ids: list[str]) -> tuple[int, int]:
             "SELECT count(DISTINCT u) FROM (SELECT patient_id AS u FROM prescriptions UNION SELECT doctor_id"
             " FROM prescriptions UNION SELECT actor_id FROM prescription_events UNION SELECT patient_id FROM payments)"
             " AS r WHERE u = ANY(%s::uuid[])", (ids,)).fetchone()
-        remaining = conn.execute("SELECT count(*) FROM users WHERE id = ANY(%s::uuid[])", (ids,)).fetchone()
+        remaining = conn.execute("SELECT count(*) FROM auth.users WHERE id = ANY(%s::uuid[])", (ids,)).fetchone()
     return int(referenced[0]) if referenced else 0, int(remaining[0]) if remaining else 0
 
 

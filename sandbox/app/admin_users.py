@@ -62,9 +62,11 @@ async def list_users(request: Request) -> JSONResponse:
     per_page = min(_positive(request.query_params.get("per_page"), 50, "per_page"), _MAX_PER_PAGE)
 
     async def query(conn: Conn) -> tuple[list[dict[str, Any]], int]:
-        rows = await (await conn.execute(f"SELECT {_COLUMNS} FROM users ORDER BY created_at, id LIMIT %s OFFSET %s",
-                                         [per_page, (page - 1) * per_page])).fetchall()
-        total = await (await conn.execute("SELECT count(*) AS n FROM users")).fetchone()
+        rows = await (await conn.execute(
+            f"SELECT {_COLUMNS} FROM auth.users ORDER BY created_at, id LIMIT %s OFFSET %s",
+            [per_page, (page - 1) * per_page],
+        )).fetchall()
+        total = await (await conn.execute("SELECT count(*) AS n FROM auth.users")).fetchone()
         return rows, int(total["n"]) if total else 0
 
     rows, total = await services(request).db.read(query)
@@ -78,7 +80,7 @@ async def get_user(request: Request) -> JSONResponse:
     user_id = _user_id(request)
 
     async def query(conn: Conn) -> dict[str, Any] | None:
-        return await (await conn.execute(f"SELECT {_COLUMNS} FROM users WHERE id = %s", [user_id])).fetchone()
+        return await (await conn.execute(f"SELECT {_COLUMNS} FROM auth.users WHERE id = %s", [user_id])).fetchone()
 
     row = await services(request).db.read(query)
     if row is None:
@@ -106,7 +108,7 @@ async def create_user(request: Request) -> JSONResponse:
 
     async def insert(conn: Conn) -> dict[str, Any] | None:
         cursor = await conn.execute(
-            "INSERT INTO users (email, role, password_hash, display_name) VALUES (%s, %s, %s, %s)"
+            "INSERT INTO auth.users (email, role, password_hash, display_name) VALUES (%s, %s, %s, %s)"
             f" ON CONFLICT (email) DO NOTHING RETURNING {_COLUMNS}",
             [email.strip().lower(), role, hashed, display_name],
         )
@@ -125,7 +127,7 @@ async def delete_user(request: Request) -> JSONResponse:
 
     async def delete(conn: Conn) -> dict[str, Any] | None:
         try:
-            cursor = await conn.execute("DELETE FROM users WHERE id = %s RETURNING id", [user_id])
+            cursor = await conn.execute("DELETE FROM auth.users WHERE id = %s RETURNING id", [user_id])
         except psycopg.errors.ForeignKeyViolation:
             raise _error(500, "unexpected_failure", "Database error deleting user") from None
         return await cursor.fetchone()

@@ -63,7 +63,7 @@ async def password_sign_in(svc: Services, email: str, password: str, address: st
 
     async def lookup(conn: Conn) -> dict[str, Any] | None:
         cursor = await conn.execute(
-            f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE email = %s", [account]
+            f"SELECT {_USER_COLUMNS}, password_hash FROM auth.users WHERE email = %s", [account]
         )
         return await cursor.fetchone()
 
@@ -79,7 +79,7 @@ async def _open_session(svc: Services, row: dict[str, Any]) -> dict[str, Any]:
 
     async def store(conn: Conn) -> None:
         await conn.execute(
-            "INSERT INTO refresh_tokens (token_hash, user_id) VALUES (%s, %s)", [_hash(refresh_token), row["id"]]
+            "INSERT INTO auth.refresh_tokens (token_hash, user_id) VALUES (%s, %s)", [_hash(refresh_token), row["id"]]
         )
 
     await svc.db.write(store)
@@ -120,15 +120,15 @@ async def token(request: Request) -> JSONResponse:
 async def _rotate(svc: Services, presented: str) -> dict[str, Any]:
     async def revoke(conn: Conn) -> dict[str, Any] | None:
         cursor = await conn.execute(
-            "WITH used AS (UPDATE refresh_tokens SET revoked_at = now()"
+            "WITH used AS (UPDATE auth.refresh_tokens SET revoked_at = now()"
             " WHERE token_hash = %s AND revoked_at IS NULL RETURNING user_id)"
-            f" SELECT {_USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM used)",
+            f" SELECT {_USER_COLUMNS} FROM auth.users WHERE id = (SELECT user_id FROM used)",
             [_hash(presented)],
         )
         return await cursor.fetchone()
 
     async def revoked(conn: Conn) -> bool:
-        cursor = await conn.execute("SELECT 1 FROM refresh_tokens WHERE token_hash = %s", [_hash(presented)])
+        cursor = await conn.execute("SELECT 1 FROM auth.refresh_tokens WHERE token_hash = %s", [_hash(presented)])
         return await cursor.fetchone() is not None
 
     row = await svc.db.write(revoke)
@@ -154,7 +154,7 @@ async def current_user(request: Request) -> JSONResponse:
     who = _signed_in(request)
 
     async def lookup(conn: Conn) -> dict[str, Any] | None:
-        cursor = await conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = %s", [who.user_id])
+        cursor = await conn.execute(f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = %s", [who.user_id])
         return await cursor.fetchone()
 
     row = await services(request).db.read(lookup)
@@ -174,7 +174,7 @@ async def logout(request: Request) -> Response:
 async def revoke_sessions(svc: Services, user_id: uuid.UUID | None) -> None:
     async def revoke(conn: Conn) -> None:
         await conn.execute(
-            "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL", [user_id]
+            "UPDATE auth.refresh_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL", [user_id]
         )
 
     await svc.db.write(revoke)

@@ -1,26 +1,33 @@
-"""Database access: schema set-up (sync) and the request-time async pool with bounded waits.
+"""Database access: the request-time async pool with bounded waits, and statements run as the request's caller.
 
 Every request-time operation runs under a deadline, so a hung or vanished database turns into a quick 503
 instead of a stuck request. A connection idle for a while (or any, after a connection error) is pinged when
 borrowed, and a dead one is dropped and the next tried at once, so after a failover the pool refills through
 the multi-host DSN (``target_session_attrs=read-write``), which leads new connections to the promoted node.
+
+``as_caller`` runs an operation the way PostgREST runs a request: in one transaction whose role (``anon``,
+``authenticated``, ``service_role``) and ``request.jwt.claims`` are set locally, so PostgreSQL's row-level
+security (the policies of supabase/migrations) decides what the caller reads and writes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from sandbox.app.errors import ApiError, bad_request, conflict, database_unavailable
+from sandbox.app.errors import ApiError, bad_request, conflict, database_unavailable, forbidden
+from sandbox.app.identity import AUDIENCE, Caller
 
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection[Any]
@@ -35,14 +42,47 @@ PING_AFTER_IDLE_S = 1.0
 SESSION_OPTIONS = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c TimeZone=UTC"
 
 
-def schema_sql() -> str:
-    return resources.files("sandbox.app").joinpath("schema.sql").read_text(encoding="utf-8")
+# PostgREST's own statement: both settings local to the transaction, in one round trip.
+_SET_REQUEST = "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 
 
-def apply_schema(conninfo: str) -> None:
-    """Create or update every table, index and trigger; safe to run on a database that already has them."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(schema_sql().encode())
+def request_role(caller: Caller) -> tuple[str, str]:
+    """The database role and JWT claims (JSON) PostgREST would use for this caller."""
+    if caller.kind == "service":
+        return "service_role", '{"role":"service_role"}'
+    if caller.kind != "user":
+        return "anon", '{"role":"anon"}'
+    claims = {
+        "aud": AUDIENCE,
+        "sub": str(caller.user_id),
+        "role": "authenticated",
+        "email": caller.email,
+        "exp": caller.expires_at,
+        "app_metadata": {"provider": "email", "rx_role": caller.rx_role},
+    }
+    return "authenticated", json.dumps(claims, separators=(",", ":"))
+
+
+def as_caller(caller: Caller, operation: Callable[[Conn], Awaitable[T]]) -> Callable[[Conn], Awaitable[T]]:
+    """``operation`` inside one transaction under the caller's role and claims: BEGIN and the settings go as one
+    simple query, then the operation's statements (extended protocol, so psycopg prepares the frequent ones:
+    planning a query under row-level security costs more than a round trip), then COMMIT. Measured on the
+    throughput mix, this beat psycopg's pipeline mode and a transaction with the settings sent separately."""
+    role, claims = request_role(caller)
+    begin = sql.SQL("BEGIN; " + _SET_REQUEST.replace("%s", "{}")).format(sql.Literal(role), sql.Literal(claims))
+
+    async def run(conn: Conn) -> T:
+        await conn.execute(begin)  # one simple query: the transaction and its settings in one round trip
+        try:
+            result = await operation(conn)
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):
+                await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+        return result
+
+    return run
 
 
 class Database:
@@ -152,6 +192,13 @@ def _consume_outcome(task: asyncio.Future[Any]) -> None:
 
 def map_db_error(exc: psycopg.Error) -> ApiError:
     """Translate a database error into the API's error: bad input is 400/409, lost database is 503."""
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        # PostgREST's answer to a denied privilege or a row the policies refuse (a signed-in caller: 403).
+        return forbidden(exc.diag.message_primary or "permission denied")
+    if exc.sqlstate and exc.sqlstate.startswith("PT") and exc.sqlstate[2:].isdigit():
+        # A RAISE with SQLSTATE 'PTxyz' is PostgREST's way for SQL to choose the HTTP status xyz.
+        return ApiError(int(exc.sqlstate[2:]), exc.sqlstate, exc.diag.message_primary or "refused",
+                        details=exc.diag.message_detail, hint=exc.diag.message_hint)
     if isinstance(exc, psycopg.errors.UniqueViolation):
         return conflict(
             "duplicate key: a row with this key already exists", code="23505", details=exc.diag.message_detail

@@ -202,12 +202,6 @@ async def _mark_paid(conn: Conn, intent_id: str) -> str:
         prescription = await cursor.fetchone()
         if prescription is None or prescription["status"] != "approved":
             return "already processed"
-        await conn.execute(
-            "UPDATE prescriptions SET status = 'paid', updated_at = now() WHERE id = %s", [payment["prescription_id"]]
-        )
-        await conn.execute(
-            "INSERT INTO prescription_events (prescription_id, from_status, to_status, actor_id)"
-            " VALUES (%s, 'approved', 'paid', %s)",
-            [payment["prescription_id"], payment["patient_id"]],
-        )
+        # The status-flow trigger (supabase/migrations) records the event, with the patient as its actor.
+        await conn.execute("UPDATE prescriptions SET status = 'paid' WHERE id = %s", [payment["prescription_id"]])
     return "prescription marked paid"

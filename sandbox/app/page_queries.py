@@ -1,8 +1,8 @@
 """The SQL behind the web pages: lists, one prescription, renewal requests and status decisions.
 
-Every query applies the same row rules as the REST API (``policies.prescription_rule``), so a page can never show
-or change a row the API would hide; every status change writes its ``prescription_events`` row in the same
-transaction, exactly like a PATCH through REST.
+Every query runs as the signed-in caller (``db.as_caller``), so the platform kit's row-level security decides
+what a page shows or changes, exactly as for the REST API; the status-flow trigger refuses a decision the role
+may not make and writes the ``prescription_events`` row, as for a PATCH through REST.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ from typing import Any
 
 from psycopg import sql
 
-from sandbox.app.db import Conn, Database
-from sandbox.app.errors import conflict, not_found
+from sandbox.app.db import Conn, Database, as_caller
+from sandbox.app.errors import not_found
 from sandbox.app.identity import Caller
-from sandbox.app.policies import prescription_rule
 
 LIST_ROWS = 50
-DECISIONS: dict[str, dict[str, tuple[str, ...]]] = {"doctor": {"requested": ("approved", "rejected")},
-                                                    "pharmacist": {"paid": ("dispensed",)}}
 
 _ROW_COLUMNS = (
     "p.id, p.status, p.quantity, p.notes, p.created_at, p.updated_at, p.patient_id, p.doctor_id,"
@@ -28,16 +25,18 @@ _ROW_COLUMNS = (
 )
 _ROW_FROM = (
     " FROM prescriptions p JOIN medications m ON m.id = p.medication_id"
-    " JOIN users pu ON pu.id = p.patient_id JOIN users du ON du.id = p.doctor_id"
+    " JOIN profiles pu ON pu.id = p.patient_id JOIN profiles du ON du.id = p.doctor_id"
 )
 
 
-async def _rows(db: Database, statement: sql.SQL | sql.Composed, params: list[Any]) -> list[dict[str, Any]]:
+async def _rows(
+    db: Database, who: Caller, statement: sql.SQL | sql.Composed, params: list[Any]
+) -> list[dict[str, Any]]:
     async def run(conn: Conn) -> list[dict[str, Any]]:
         cursor = await conn.execute(statement, params)
         return await cursor.fetchall()
 
-    return await db.read(run)
+    return await db.read(as_caller(who, run))
 
 
 async def prescriptions(
@@ -45,8 +44,8 @@ async def prescriptions(
     oldest_first: bool = False,
 ) -> list[dict[str, Any]]:
     """The caller's visible prescriptions, optionally of one status or one patient (queues)."""
-    rule, params = prescription_rule(who, "p")
-    conditions: list[sql.Composable] = [rule]
+    params: list[Any] = []
+    conditions: list[sql.Composable] = [sql.SQL("TRUE")]
     if status is not None:
         conditions.append(sql.SQL("p.status = %s"))
         params = [*params, status]
@@ -57,27 +56,26 @@ async def prescriptions(
     statement = sql.SQL("SELECT " + _ROW_COLUMNS + _ROW_FROM + " WHERE {} ORDER BY {} LIMIT %s").format(
         sql.SQL(" AND ").join(conditions), order
     )
-    return await _rows(db, statement, [*params, LIST_ROWS])
+    return await _rows(db, who, statement, [*params, LIST_ROWS])
 
 
 async def prescription(db: Database, who: Caller, prescription_id: uuid.UUID) -> dict[str, Any] | None:
     """One prescription with its event history, or None when it does not exist or is not the caller's to see."""
-    rule, params = prescription_rule(who, "p")
-    statement = sql.SQL("SELECT " + _ROW_COLUMNS + _ROW_FROM + " WHERE p.id = %s AND {}").format(rule)
+    statement = sql.SQL("SELECT " + _ROW_COLUMNS + _ROW_FROM + " WHERE p.id = %s")
 
     async def run(conn: Conn) -> dict[str, Any] | None:
-        cursor = await conn.execute(statement, [prescription_id, *params])
+        cursor = await conn.execute(statement, [prescription_id])
         row = await cursor.fetchone()
         if row is None:
             return None
         cursor = await conn.execute(
             "SELECT e.from_status, e.to_status, e.created_at, u.display_name AS actor FROM prescription_events e"
-            " LEFT JOIN users u ON u.id = e.actor_id WHERE e.prescription_id = %s ORDER BY e.id",
+            " LEFT JOIN profiles u ON u.id = e.actor_id WHERE e.prescription_id = %s ORDER BY e.id",
             [prescription_id],
         )
         return {**row, "events": await cursor.fetchall()}
 
-    return await db.read(run)
+    return await db.read(as_caller(who, run))
 
 
 async def renewable_medications(db: Database, who: Caller) -> list[dict[str, Any]]:
@@ -86,7 +84,7 @@ async def renewable_medications(db: Database, who: Caller) -> list[dict[str, Any
         "SELECT DISTINCT m.id, m.name, m.form, m.strength FROM prescriptions p JOIN medications m"
         " ON m.id = p.medication_id WHERE p.patient_id = %s ORDER BY m.name, m.strength LIMIT %s"
     )
-    return await _rows(db, statement, [who.user_id, LIST_ROWS])
+    return await _rows(db, who, statement, [who.user_id, LIST_ROWS])
 
 
 async def request_renewal(
@@ -95,53 +93,35 @@ async def request_renewal(
     """Insert a requested prescription for the doctor who last prescribed this medication to the patient."""
 
     async def run(conn: Conn) -> uuid.UUID:
-        async with conn.transaction():
-            cursor = await conn.execute(
-                "SELECT doctor_id FROM prescriptions WHERE patient_id = %s AND medication_id = %s"
-                " ORDER BY created_at DESC LIMIT 1",
-                [who.user_id, medication_id],
-            )
-            doctor = await cursor.fetchone()
-            if doctor is None:
-                raise not_found("no earlier prescription of this medication to renew")
-            cursor = await conn.execute(
-                "INSERT INTO prescriptions (patient_id, doctor_id, medication_id, quantity, notes)"
-                " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                [who.user_id, doctor["doctor_id"], medication_id, quantity, notes],
-            )
-            created = await cursor.fetchone()
-            assert created is not None  # INSERT ... RETURNING returns the inserted row
-            await conn.execute(
-                "INSERT INTO prescription_events (prescription_id, from_status, to_status, actor_id)"
-                " VALUES (%s, NULL, 'requested', %s)",
-                [created["id"], who.user_id],
-            )
-            return created["id"]
+        cursor = await conn.execute(
+            "SELECT doctor_id FROM prescriptions WHERE patient_id = %s AND medication_id = %s"
+            " ORDER BY created_at DESC LIMIT 1",
+            [who.user_id, medication_id],
+        )
+        doctor = await cursor.fetchone()
+        if doctor is None:
+            raise not_found("no earlier prescription of this medication to renew")
+        cursor = await conn.execute(
+            "INSERT INTO prescriptions (patient_id, doctor_id, medication_id, quantity, notes)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            [who.user_id, doctor["doctor_id"], medication_id, quantity, notes],
+        )
+        created = await cursor.fetchone()
+        assert created is not None  # INSERT ... RETURNING returns the inserted row
+        return created["id"]
 
-    return await db.write(run)
+    return await db.write(as_caller(who, run))
 
 
 async def decide(db: Database, who: Caller, prescription_id: uuid.UUID, new_status: str) -> None:
-    """Apply a doctor's or pharmacist's decision; 404 when the row is not theirs, 409 when the status moved on."""
-    rule, params = prescription_rule(who, "p")
-    allowed = DECISIONS.get(who.rx_role or "", {})
-    lock = sql.SQL("SELECT p.status FROM prescriptions p WHERE p.id = %s AND {} FOR UPDATE").format(rule)
+    """Apply a doctor's or pharmacist's decision; 404 when the row is not theirs to change, 409 (the status-flow
+    trigger) when the prescription is no longer in the status the decision applies to."""
 
     async def run(conn: Conn) -> None:
-        async with conn.transaction():
-            cursor = await conn.execute(lock, [prescription_id, *params])
-            row = await cursor.fetchone()
-            if row is None:
-                raise not_found("no prescription you may change has this id")
-            if new_status not in allowed.get(row["status"], ()):
-                raise conflict(f"this prescription is already {row['status']}")
-            await conn.execute(
-                "UPDATE prescriptions SET status = %s, updated_at = now() WHERE id = %s", [new_status, prescription_id]
-            )
-            await conn.execute(
-                "INSERT INTO prescription_events (prescription_id, from_status, to_status, actor_id)"
-                " VALUES (%s, %s, %s, %s)",
-                [prescription_id, row["status"], new_status, who.user_id],
-            )
+        cursor = await conn.execute(
+            "UPDATE prescriptions SET status = %s WHERE id = %s RETURNING id", [new_status, prescription_id]
+        )
+        if await cursor.fetchone() is None:
+            raise not_found("no prescription you may change has this id")
 
-    await db.write(run)
+    await db.write(as_caller(who, run))

@@ -1,66 +1,32 @@
-"""Row-level rules: which rows each kind of caller may see, as a SQL condition (the sandbox's RLS).
+"""Realtime's per-subscriber row filter: the platform kit's prescription select policies, evaluated in Python.
 
-patient: own rows; doctor: prescriptions assigned to them; pharmacist: approved and paid prescriptions;
-service role: everything. Events and payments follow the visibility of their prescription (a patient's
-payments by owner). ``probe_writes`` is for the service role only. The medication catalogue is public.
+PostgreSQL decides every REST and page query through row-level security (supabase/migrations/*_rx_rls.sql); a
+change notification, though, carries the row itself, and the Realtime server judges it for each subscriber as
+Supabase Realtime does with the same policies. tests/test_platform_kit.py checks this function against the
+policies on the same rows for every role.
+
+A signed-in user sees the prescriptions where they are the patient or the assigned doctor, and a pharmacist the
+approved and paid ones too; the service role sees everything, anon nothing.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from psycopg import sql
-
-from sandbox.app.errors import forbidden
 from sandbox.app.identity import Caller
 
-PHARMACY_STATUSES = ["approved", "paid"]
+__all__ = ["PHARMACY_STATUSES", "row_visible"]
 
-
-def prescription_rule(caller: Caller, alias: str = "prescriptions") -> tuple[sql.Composable, list[Any]]:
-    table = sql.Identifier(alias)
-    if caller.kind == "service":
-        return sql.SQL("TRUE"), []
-    if caller.rx_role == "patient":
-        return sql.SQL("{}.patient_id = %s").format(table), [caller.user_id]
-    if caller.rx_role == "doctor":
-        return sql.SQL("{}.doctor_id = %s").format(table), [caller.user_id]
-    if caller.rx_role == "pharmacist":
-        return sql.SQL("{}.status = ANY(%s)").format(table), [PHARMACY_STATUSES]
-    return sql.SQL("FALSE"), []
-
-
-def visibility(table: str, caller: Caller) -> tuple[sql.Composable, list[Any]]:
-    """The condition limiting ``table`` to the rows ``caller`` may read (caller already authenticated)."""
-    if table == "medications":
-        return sql.SQL("TRUE"), []
-    if table == "probe_writes":
-        if caller.kind != "service":
-            raise forbidden("permission denied for table probe_writes", hint="the write ledger needs the service key")
-        return sql.SQL("TRUE"), []
-    if caller.kind == "service":
-        return sql.SQL("TRUE"), []
-    if table == "prescriptions":
-        return prescription_rule(caller)
-    if table == "payments" and caller.rx_role == "patient":
-        return sql.SQL("payments.patient_id = %s"), [caller.user_id]
-    rule, params = prescription_rule(caller, "p")
-    owner = sql.Identifier(table)
-    condition = sql.SQL("EXISTS (SELECT 1 FROM prescriptions p WHERE p.id = {}.prescription_id AND {})").format(
-        owner, rule
-    )
-    return condition, params
+PHARMACY_STATUSES = ("approved", "paid")
 
 
 def row_visible(caller: Caller, row: dict[str, Any]) -> bool:
-    """The same prescription rule, evaluated on a row from a change notification."""
+    """Whether ``caller`` may see this prescription row (as the kit's select policies decide at rest)."""
     if caller.kind == "service":
         return True
+    if caller.kind != "user":
+        return False
     user = str(caller.user_id)
-    if caller.rx_role == "patient":
-        return str(row.get("patient_id")) == user
-    if caller.rx_role == "doctor":
-        return str(row.get("doctor_id")) == user
-    if caller.rx_role == "pharmacist":
-        return row.get("status") in PHARMACY_STATUSES
-    return False
+    if user in (str(row.get("patient_id")), str(row.get("doctor_id"))):
+        return True
+    return caller.rx_role == "pharmacist" and row.get("status") in PHARMACY_STATUSES

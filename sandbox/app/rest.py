@@ -1,8 +1,11 @@
 """The PostgREST-shaped REST subset: ``/rest/v1/{table}`` reads, renewal inserts, status changes, ledger writes.
 
-GET with filters returns only visible rows: a row that is not yours (even ``id=eq.<its id>``) yields ``[]``.
-PATCH that matches no visible row is a 404, an invalid status transition a 409. Every status change writes a
-``prescription_events`` row in the same transaction. Headers and response shapes are PostgREST's (sandbox.app.pgrst):
+Every statement runs as the caller (``db.as_caller``: role and JWT claims set per transaction, as PostgREST does),
+so PostgreSQL's row-level security and the status-flow trigger of the platform kit (supabase/migrations) decide:
+a row that is not yours (even ``id=eq.<its id>``) is absent, a write the policies refuse is 403 (42501), an
+invalid status transition 409 (PT409). A PATCH that matches no row you may change is a 404. The trigger writes a
+``prescription_events`` row for every new prescription and status change, in the same transaction.
+Headers and response shapes are PostgREST's (sandbox.app.pgrst):
 ``.single()`` objects, counts with ``Content-Range`` (also on HEAD), ``Range``, ``return=representation`` and
 upserts (``resolution=merge-duplicates|ignore-duplicates`` with ``on_conflict``).
 """
@@ -18,10 +21,9 @@ from starlette.responses import Response
 
 from sandbox.app import pgrst
 from sandbox.app.context import Services, caller, json_body, json_object, services
-from sandbox.app.db import Conn
-from sandbox.app.errors import ApiError, bad_request, conflict, forbidden, not_found, unauthorized
+from sandbox.app.db import Conn, as_caller
+from sandbox.app.errors import ApiError, bad_request, forbidden, not_found, unauthorized
 from sandbox.app.identity import Caller
-from sandbox.app.policies import visibility
 from sandbox.app.rest_query import MAX_LIMIT, Query, column_list, order_clause, parse_query, where_clause
 from sandbox.app.routing import Routes
 from sandbox.app.tables import TABLES, Table
@@ -29,11 +31,8 @@ from sandbox.app.tables import TABLES, Table
 router = Routes("/rest/v1")
 
 MAX_INSERT_ROWS = 100
-TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "doctor": {"requested": ("approved", "rejected")},
-    "pharmacist": {"paid": ("dispensed",)},
-}
-PATCHABLE = {"doctor": {"status", "notes"}, "pharmacist": {"status"}}
+# The columns the kit grants UPDATE on; which role may change which is the status-flow trigger's rule.
+PATCHABLE = {"status", "notes"}
 # The unique keys an upsert's ``on_conflict`` may name (the primary keys).
 CONFLICT_KEYS = {"prescriptions": {"id"}, "probe_writes": {"run_id", "seq"}}
 
@@ -62,12 +61,6 @@ def _reader(request: Request, table: Table) -> Caller:
     if table.name != "medications" and who.kind not in ("user", "service"):
         raise unauthorized("reading this table needs a signed-in user", code="no_jwt")
     return who
-
-
-async def _fetch_text(conn: Conn, statement: sql.SQL | sql.Composed, params: list[Any]) -> str:
-    cursor = await conn.execute(statement, params)
-    row = await cursor.fetchone()
-    return row["body"] if row else "[]"
 
 
 def _json_rows(strip_nulls: bool) -> sql.SQL:
@@ -102,10 +95,9 @@ async def read_rows(request: Request) -> Response:
     prefs = pgrst.preferences(request.headers)
     query = parse_query(spec, request.query_params.multi_items())
     offset, limit = pgrst.requested_range(request.headers, query.offset, query.limit)
-    rule, params = visibility(spec.name, who)
     conditions, filter_params = where_clause(query.filters)
     source = sql.SQL("{table} WHERE {where}").format(
-        table=sql.Identifier(spec.name), where=sql.SQL(" AND ").join([rule, *conditions])
+        table=sql.Identifier(spec.name), where=sql.SQL(" AND ").join([sql.SQL("TRUE"), *conditions])
     )
     statement = sql.SQL(
         "SELECT {rows} AS body, count(*) AS n FROM (SELECT {columns} FROM {source} {order} LIMIT %s OFFSET %s) _r"
@@ -117,12 +109,12 @@ async def read_rows(request: Request) -> Response:
     )
 
     async def run(conn: Conn) -> tuple[str, int, int | None]:
-        total = await _count(conn, source, [*params, *filter_params], prefs.count) if prefs.count else None
-        cursor = await conn.execute(statement, [*params, *filter_params, limit, offset])
+        total = await _count(conn, source, filter_params, prefs.count) if prefs.count else None
+        cursor = await conn.execute(statement, [*filter_params, limit, offset])
         row = await cursor.fetchone()
         return (row["body"], int(row["n"]), total) if row else ("[]", 0, total)
 
-    body, returned, total = await services(request).db.read(run)
+    body, returned, total = await services(request).db.read(as_caller(who, run))
     status = pgrst.range_status(offset, returned, total)
     headers = {"content-range": pgrst.content_range(offset, returned, total)}
     if request.method == "HEAD":
@@ -241,12 +233,10 @@ _PRESCRIPTION_INSERT = sql.SQL(
     "WITH doctor AS ("
     " SELECT coalesce(%(doctor)s::uuid,"
     "  (SELECT doctor_id FROM prescriptions WHERE patient_id = %(patient)s ORDER BY created_at DESC LIMIT 1),"
-    "  (SELECT id FROM users WHERE role = 'doctor' ORDER BY random() LIMIT 1)) AS id),"
-    " ins AS (INSERT INTO prescriptions (patient_id, doctor_id, medication_id, quantity, notes)"
-    "  SELECT %(patient)s, u.id, %(medication)s, %(quantity)s, %(notes)s"
-    "  FROM doctor JOIN users u ON u.id = doctor.id AND u.role = 'doctor' RETURNING *),"
-    " ev AS (INSERT INTO prescription_events (prescription_id, from_status, to_status, actor_id)"
-    "  SELECT id, NULL, status, %(patient)s FROM ins)"
+    "  (SELECT id FROM profiles WHERE role = 'doctor' ORDER BY random() LIMIT 1)) AS id),"
+    " ins AS (INSERT INTO prescriptions (patient_id, doctor_id, medication_id, status, quantity, notes)"
+    "  SELECT %(patient)s, u.id, %(medication)s, %(status)s, %(quantity)s, %(notes)s"
+    "  FROM doctor JOIN profiles u ON u.id = doctor.id AND u.role = 'doctor' RETURNING *)"
     " SELECT to_json(_r)::text AS body FROM (SELECT {columns} FROM ins) _r"
 )
 
@@ -254,20 +244,16 @@ _PRESCRIPTION_INSERT = sql.SQL(
 async def _insert_prescriptions(
     svc: Services, who: Caller, rows: list[dict[str, Any]], query: Query
 ) -> tuple[str, int]:
-    """Renewal requests; an upsert is the same insert (``id`` is not writable, so no row can conflict)."""
-    if who.rx_role != "patient":
-        raise forbidden("only a patient may request a prescription (renewal request)")
+    """Renewal requests; an upsert is the same insert (``id`` is not writable, so no row can conflict). Who may
+    insert which row is the kit's policy (a patient, for themselves, as 'requested')."""
     writable = {"medication_id", "quantity", "notes", "doctor_id", "patient_id", "status"}
     values = []
     for row in rows:
         _check_keys(TABLES["prescriptions"], row, writable)
-        if row.get("patient_id") not in (None, str(who.user_id)):
-            raise forbidden("a patient may only request prescriptions for themselves")
-        if row.get("status", "requested") != "requested":
-            raise forbidden("a new prescription starts as 'requested'")
         values.append(
             {
-                "patient": who.user_id,
+                "patient": _uuid_field(row, "patient_id", required=False) or who.user_id,
+                "status": _text_field(row, "status", max_length=20) or "requested",
                 "doctor": _uuid_field(row, "doctor_id", required=False),
                 "medication": _uuid_field(row, "medication_id", required=True),
                 "quantity": _int_field(row, "quantity", default=1, low=1, high=1000),
@@ -278,24 +264,22 @@ async def _insert_prescriptions(
 
     async def insert(conn: Conn) -> tuple[str, int]:
         bodies = []
-        async with conn.transaction():
-            for params in values:
-                cursor = await conn.execute(statement, params)
-                row = await cursor.fetchone()
-                if row is None:
-                    raise bad_request(f"doctor_id {params['doctor']} is not a doctor", code="23503")
-                bodies.append(row["body"])
+        for params in values:
+            cursor = await conn.execute(statement, params)
+            row = await cursor.fetchone()
+            if row is None:
+                raise bad_request(f"doctor_id {params['doctor']} is not a doctor", code="23503")
+            bodies.append(row["body"])
         return "[" + ",".join(bodies) + "]", len(bodies)
 
-    return await svc.db.write(insert)
+    return await svc.db.write(as_caller(who, insert))
 
 
 async def _insert_probe_writes(
     svc: Services, who: Caller, rows: list[dict[str, Any]], query: Query, resolution: str | None
 ) -> tuple[str, int]:
-    """Ledger rows; an upsert on (run_id, seq) keeps the first row (ignore-duplicates) or takes the new payload."""
-    if who.kind != "service":
-        raise forbidden("permission denied for table probe_writes", hint="the write ledger needs the service key")
+    """Ledger rows (the service role only: the kit's grants); an upsert on (run_id, seq) keeps the first row
+    (ignore-duplicates) or takes the new payload."""
     table = TABLES["probe_writes"]
     seqs, run_ids, payloads = [], [], []
     for row in rows:
@@ -319,7 +303,7 @@ async def _insert_probe_writes(
         row = await cursor.fetchone()
         return (row["body"], int(row["n"])) if row else ("[]", 0)
 
-    return await svc.db.write(insert)
+    return await svc.db.write(as_caller(who, insert))
 
 
 @router.patch("/{table}")
@@ -329,8 +313,6 @@ async def update_rows(request: Request) -> Response:
     who = _data_caller(request)
     if spec.name != "prescriptions":
         raise forbidden(f"permission denied for table {spec.name}: rows cannot be changed through this API")
-    if who.kind != "user" or who.rx_role not in PATCHABLE:
-        raise forbidden("only the assigned doctor or a pharmacist may change a prescription")
     pgrst.check_profile(request.headers, request.method)
     shape = pgrst.negotiate(request.headers)
     prefs = pgrst.preferences(request.headers)
@@ -340,16 +322,11 @@ async def update_rows(request: Request) -> Response:
     changes = await json_object(request)
     if not changes:
         raise bad_request("the JSON body names no column to change")
-    _check_keys(spec, changes, PATCHABLE[who.rx_role])
-    new_status = changes.get("status")
-    if "status" in changes and new_status not in {s for targets in TRANSITIONS[who.rx_role].values() for s in targets}:
-        raise bad_request(
-            f"a {who.rx_role} cannot set status {new_status!r}",
-            hint=f"allowed: {TRANSITIONS[who.rx_role]}",
-        )
+    _check_keys(spec, changes, PATCHABLE)
+    new_status = _text_field(changes, "status", max_length=20)
     notes = _text_field(changes, "notes", max_length=1000) if "notes" in changes else None
     body, changed = await services(request).db.write(
-        lambda conn: _apply_update(conn, who, query, new_status, "notes" in changes, notes, shape.single)
+        as_caller(who, lambda conn: _apply_update(conn, query, new_status, "notes" in changes, notes, shape.single))
     )
     headers = {"content-range": pgrst.content_range(0, changed, changed if prefs.count else None)}
     if not prefs.representation:
@@ -358,52 +335,25 @@ async def update_rows(request: Request) -> Response:
 
 
 async def _apply_update(
-    conn: Conn,
-    who: Caller,
-    query: Query,
-    new_status: str | None,
-    set_notes: bool,
-    notes: str | None,
-    single: bool,
+    conn: Conn, query: Query, new_status: str | None, set_notes: bool, notes: str | None, single: bool
 ) -> tuple[str, int]:
-    """Lock, check and change the matching rows; ``single`` (``.single()``) rolls back unless exactly one matched."""
-    rule, params = visibility("prescriptions", who)
+    """Change the matching rows the policies let the caller change (the trigger checks each transition);
+    ``single`` (``.single()``) fails, and so rolls back, unless exactly one row changed."""
     conditions, filter_params = where_clause(query.filters)
-    lock = sql.SQL("SELECT id, status FROM prescriptions WHERE {} ORDER BY id LIMIT 1000 FOR UPDATE").format(
-        sql.SQL(" AND ").join([rule, *conditions])
-    )
-    async with conn.transaction():
-        cursor = await conn.execute(lock, [*params, *filter_params])
-        current = await cursor.fetchall()
-        if single and len(current) != 1:
-            raise pgrst.singular_error(len(current))
-        if not current:
-            raise not_found("no prescription you may change matches the filters")
-        if new_status is not None:
-            allowed = TRANSITIONS[who.rx_role or ""]
-            invalid = [r for r in current if new_status not in allowed.get(r["status"], ())]
-            if invalid:
-                raise conflict(
-                    f"invalid status transition to '{new_status}'",
-                    details=[{"id": str(r["id"]), "status": r["status"]} for r in invalid],
-                    hint=f"a {who.rx_role} may change: {allowed}",
-                )
-        ids = [r["id"] for r in current]
-        update = sql.SQL(
-            "WITH upd AS (UPDATE prescriptions SET status = coalesce(%s, status),"
-            " notes = CASE WHEN %s THEN %s ELSE notes END, updated_at = now()"
-            " WHERE id = ANY(%s) RETURNING *)"
-            " SELECT coalesce(json_agg(_r), '[]')::text AS body"
-            " FROM (SELECT {columns} FROM upd ORDER BY created_at) _r"
-        ).format(columns=column_list(query.columns))
-        body = await _fetch_text(conn, update, [new_status, set_notes, notes, ids])
-        if new_status is not None:
-            await conn.execute(
-                "INSERT INTO prescription_events (prescription_id, from_status, to_status, actor_id)"
-                " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[])",
-                [ids, [r["status"] for r in current], [new_status] * len(ids), [who.user_id] * len(ids)],
-            )
-    return body, len(ids)
+    update = sql.SQL(
+        "WITH upd AS (UPDATE prescriptions SET status = coalesce(%s, status),"
+        " notes = CASE WHEN %s THEN %s ELSE notes END WHERE {} RETURNING *)"
+        " SELECT count(*) AS n, coalesce(json_agg(_r), '[]')::text AS body"
+        " FROM (SELECT {columns} FROM upd ORDER BY created_at) _r"
+    ).format(sql.SQL(" AND ").join(conditions), columns=column_list(query.columns))
+    cursor = await conn.execute(update, [new_status, set_notes, notes, *filter_params])
+    row = await cursor.fetchone()
+    changed = int(row["n"]) if row else 0
+    if single and changed != 1:
+        raise pgrst.singular_error(changed)
+    if changed == 0:
+        raise not_found("no prescription you may change matches the filters")
+    return (row["body"] if row else "[]"), changed
 
 
 @router.delete("/{table}")

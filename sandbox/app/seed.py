@@ -66,10 +66,14 @@ def seed_database(
     )
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
         cur.execute(
-            "TRUNCATE payments, prescription_events, prescriptions, refresh_tokens, medications, users CASCADE"
+            "TRUNCATE payments, prescription_events, prescriptions, auth.refresh_tokens, medications, profiles,"
+            " auth.users CASCADE"
         )
+        # The seed writes each prescription's whole history itself: the kit's trigger would add a second first
+        # event. Disabled inside this transaction only (DDL is transactional), while the profiles trigger runs.
+        cur.execute("ALTER TABLE prescriptions DISABLE TRIGGER prescriptions_event_on_insert")
         user_rows = [(u[0], u[1], u[2], u[4], u[5]) for u in users]
-        _copy(cur, "users (id, email, role, password_hash, display_name)", user_rows)
+        _copy(cur, "auth.users (id, email, role, password_hash, display_name)", user_rows)
         _copy(cur, "medications (id, name, form, strength, price_cents)", catalogue)
         _copy(
             cur,
@@ -82,6 +86,7 @@ def seed_database(
             "payments (prescription_id, patient_id, provider_intent_id, amount_cents, status, created_at, updated_at)",
             payments,
         )
+        cur.execute("ALTER TABLE prescriptions ENABLE TRIGGER prescriptions_event_on_insert")
     _write_credentials(credentials_path, [(u[1], u[3], u[2], str(u[0])) for u in users])
 
 
