@@ -65,7 +65,8 @@ def plan(request: ReportRequest) -> ReportPlan:
                 sources.output_dir = request.output
             runs_root = request.run.resolve().parent
         else:
-            if request.period is not None and calendar_period(request.period.strip().upper()) is not None:
+            if request.period is not None and validation.option("--period", calendar_period,
+                                                                 request.period) is not None:
                 validation.option("--period", validation.period, request.period)
             start, end, label = parse_period(request.period, request.since)
             output = request.output or request.runs_dir / f"report-{label.replace(' ', '-')}"

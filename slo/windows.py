@@ -28,7 +28,8 @@ class Window:
 
 def calendar_period(text: str) -> tuple[datetime, datetime] | None:
     """(start, exclusive end) in UTC of a quarter (2026-Q4), a month (2026-11) or a year (2026); None for any
-    other text; ValueError for a month outside 01-12. The one calendar for SLO windows and period reports."""
+    other text; ValueError for a month outside 01-12 or a year outside 1970-9998. The one calendar for SLO windows
+    and period reports."""
     text = text.strip().upper()
     if found := _QUARTER.match(text):
         year, first, months = int(found[1]), 3 * int(found[2]) - 2, 3
@@ -40,6 +41,8 @@ def calendar_period(text: str) -> tuple[datetime, datetime] | None:
         year, first, months = int(found[1]), 1, 12
     else:
         return None
+    if not 1970 <= year <= 9998:
+        raise ValueError(f"year {year} is out of range; use a year from 1970 to 9998")
     after = first - 1 + months
     return datetime(year, first, 1, tzinfo=UTC), datetime(year + after // 12, after % 12 + 1, 1, tzinfo=UTC)
 
