@@ -82,16 +82,16 @@ def test_sandbox_is_stopped_on_ctrl_c(tmp_path: Path, fake_sandbox: list[FakeSan
 def test_sigterm_stops_the_run_records_terminated_and_stops_the_sandbox(tmp_path: Path,
                                                                         fake_sandbox: list[FakeSandbox],
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    def terminate(run_dir: Path) -> None:
+    def terminate(request: Any, env: Any, run_dir: Path, stages: Any, stop: Any) -> None:
         os.kill(os.getpid(), signal.SIGTERM)  # the run's handler sets its stop token; the next stages do not start
         time.sleep(0.2)
 
-    drills: list[Path] = []
-    _stages_writing(monkeypatch, terminate)
-    monkeypatch.setattr(cmd_run, "_drill", lambda request, env, run_dir, stages, stop: drills.append(run_dir))
+    loads: list[Path] = []
+    _stages_writing(monkeypatch, loads.append)
+    monkeypatch.setattr(cmd_run, "_drill", terminate)
     assert main(["run", "--runs-dir", str(tmp_path), "--no-pdf"]) == 143
     run = json.loads(next(tmp_path.glob("*-run-sandbox/run.json")).read_text())
-    assert (run["status"], run["exit_code"], drills) == ("terminated", 143, [])
+    assert (run["status"], run["exit_code"], loads) == ("terminated", 143, [])
     assert fake_sandbox[0].calls == ["up", "down"]
 
 

@@ -43,7 +43,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_every_stage_ran(finished_run: dict[str, Any]) -> None:
     run = json.loads((finished_run["folder"] / "run.json").read_text())
     stages = {s["name"]: s["status"] for s in run["stages"]}
-    assert list(stages) == ["sandbox", "smoke journeys", "load", "journeys during the load", "drill", "slo",
+    assert list(stages) == ["sandbox", "smoke journeys", "drill", "load", "journeys during the load", "slo",
                             "report"]
     assert not [name for name, status in stages.items() if status.startswith("skipped")]
 
