@@ -20,9 +20,7 @@ from typing import Any
 import httpx
 
 from chaos.scenario import AlertChecks, ExpectedAlert
-from rxcore import envvars
-from rxcore.environment import Environment
-from rxcore.errors import ConfigError
+from rxcore.environment import Environment, secret_headers
 from rxcore.plugins import Platform
 
 __all__ = ["ALERT_METRICS", "AlertSource", "AlertWatcher", "alert_source", "parse_time"]
@@ -44,15 +42,9 @@ def alert_source(env: Environment, platform: Platform | None) -> AlertSource | N
     sandbox's), else None (the drill then skips its alert checks and says so)."""
     section = env.raw.get("alerting")
     if section:
-        headers = {}
-        for header, variable in (section.get("headers_env") or {}).items():
-            value = envvars.getenv(variable)
-            if not value:
-                raise ConfigError(str(env.file), f"alerting.headers_env.{header}",
-                                  f"environment variable {variable!r} is not set", f"export the {header} value in it")
-            headers[header] = value
         return AlertSource(section["alertmanager_url"].rstrip("/"),
-                           section["pager_url"].rstrip("/") if section.get("pager_url") else None, headers)
+                           section["pager_url"].rstrip("/") if section.get("pager_url") else None,
+                           secret_headers(env, "alerting"))
     offered = (platform.describe().get("monitoring") or {}) if platform is not None else {}
     if offered.get("alertmanager"):
         return AlertSource(offered["alertmanager"], offered.get("pager"))

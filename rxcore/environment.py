@@ -124,6 +124,19 @@ class PlatformKeys:
     service_key: str | None
 
 
+def secret_headers(env: Environment, section: str) -> dict[str, str]:
+    """The HTTP headers `<section>.headers_env` names (header: the variable holding its value; values never come
+    from the file); a ConfigError naming the field of a variable that is not set."""
+    headers = {}
+    for header, variable in ((env.raw.get(section) or {}).get("headers_env") or {}).items():
+        value = envvars.getenv(variable)
+        if not value:
+            raise ConfigError(str(env.file), f"{section}.headers_env.{header}",
+                              f"environment variable {variable!r} is not set", f"export the {header} value in it")
+        headers[header] = value
+    return headers
+
+
 def platform_keys(env: Environment, need_service_key: bool = False) -> PlatformKeys:
     """The keys from the variables the file names (`anon_key_env`, `service_key_env`), else from the running
     platform of the environment's kind plug-in (the sandbox); a ConfigError naming the unset variable."""

@@ -279,10 +279,20 @@ def _latency(spec: Spec, item: _Item, steps: StepData, qi: int, table: Any) -> O
     total, bad = steps.q_total[qi], steps.q_bad[qi]
     series = step_series(steps, total, bad)
     series["value_s"] = [None if math.isnan(v) else v / 1e6 for v in steps.q_value_us[qi]]
+    return histogram_latency_verdict(spec, obj, item.request, hist, series, steps, total, bad)
+
+
+def histogram_latency_verdict(spec: Spec, obj: Objective, request: str | None, hist: Histogram,
+                              series: dict[str, Any], steps: StepData, total: npt.NDArray[Any],
+                              bad: npt.NDArray[Any]) -> ObjectiveResult:
+    """A latency objective's result from its merged histogram and per-step counts (`bad`: beyond the threshold), by
+    its budgeting method: for every source that keeps the run folder's histograms (run folders, the monitor's
+    record)."""
+    assert obj.percentile is not None and obj.threshold is not None
     op = "<" if obj.op == "lt" else "<="
     result = ObjectiveResult(
-        name=result_name(obj, item.request), kind=obj.kind, verdict="insufficient-data",
-        objective=f"p{obj.percentile:g} {op} {format_duration(obj.threshold)}", request=item.request, unit="s",
+        name=result_name(obj, request), kind=obj.kind, verdict="insufficient-data",
+        objective=f"p{obj.percentile:g} {op} {format_duration(obj.threshold)}", request=request, unit="s",
         target=obj.threshold, series=series,
         details={"p50_s": _seconds(hist.value_at_percentile(50)), "p95_s": _seconds(hist.value_at_percentile(95)),
                  "p99_s": _seconds(hist.value_at_percentile(99)), "max_s": _seconds(hist.max),
@@ -298,8 +308,7 @@ def _latency(spec: Spec, item: _Item, steps: StepData, qi: int, table: Any) -> O
     lower_rank, upper_rank = order_statistic_ranks(n, obj.percentile, spec.confidence)
     lower = _seconds(hist.value_at_rank(lower_rank, lowest=True)) if lower_rank else None
     upper = _seconds(hist.value_at_rank(upper_rank)) if upper_rank else None
-    return percentile_verdict(spec, result, obj, n, int(bad.sum()), lower, upper,
-                               burn=(steps, total, bad))
+    return percentile_verdict(spec, result, obj, n, int(bad.sum()), lower, upper, burn=(steps, total, bad))
 
 
 def percentile_verdict(spec: Spec, result: ObjectiveResult, obj: Objective, n: int, bad: int,

@@ -36,9 +36,9 @@ from slo.evaluate import (
     Evaluation,
     ObjectiveResult,
     budgeted_verdict,
+    histogram_latency_verdict,
     not_applicable,
     percent,
-    percentile_verdict,
     ratio_verdict,
     result_name,
     select_names,
@@ -57,7 +57,6 @@ from slo.monitorstore import (
 )
 from slo.percentile import nearest_ranks
 from slo.spec import Objective, Spec
-from slo.stats import order_statistic_ranks
 from slo.windows import Window
 
 __all__ = ["STEP_CHOICES", "Maintenance", "MonitorCounts", "MonitorSource", "evaluate_monitor", "maintenance_of",
@@ -502,25 +501,7 @@ def _latency(spec: Spec, obj: Objective, request: str | None, ids: npt.NDArray[n
     series = step_series(steps, total, bad)
     series["value_s"] = (_check_step_percentiles(step, bucket, weight, total, obj.percentile) if ids.size == 1
                          else _group_step_percentiles(counts, ids, total, obj.percentile))
-    op = "<" if obj.op == "lt" else "<="
-    result = ObjectiveResult(
-        name=result_name(obj, request), kind=obj.kind, verdict="insufficient-data",
-        objective=f"p{obj.percentile:g} {op} {format_duration(obj.threshold)}", request=request, unit="s",
-        target=obj.threshold, series=series,
-        details={"p50_s": _seconds(hist.value_at_percentile(50)), "p95_s": _seconds(hist.value_at_percentile(95)),
-                 "p99_s": _seconds(hist.value_at_percentile(99)), "max_s": _seconds(hist.max),
-                 "mean_s": _seconds(hist.mean), "beyond_threshold": int(bad.sum())})
-    if obj.budgeting != "occurrences":
-        result.unit = "ratio"
-        result.details[f"p{obj.percentile:g}_s"] = _seconds(hist.value_at_percentile(obj.percentile))
-        return budgeted_verdict(spec, obj, result, steps, total, bad)
-    samples = hist.count
-    result.samples = samples
-    result.measured = _seconds(hist.value_at_percentile(obj.percentile)) if samples else None
-    lower_rank, upper_rank = order_statistic_ranks(samples, obj.percentile, spec.confidence)
-    lower = _seconds(hist.value_at_rank(lower_rank, lowest=True)) if lower_rank else None
-    upper = _seconds(hist.value_at_rank(upper_rank)) if upper_rank else None
-    return percentile_verdict(spec, result, obj, samples, int(bad.sum()), lower, upper, burn=(steps, total, bad))
+    return histogram_latency_verdict(spec, obj, request, hist, series, steps, total, bad)
 
 
 def _check_step_percentiles(step: npt.NDArray[Any], bucket: npt.NDArray[Any], weight: npt.NDArray[Any],
@@ -598,10 +579,6 @@ def _notes(source: MonitorSource, counts: MonitorCounts, step: float) -> list[st
 
 def _utc(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _seconds(value_us: float | None) -> float | None:
-    return None if value_us is None else value_us / 1e6
 
 
 # --- the environment's record ---------------------------------------------------------------------------------

@@ -10,8 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from rxcore import envvars
-from rxcore.environment import load_environment
+from rxcore.environment import load_environment, secret_headers
 from rxcore.errors import ConfigError, RxError
 from slo.prometheus import PrometheusClient
 from slo.spec import Spec
@@ -53,14 +52,8 @@ def prometheus_source(env_name: str, window: str | None, since: str | None, unti
             raise ConfigError(str(env.file), "prometheus", "no Prometheus to read SLIs from",
                               "add prometheus: {url: https://prometheus.example.org} to the environment file")
         return PrometheusSource(PrometheusClient(offered), chosen, env.name)
-    headers = {}
-    for header, variable in (section.get("headers_env") or {}).items():
-        value = envvars.getenv(variable)
-        if not value:
-            raise ConfigError(str(env.file), f"prometheus.headers_env.{header}",
-                              f"environment variable {variable!r} is not set", f"export the {header} value in it")
-        headers[header] = value
-    return PrometheusSource(PrometheusClient(section["url"].rstrip("/"), headers), chosen, env.name)
+    return PrometheusSource(PrometheusClient(section["url"].rstrip("/"), secret_headers(env, "prometheus")), chosen,
+                            env.name)
 
 
 def window_of(window: str | None, since: str | None, until: str | None, now: float | None = None, *,
