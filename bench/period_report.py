@@ -15,24 +15,23 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rxcore.processes import port_is_free, spawn, stop, wait_until
+from rxcore.processes import port_is_free
 from rxsuite.cli import main as rxsuite
 from slo.prometheus import PrometheusClient
 from slo.promsource import evaluate_prometheus
 from slo.spec import load_spec
 from slo.windows import parse_window
+from tests.prometheus_blocks import holding
 
 _PORT = 19194 + int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "4000"))
 _START = int(datetime(2026, 7, 1, tzinfo=UTC).timestamp())
@@ -81,18 +80,8 @@ def main() -> int:
     try:
         text, truth = openmetrics()
         (root / "q3.om").write_text(text)
-        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "q3.om"),
-                        str(root / "data")], check=True, capture_output=True, timeout=600)
-        (root / "prometheus.yml").write_text("global: {scrape_interval: 15s}\n")
-        ref = spawn(["prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-                     "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{_PORT}"],
-                    root / "prometheus.log")
-        try:
-            url = f"http://127.0.0.1:{_PORT}"
-            wait_until(lambda: _ready(url), 120, 0.2, "prometheus ready")
+        with holding(root, root / "q3.om", _PORT, blocks_timeout_s=600, ready_timeout_s=120) as url:
             return _measure(url, root, truth, args.keep or root / "report")
-        finally:
-            stop(ref)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -129,12 +118,6 @@ def _measure(url: str, root: Path, truth: dict[str, tuple[int, int, int]], outpu
     print(f"counts equal to the generated ones: {ok}")
     return 0 if ok and elapsed <= 2.0 and max(counted.values()) <= 20 else 1
 
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":

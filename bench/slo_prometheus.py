@@ -14,22 +14,21 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rxcore.processes import port_is_free, spawn, stop, wait_until
+from rxcore.processes import port_is_free
 from slo.prometheus import PrometheusClient
 from slo.promsource import evaluate_prometheus
 from slo.spec import load_spec
 from slo.windows import Window
+from tests.prometheus_blocks import holding
 
 _PORT = 19190 + int(os.environ.get("RXSUITE_TEST_PORT_OFFSET", "4000"))
 _BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "3.0", "5.0", "10.0", "+Inf")
@@ -72,20 +71,10 @@ def main() -> int:
     try:
         began = time.perf_counter()
         requests, failed, fast = _generate(root / "series.om", start, samples, args.scrape)
-        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "series.om"),
-                        str(root / "data")], check=True, capture_output=True, timeout=1200)
-        print(f"generated {args.days} days, {samples} samples per series, 15 series, in "
-              f"{time.perf_counter() - began:.1f} s")
-        (root / "prometheus.yml").write_text("global: {scrape_interval: 15s}\n")
-        ref = spawn(["prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-                     "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{_PORT}"],
-                    root / "prometheus.log")
-        try:
-            url = f"http://127.0.0.1:{_PORT}"
-            wait_until(lambda: _ready(url), 120, 0.2, "prometheus ready")
+        with holding(root, root / "series.om", _PORT, blocks_timeout_s=1200, ready_timeout_s=120) as url:
+            print(f"generated {args.days} days, {samples} samples per series, 15 series, written into blocks and "
+                  f"served in {time.perf_counter() - began:.1f} s")
             return _measure(url, Window(float(start), float(end), f"{args.days}d"), requests, failed, fast)
-        finally:
-            stop(ref)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -114,12 +103,6 @@ def _measure(url: str, window: Window, requests: int, failed: int, fast: int) ->
     print(f"counts equal to the generated ones: {ok}")
     return 0 if ok and elapsed <= 2.0 else 1
 
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
-from rxcore.processes import port_is_free, spawn, stop, wait_until
+from rxcore.processes import port_is_free
 from slo.prometheus import PrometheusClient, PrometheusError, bucket_bounds, counter_steps, threshold_buckets
+from tests.prometheus_blocks import holding
 
 pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None or shutil.which("promtool") is None,
                                 reason="needs Debian's prometheus package (make deps installs it)")
@@ -83,17 +82,8 @@ def serving(root: Path, openmetrics: str, port: int) -> Iterator[PrometheusClien
     if not port_is_free(port):
         pytest.fail(f"port {port} is taken: set RXSUITE_TEST_PORT_OFFSET to free ports")
     (root / "series.om").write_text(openmetrics)
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "series.om"),
-                    str(root / "data")], check=True, capture_output=True, timeout=120)
-    (root / "prometheus.yml").write_text("global: {scrape_interval: 15s}\n")
-    ref = spawn(["prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-                 "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"],
-                root / "prometheus.log")
-    try:
-        wait_until(lambda: _ready(port), 60, 0.2, "prometheus ready")
-        yield PrometheusClient(f"http://127.0.0.1:{port}")
-    finally:
-        stop(ref)
+    with holding(root, root / "series.om", port, blocks_timeout_s=120, ready_timeout_s=60) as url:
+        yield PrometheusClient(url)
 
 
 @pytest.fixture(scope="module")
@@ -103,12 +93,6 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prome
     with serving(tmp_path_factory.mktemp("prometheus"), _openmetrics(scrapes), _PORT) as client:
         yield client, truth
 
-
-def _ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_per_minute_counts_equal_the_written_increments_through_a_reset(prometheus) -> None:
