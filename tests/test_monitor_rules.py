@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from rxcore.credentials import Credential
 from rxcore.environment import PROJECT_ROOT
 from rxcore.errors import ConfigError, RxError
 from rxcore.redact import REDACTED, Scrubber
+from sandbox.jsonhttp import JsonHandler
 from tests.local_http import serving
 
 
@@ -89,25 +89,15 @@ def test_a_bound_in_the_past_is_refused(tmp_path: Path) -> None:
         plan(MonitorRequest(env=str(_env(tmp_path)), until="2020-01-01T00:00", runs_dir=tmp_path))
 
 
-class _OddPlatform(BaseHTTPRequestHandler):
+class _OddPlatform(JsonHandler):
     """Signs anyone in, then answers the patient's list with a JSON array of numbers."""
 
     def do_POST(self) -> None:
-        self._json(200, {"access_token": "t", "user": {"id": "u1"}})
+        self._reply(200, {"access_token": "t", "user": {"id": "u1"}})
 
     def do_GET(self) -> None:
-        self._json(200, [1, 2])
+        self._reply(200, [1, 2])
 
-    def _json(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        return None
 
 
 def test_an_answer_of_an_unexpected_shape_fails_the_check_and_the_round_goes_on() -> None:

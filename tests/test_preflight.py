@@ -9,7 +9,6 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +25,7 @@ from rxcore.environment import PROJECT_ROOT, load_environment
 from rxcore.errors import RxError
 from rxcore.exitcodes import ExitCode
 from rxsuite.cli import main
+from sandbox.jsonhttp import JsonHandler
 from tests.local_http import serving
 
 
@@ -106,7 +106,7 @@ def _token(user_id: str, role: str) -> str:
     return f"{part({'alg': 'none'})}.{part({'sub': user_id, 'app_metadata': {'rx_role': role}})}.sig"
 
 
-class _NoRlsPlatform(BaseHTTPRequestHandler):
+class _NoRlsPlatform(JsonHandler):
     """Signs in anyone (user id from the e-mail) and answers every prescriptions read with the filtered patient's
     rows, whoever asks: a project whose table has no row-level security."""
 
@@ -114,26 +114,16 @@ class _NoRlsPlatform(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path == "/rest/v1/prescriptions":
             owner = parse_qs(url.query).get("patient_id", ["eq.anyone"])[0].removeprefix("eq.")
-            self._json(200, [{"id": "rx-1", "patient_id": owner}])
+            self._reply(200, [{"id": "rx-1", "patient_id": owner}])
         else:
-            self._json(200, [])
+            self._reply(200, [])
 
     def do_POST(self) -> None:
         email = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["email"]
         user_id = email.split("@")[0]
-        self._json(200, {"access_token": _token(user_id, "patient"), "refresh_token": "r",
+        self._reply(200, {"access_token": _token(user_id, "patient"), "refresh_token": "r",
                          "user": {"id": user_id, "app_metadata": {"rx_role": "patient"}}})
 
-    def _json(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *_args: object) -> None:
-        return None
 
 
 class _SkewedLimitedPlatform(_NoRlsPlatform):
@@ -145,7 +135,7 @@ class _SkewedLimitedPlatform(_NoRlsPlatform):
         if self.path.startswith("/rest/v1/medications"):
             type(self).medication_reads += 1
             if type(self).medication_reads > 4:
-                self._json(429, {"message": "rate limit"})
+                self._reply(429, {"message": "rate limit"})
                 return
         super().do_GET()
 
