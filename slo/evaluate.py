@@ -347,13 +347,8 @@ def ratio_verdict(spec: Spec, result: ObjectiveResult, target: float, good: int,
     result.target = target
     result.ci = {"lower": bounds.lower, "upper": bounds.upper, "confidence": spec.confidence,
                  "method": f"Clopper-Pearson on {unit}, one-sided bounds"}
-    if total and bounds.lower is not None and bounds.lower >= target:
-        result.verdict = "pass"
-    elif total and bounds.upper is not None and bounds.upper < target:
-        result.verdict = "fail"
-    else:
-        result.verdict = "insufficient-data"
-        result.reason = f"no valid {unit}" if not total else f"too few {unit} to tell at this confidence"
+    _judge(result, total, bounds.lower, bounds.upper, target, f"no valid {unit}",
+           f"too few {unit} to tell at this confidence")
     result.sufficiency = sufficiency((total - good) / total if total else 0.0, target, spec.confidence, total)
     result.sufficiency["unit"] = unit
     result.error_budget = error_budget(target, total, total - good)
@@ -406,13 +401,8 @@ def ratio_timeslices_verdict(spec: Spec, result: ObjectiveResult, target: float,
     result.target = target
     result.ci = {"lower": bounds.lower, "upper": bounds.upper, "confidence": spec.confidence,
                  "method": "empirical Bernstein on the mean of slice ratios, one-sided bounds"}
-    if n and bounds.lower is not None and bounds.lower >= target:
-        result.verdict = "pass"
-    elif n and bounds.upper is not None and bounds.upper < target:
-        result.verdict = "fail"
-    else:
-        result.verdict = "insufficient-data"
-        result.reason = "no slice with events" if not n else "too few slices to tell at this confidence"
+    _judge(result, n, bounds.lower, bounds.upper, target, "no slice with events",
+           "too few slices to tell at this confidence")
     consumed = float((1.0 - ratios).sum())
     allowed = (1.0 - target) * n
     result.error_budget = {"allowed": allowed, "consumed": consumed, "remaining": allowed - consumed,
@@ -421,6 +411,19 @@ def ratio_timeslices_verdict(spec: Spec, result: ObjectiveResult, target: float,
                           "to_show": "pass" if result.measured is not None and result.measured >= target else "fail",
                           "assumes_bad_share": None if result.measured is None else 1.0 - result.measured}
     return result
+
+
+def _judge(result: ObjectiveResult, samples: int, lower: float | None, upper: float | None, target: float,
+           none: str, too_few: str) -> None:
+    """A share's verdict at the spec's confidence: pass when even its lower bound reaches the target, fail when
+    even its upper bound misses it, else not enough evidence (`none` without samples, else `too_few`)."""
+    if samples and lower is not None and lower >= target:
+        result.verdict = "pass"
+    elif samples and upper is not None and upper < target:
+        result.verdict = "fail"
+    else:
+        result.verdict = "insufficient-data"
+        result.reason = too_few if samples else none
 
 
 def slice_totals(spec: Spec, steps: StepData, obj: Objective, events: npt.NDArray[Any], bad: npt.NDArray[Any]
