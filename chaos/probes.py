@@ -3,6 +3,10 @@
 Requests start on a fixed clock (tick n at start + n / rate) and run on a thread pool, so a slow or hung request
 never delays the next probe: a 10 Hz probe stays 10 Hz during an outage, which is what makes RTO and downtime
 measurable to about one tick. Every sample carries its send and completion time (unix seconds).
+The drill sets the clock again when it injects a fault (`align`): ticks then fall half a period after the
+injection and every period on, so the grid RTO and time to detect are read on stands in the same place relative
+to the fault in every run. Two runs of one scenario then differ by what the platform did, not by where the probe
+clock happened to stand; half a period, so that the first probe never races the injection itself.
 The probe loop checks itself: a probe sent more than slo.validity.LAG_BOUND_S after its tick (a starved process,
 an exhausted pool) is late; too many late probes make the drill's timings invalid (`validity`, in drill.json).
 """
@@ -76,6 +80,8 @@ class Prober:
         self._samples: list[Sample] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._realign_at: float | None = None
         self._thread: threading.Thread | None = None
         in_flight = int(spec.rate_hz * (spec.timeout_s + 1)) * max(1, len(self.kinds)) + 4
         self._pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="probe")
@@ -93,10 +99,17 @@ class Prober:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
+
+    def align(self) -> None:
+        """Set the clock for a fault injected now: the next tick half a period from now, then one every period."""
+        with self._lock:
+            self._realign_at = time.monotonic() + 0.5 / self.spec.rate_hz
+        self._wake.set()
 
     def samples(self, kind: str | None = None) -> list[Sample]:
         with self._lock:
@@ -116,13 +129,20 @@ class Prober:
 
     def _schedule(self) -> None:
         period = 1.0 / self.spec.rate_hz
-        start = time.monotonic()
+        origin, first = time.monotonic(), 0  # tick n is due at origin + (n - first) * period
         tick = 0
         while not self._stop.is_set():
+            due = origin + (tick - first) * period
+            if self._wake.wait(max(0.0, due - time.monotonic())):  # stopped, or the clock is set again
+                with self._lock:
+                    realign, self._realign_at = self._realign_at, None
+                    self._wake.clear()
+                if realign is not None:
+                    origin, first = realign, tick
+                continue
             for kind in self.kinds:
-                self._pool.submit(self._probe, kind, tick, start + tick * period)
+                self._pool.submit(self._probe, kind, tick, due)
             tick += 1
-            self._stop.wait(max(0.0, start + tick * period - time.monotonic()))
 
     def _probe(self, kind: str, seq: int, due: float) -> None:
         lag_s = max(0.0, time.monotonic() - due)

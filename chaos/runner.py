@@ -185,6 +185,8 @@ class DrillRunner:
 
     def _execute(self, step: Action, phase: str, planned_s: float | None = None) -> bool:
         self.progress(phase, f"{step.name} ({step.driver}.{step.action})")
+        if step.fault:
+            self.prober.align()
         started = time.time()
         try:
             detail = self._dispatch(step)

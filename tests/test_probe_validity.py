@@ -1,5 +1,6 @@
-"""The drill probes' own check: a probe loop stopped mid-run (SIGSTOP, as a starved or frozen process would be)
-sends its probes late and says its timings are `invalid`; the same loop left alone is `valid`.
+"""The drill probes' own clock: a probe loop stopped mid-run (SIGSTOP, as a starved or frozen process would be)
+sends its probes late and says its timings are `invalid`; the same loop left alone is `valid`; set again for a
+fault, it puts the next tick half a period after the fault and one every period after that.
 
 The prober runs in a child process against tests/trivial_server.py, so the test can freeze it from outside."""
 
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from chaos.probes import Prober, ProbeTarget
+from chaos.scenario import ProbeSpec
 from slo.validity import INVALID, VALID, read_validity
 from tests.children import stop_child
 
@@ -81,6 +84,27 @@ def test_a_frozen_probe_loop_is_invalid(endpoint: str) -> None:
     validity = result["validity"]
     assert isinstance(validity, dict) and validity["status"] == INVALID
     assert "probes were sent more than 250 ms after their tick" in validity["reasons"][0]
+
+
+def test_aligned_for_a_fault_the_ticks_fall_half_a_period_after_it_then_one_every_period(endpoint: str) -> None:
+    rate_hz, period = 10.0, 0.1
+    prober = Prober(ProbeTarget(endpoint, "anon", None), "align-test", ProbeSpec(rate_hz=rate_hz, timeout_s=1,
+                                                                                 write=False))
+    prober.start()
+    try:
+        assert prober.started_at is not None
+        time.sleep(max(0.0, prober.started_at + 3.8 * period - time.time()))  # the old grid's next tick: in 20 ms
+        fault_at = time.time()
+        prober.align()
+        time.sleep(1.0)
+    finally:
+        prober.stop()
+    before = [s for s in prober.samples() if s.sent < fault_at]
+    after = [s for s in prober.samples() if s.sent >= fault_at]
+    assert [s.seq for s in before + after] == list(range(len(before) + len(after)))  # no tick lost or repeated
+    for k, sample in enumerate(after):  # each probe goes out on its tick of the new grid, never before it
+        assert sample.sent >= fault_at + (k + 0.5) * period
+    assert len(after) >= 8
 
 
 def test_a_drill_suite_folder_carries_its_scenarios_probe_validity(tmp_path: Path) -> None:
