@@ -182,7 +182,8 @@ def _delete(accounts_plan: AccountsPlan, client: httpx.Client, stop: StopToken) 
 
 def _delete_user(client: httpx.Client, key: str, user_id: str, always_soft: bool) -> str:
     """Hard delete; when the platform refuses it with a 500 (GoTrue's "Database error deleting user": rows still
-    reference the user; any other cause fails the soft delete as well and is reported), a soft delete. A user
+    reference the user), a soft delete. A 500 of another cause most likely fails the soft delete too, reported
+    with both answers; at worst the user is soft- rather than hard-deleted, which deletes nothing more. A user
     that does not exist, or was soft-deleted by an earlier run (GoTrue answers its soft delete 200 again, so the
     admin API's `deleted_at` tells), is already gone."""
     refused: AdminError | None = None
