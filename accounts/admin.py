@@ -1,7 +1,9 @@
-"""GoTrue's admin users API, the two calls the accounts job makes, with the service-role key.
+"""GoTrue's admin users API, the calls the accounts job makes, with the service-role key.
 
 `POST /auth/v1/admin/users` (the role in `app_metadata.rx_role`, which only the service role can set, so a user
-cannot promote themself) and `DELETE /auth/v1/admin/users/{id}`. Errors keep GoTrue's own message.
+cannot promote themself), `GET /auth/v1/admin/users/{id}` and `DELETE /auth/v1/admin/users/{id}`, hard or soft
+(`{"should_soft_delete": true}`, supabase-js's `auth.admin.deleteUser(id, true)`). Errors keep GoTrue's own
+message.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import httpx
 
 from rxcore.supabase_api import api_headers
 
-__all__ = ["AdminError", "create_user", "delete_user"]
+__all__ = ["AdminError", "create_user", "delete_user", "get_user"]
 
 
 class AdminError(Exception):
@@ -21,6 +23,7 @@ class AdminError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
+        self.message = message
 
 
 def create_user(client: httpx.Client, service_key: str, email: str, password: str, role: str) -> str:
@@ -35,9 +38,22 @@ def create_user(client: httpx.Client, service_key: str, email: str, password: st
     return str(body["id"])
 
 
-def delete_user(client: httpx.Client, service_key: str, user_id: str) -> bool:
-    """Delete the user; False when it was already gone (404)."""
-    response = client.delete(f"/auth/v1/admin/users/{user_id}", headers=api_headers(service_key))
+def get_user(client: httpx.Client, service_key: str, user_id: str) -> dict[str, Any] | None:
+    """GoTrue's user object (a soft-deleted one too, with `deleted_at`); None when there is no such user (404)."""
+    response = client.get(f"/auth/v1/admin/users/{user_id}", headers=api_headers(service_key))
+    if response.status_code == 404:
+        return None
+    body = _json(response)
+    if response.status_code != 200 or not body:
+        raise AdminError(response.status_code, _message(body, response))
+    return body
+
+
+def delete_user(client: httpx.Client, service_key: str, user_id: str, *, soft: bool = False) -> bool:
+    """Delete the user; False when it was already gone (404). Soft: GoTrue keeps the row (for the rows that
+    reference it) but the user can never sign in again; a user already soft-deleted is answered 200 again."""
+    response = client.request("DELETE", f"/auth/v1/admin/users/{user_id}", headers=api_headers(service_key),
+                              json={"should_soft_delete": True} if soft else None)
     if response.status_code == 404:
         return False
     if response.status_code not in (200, 204):

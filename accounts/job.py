@@ -3,6 +3,9 @@ service key, the CSV that would be overwritten or the rows that would be deleted
 
 Create writes the credentials CSV (email,password,role,user_id; mode 600) even when it is stopped or fails half
 way, so every user it made can be deleted; delete removes exactly the users that CSV lists, and the CSV with them.
+A user the platform will not hard-delete because rows still reference it (GoTrue: 500 "Database error deleting
+user"; the kit's foreign keys keep medical records) is soft-deleted instead: it can never sign in again and its
+rows stay, since nothing may delete data nobody asked to delete.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from accounts.admin import AdminError, create_user, delete_user
+from accounts.admin import AdminError, create_user, delete_user, get_user
 from rxcore import envvars, validation
 from rxcore.credentials import ROLES, Credential, CredentialsError, read_credentials, write_credentials
 from rxcore.environment import PROJECT_ROOT, Environment, PlatformKeys, load_environment, platform_keys
@@ -28,6 +31,7 @@ _ACTIONS = ("create", "delete")
 _CREATED = re.compile(r"^rx-(patient|doctor|pharmacist)-[0-9a-f]{6}-[0-9]{4,}@")  # the addresses _create makes
 _MAX_COUNT = 10_000
 _TIMEOUT_S = 15.0
+_DELETED, _SOFT_DELETED, _GONE = "deleted", "soft_deleted", "already_gone"
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class AccountsRequest:
     csv: Path | None = None
     force: bool = False
     allow_production: bool = False
+    soft: bool = False  # delete: soft-delete every user, not only those the platform refuses to hard-delete
 
 
 @dataclass(frozen=True)
@@ -149,26 +154,52 @@ def _create(accounts_plan: AccountsPlan, client: httpx.Client, stop: StopToken) 
 
 
 def _delete(accounts_plan: AccountsPlan, client: httpx.Client, stop: StopToken) -> Result:
-    key = accounts_plan.keys.service_key or ""
-    deleted = absent = 0
+    key, always_soft = accounts_plan.keys.service_key or "", accounts_plan.request.soft
+    counts = {_DELETED: 0, _SOFT_DELETED: 0, _GONE: 0}
     errors: list[str] = []
     for row in accounts_plan.to_delete:
         if stop.is_set():
             break
         try:
-            if delete_user(client, key, row.user_id):
-                deleted += 1
-            else:
-                absent += 1
+            counts[_delete_user(client, key, row.user_id, always_soft)] += 1
         except (AdminError, httpx.HTTPError) as exc:
             errors.append(f"{row.email}: {exc}")
+    deleted, soft, absent = counts[_DELETED] + counts[_SOFT_DELETED], counts[_SOFT_DELETED], counts[_GONE]
     done = deleted + absent == len(accounts_plan.to_delete)
     if done:
         accounts_plan.csv.unlink()
-    details = {"deleted": deleted, "already_gone": absent, "failed": len(errors), "csv": str(accounts_plan.csv),
-               "csv_removed": done, "errors": errors[:20]}
+    details = {"deleted": deleted, "soft_deleted": soft, "already_gone": absent, "failed": len(errors),
+               "csv": str(accounts_plan.csv), "csv_removed": done, "errors": errors[:20]}
     if stop.is_set():
         return Result(stop.exit_code, stop.status, None, None, f"{stop.describe()} after {deleted} deletions", details)
     if errors:
         return Result(ExitCode.FAIL, "failed", None, None, f"{len(errors)} accounts not deleted: {errors[0]}", details)
-    return Result(ExitCode.OK, "completed", None, None, f"{deleted} accounts deleted, {absent} already gone", details)
+    why = "as --soft asks" if always_soft else "platform rows reference them"
+    kept = f" ({soft} soft-deleted: {why})" if soft else ""
+    return Result(ExitCode.OK, "completed", None, None, f"{deleted} accounts deleted{kept}, {absent} already gone",
+                  details)
+
+
+def _delete_user(client: httpx.Client, key: str, user_id: str, always_soft: bool) -> str:
+    """Hard delete; when the platform refuses it with a 500 (GoTrue's "Database error deleting user": rows still
+    reference the user), a soft delete. A 500 of another cause most likely fails the soft delete too, reported
+    with both answers; at worst the user is soft- rather than hard-deleted, which deletes nothing more. A user
+    that does not exist, or was soft-deleted by an earlier run (GoTrue answers its soft delete 200 again, so the
+    admin API's `deleted_at` tells), is already gone."""
+    refused: AdminError | None = None
+    if not always_soft:
+        try:
+            return _DELETED if delete_user(client, key, user_id) else _GONE
+        except AdminError as exc:
+            if exc.status != 500:
+                raise
+            refused = exc
+    user = get_user(client, key, user_id)
+    if user is None or user.get("deleted_at"):
+        return _GONE
+    try:
+        return _SOFT_DELETED if delete_user(client, key, user_id, soft=True) else _GONE
+    except AdminError as exc:
+        if refused is None:
+            raise
+        raise AdminError(exc.status, f"{exc.message} (soft delete, after the hard delete's {refused})") from None

@@ -262,13 +262,17 @@ def rehearsal(platform: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Re
 
 def _still_there(platform: Sandbox, ids: list[str]) -> tuple[int, int]:
     """Ground truth from the platform's database (the test knows it; the jobs do not): how many of `ids` rows
-    reference, and how many users of `ids` exist."""
+    reference, and how many users of `ids` exist that should not: one not soft-deleted (`deleted_at` unset, it
+    could still sign in), or one soft-deleted although no row references it (it should have been deleted)."""
+    references = ("SELECT patient_id AS u FROM prescriptions UNION SELECT doctor_id FROM prescriptions"
+                  " UNION SELECT actor_id FROM prescription_events UNION SELECT patient_id FROM payments")
     with psycopg.connect(platform.layout().conninfo(platform.topology()["primary"])) as conn:
-        referenced = conn.execute(
-            "SELECT count(DISTINCT u) FROM (SELECT patient_id AS u FROM prescriptions UNION SELECT doctor_id"
-            " FROM prescriptions UNION SELECT actor_id FROM prescription_events UNION SELECT patient_id FROM payments)"
-            " AS r WHERE u = ANY(%s::uuid[])", (ids,)).fetchone()
-        remaining = conn.execute("SELECT count(*) FROM auth.users WHERE id = ANY(%s::uuid[])", (ids,)).fetchone()
+        referenced = conn.execute(f"SELECT count(DISTINCT u) FROM ({references}) AS r WHERE u = ANY(%s::uuid[])",
+                                  (ids,)).fetchone()
+        remaining = conn.execute(
+            f"SELECT count(*) FROM auth.users WHERE id = ANY(%s::uuid[])"
+            f" AND (deleted_at IS NULL OR id NOT IN (SELECT u FROM ({references}) AS r WHERE u IS NOT NULL))",
+            (ids,)).fetchone()
     return int(referenced[0]) if referenced else 0, int(remaining[0]) if remaining else 0
 
 
@@ -355,13 +359,15 @@ def test_rto_rpo_and_ledger_agree_with_the_same_scenarios_run_with_a_sandbox_env
     assert staging["backup-restore"]["ledger"]["lost"] == sandbox["backup-restore"]["ledger"]["lost"] == 0
 
 
-def test_accounts_delete_removes_every_account_no_row_references(rehearsal: Rehearsal) -> None:
-    """The seeded prescriptions and the load run's writes reference some accounts; GoTrue refuses to delete those
-    unless the foreign keys cascade (the sandbox's do not), and `accounts delete` names them and exits 1."""
-    step = _passed(rehearsal, "accounts delete", (0, 1))
-    assert rehearsal.remaining == rehearsal.referenced > 0
-    assert step.out.startswith(f"failed: {rehearsal.referenced} accounts not deleted: ")
-    assert "Database error deleting user" in step.out
+def test_accounts_delete_deletes_every_account_and_soft_deletes_the_referenced_ones(rehearsal: Rehearsal) -> None:
+    """The seeded prescriptions and the load run's writes reference some accounts; GoTrue refuses to hard-delete
+    those unless the foreign keys cascade (the sandbox's do not), so `accounts delete` soft-deletes them and exits
+    0. No account is left that is neither gone nor soft-deleted, and none is soft-deleted that no row references;
+    as every referenced account still exists (the foreign keys), the soft-deleted ones are exactly the referenced."""
+    step = _passed(rehearsal, "accounts delete")
+    assert rehearsal.remaining == 0 < rehearsal.referenced
+    assert step.out.startswith(f"completed: {_ACCOUNTS} accounts deleted ({rehearsal.referenced} soft-deleted: "
+                               "platform rows reference them), 0 already gone"), step.out
 
 
 def test_no_job_process_imports_the_sandbox_or_reads_its_state(rehearsal: Rehearsal) -> None:

@@ -3,6 +3,12 @@
 Service key only, as in GoTrue. Errors have GoTrue's shape (`{code, error_code, msg}`), not PostgREST's, so a
 client written against real Supabase reads them unchanged. The user's role travels in `app_metadata.rx_role`
 (only the service role can set app_metadata), which is where the access token's claim comes from.
+
+Delete is GoTrue's too: a hard delete fails with 500 "Database error deleting user" while rows reference the
+user (the kit's foreign keys keep medical records); `{"should_soft_delete": true}` keeps the row instead, as
+GoTrue's soft delete does: `deleted_at` set, the e-mail replaced by a hash of id and e-mail (so the address is
+free again), no password, metadata emptied, every refresh token deleted. The user can no longer sign in or
+refresh; get and list still return it, with `deleted_at`; soft-deleting it again answers 200.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from sandbox.app.routing import Routes
 router = Routes("/auth/v1/admin")
 
 _ROLES = ("patient", "doctor", "pharmacist")
-_COLUMNS = "id, email, role, display_name, created_at"
+_COLUMNS = "id, email, role, display_name, created_at, deleted_at"
 _MAX_PER_PAGE = 1000
 
 
@@ -124,22 +130,51 @@ async def create_user(request: Request) -> JSONResponse:
 async def delete_user(request: Request) -> JSONResponse:
     _require_service(request)
     user_id = _user_id(request)
+    soft = await _should_soft_delete(request)
 
-    async def delete(conn: Conn) -> dict[str, Any] | None:
+    async def delete(conn: Conn) -> bool:
         try:
             cursor = await conn.execute("DELETE FROM auth.users WHERE id = %s RETURNING id", [user_id])
         except psycopg.errors.ForeignKeyViolation:
             raise _error(500, "unexpected_failure", "Database error deleting user") from None
-        return await cursor.fetchone()
+        return await cursor.fetchone() is not None
 
-    if await services(request).db.write(delete) is None:
+    async def soft_delete(conn: Conn) -> bool:
+        async with conn.transaction():
+            cursor = await conn.execute("SELECT deleted_at FROM auth.users WHERE id = %s FOR UPDATE", [user_id])
+            row = await cursor.fetchone()
+            if row is None:
+                return False
+            if row["deleted_at"] is None:
+                await conn.execute(
+                    "UPDATE auth.users SET email = encode(sha256(convert_to(id::text || email, 'UTF8')), 'hex'),"
+                    " password_hash = '', deleted_at = now() WHERE id = %s", [user_id])
+                await conn.execute("DELETE FROM auth.refresh_tokens WHERE user_id = %s", [user_id])
+        return True
+
+    if not await services(request).db.write(soft_delete if soft else delete):
         raise _error(404, "user_not_found", "User not found")
     return JSONResponse({})
 
 
+async def _should_soft_delete(request: Request) -> bool:
+    """GoTrue's delete body: none (a hard delete) or `{"should_soft_delete": <bool>}`."""
+    raw = await read_body(request)
+    if not raw:
+        return False
+    flag = _json_object(raw).get("should_soft_delete", False)
+    if not isinstance(flag, bool):
+        raise _error(400, "bad_json", "Could not parse request body as JSON: should_soft_delete must be a boolean")
+    return flag
+
+
 async def _body(request: Request) -> dict[str, Any]:
+    return _json_object(await read_body(request))
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = parse_json(await read_body(request))
+        body = parse_json(raw)
     except JsonRefused:
         body = None
     if not isinstance(body, dict):

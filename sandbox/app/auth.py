@@ -24,7 +24,7 @@ from sandbox.app.routing import Routes
 
 router = Routes("/auth/v1")
 
-_USER_COLUMNS = "id, email, role, display_name, created_at"
+_USER_COLUMNS = "id, email, role, display_name, created_at, deleted_at"
 
 
 def _validation_failed(message: str) -> AuthError:
@@ -36,9 +36,12 @@ def _hash(token: str) -> str:
 
 
 def user_json(row: dict[str, Any]) -> dict[str, Any]:
-    """GoTrue's user object (the fields supabase-py's ``User`` model requires, and those supabase-js reads)."""
+    """GoTrue's user object (the fields supabase-py's ``User`` model requires, and those supabase-js reads). A
+    soft-deleted user's, as GoTrue's admin API still returns it: ``deleted_at`` set, the e-mail obfuscated (the
+    row's), both metadata emptied."""
     created = row["created_at"].isoformat()
-    return {
+    deleted = row.get("deleted_at")
+    user = {
         "id": str(row["id"]),
         "aud": "authenticated",
         "role": "authenticated",
@@ -46,13 +49,16 @@ def user_json(row: dict[str, Any]) -> dict[str, Any]:
         "email_confirmed_at": created,
         "phone": "",
         "confirmed_at": created,
-        "app_metadata": {"provider": "email", "providers": ["email"], "rx_role": row["role"]},
-        "user_metadata": {"display_name": row["display_name"]},
+        "app_metadata": {} if deleted else {"provider": "email", "providers": ["email"], "rx_role": row["role"]},
+        "user_metadata": {} if deleted else {"display_name": row["display_name"]},
         "identities": [],
         "created_at": created,
         "updated_at": created,
         "is_anonymous": False,
     }
+    if deleted:
+        user["deleted_at"] = deleted.isoformat()
+    return user
 
 
 async def password_sign_in(svc: Services, email: str, password: str, address: str) -> dict[str, Any]:
@@ -160,6 +166,8 @@ async def current_user(request: Request) -> JSONResponse:
     row = await services(request).db.read(lookup)
     if row is None:
         raise AuthError(404, "user_not_found", "User from sub claim in JWT does not exist")
+    if row["deleted_at"] is not None:  # soft delete ended its sessions; GoTrue's answer for a token of one
+        raise AuthError(403, "session_not_found", "Session from session_id claim in JWT does not exist")
     return JSONResponse(user_json(row))
 
 

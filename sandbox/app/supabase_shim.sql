@@ -26,8 +26,9 @@ CREATE OR REPLACE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $$
 $$;
 
 -- auth.users: Supabase's columns the kit reads (id, email, raw_app_meta_data, raw_user_meta_data, created_at)
--- plus the sandbox's own, from which the metadata is derived: role (the rx role, where Supabase keeps
--- 'authenticated'; the kit never reads it), password_hash and display_name.
+-- and deleted_at (set by GoTrue's soft delete, which keeps the row for the rows that reference it), plus the
+-- sandbox's own, from which the metadata is derived: role (the rx role, where Supabase keeps 'authenticated'; the
+-- kit never reads it), password_hash ('' once soft-deleted: no password verifies) and display_name.
 CREATE TABLE IF NOT EXISTS auth.users (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     email text NOT NULL UNIQUE CHECK (email = lower(email)),
@@ -36,14 +37,22 @@ CREATE TABLE IF NOT EXISTS auth.users (
     display_name text NOT NULL,
     raw_app_meta_data jsonb,
     raw_user_meta_data jsonb,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    deleted_at timestamptz
 );
+ALTER TABLE auth.users ADD COLUMN IF NOT EXISTS deleted_at timestamptz;  -- a database built before it existed
 
--- GoTrue fills the metadata from the admin API's app_metadata/user_metadata; here it follows the sandbox's columns.
+-- GoTrue fills the metadata from the admin API's app_metadata/user_metadata, and empties both on soft delete;
+-- here it follows the sandbox's columns.
 CREATE OR REPLACE FUNCTION auth.sync_user_metadata() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.raw_app_meta_data := jsonb_build_object('provider', 'email', 'rx_role', NEW.role);
-    NEW.raw_user_meta_data := jsonb_build_object('display_name', NEW.display_name);
+    IF NEW.deleted_at IS NOT NULL THEN
+        NEW.raw_app_meta_data := '{}';
+        NEW.raw_user_meta_data := '{}';
+    ELSE
+        NEW.raw_app_meta_data := jsonb_build_object('provider', 'email', 'rx_role', NEW.role);
+        NEW.raw_user_meta_data := jsonb_build_object('display_name', NEW.display_name);
+    END IF;
     RETURN NEW;
 END;
 $$;
