@@ -19,6 +19,7 @@ from collections.abc import Callable
 from slo.validity import LAG_BOUND_S
 
 LATE_S = 0.01  # an iteration starting later than this counts as late (the lag is added to latencies either way)
+TAKE_AHEAD_S = 1.0  # a slot is handed out at most this long before it is due
 
 
 class ArrivalSchedule:
@@ -40,18 +41,25 @@ class ArrivalSchedule:
         return self._rate
 
     def set_rate(self, rate: float) -> None:
-        """Change this process's rate (iterations/s); 0 pauses the schedule."""
+        """Change this process's rate (iterations/s); 0 pauses the schedule.
+
+        A pending slot still ahead is moved to one new period after the last slot (not before now): a ramp that
+        starts near 0 sets its first period long, and keeping that slot would stall the run at every later rate.
+        A slot already past stays where it is, so a backlog is never forgiven by a change of rate."""
         now = self._clock()
         if rate <= 0:
             self._rate, self._next = 0.0, None
             return
         if self._next is None or self._rate <= 0:
             self._next = now
+        elif self._next > now:
+            self._next = max(now, self._next - 1.0 / self._rate + 1.0 / rate)
         self._rate = rate
 
     def take(self) -> float | None:
-        """The intended start of the next iteration, or None while the rate is 0."""
-        if self._next is None:
+        """The intended start of the next iteration; None while the rate is 0 or the next slot is more than
+        TAKE_AHEAD_S away (the user asks again shortly: a user asleep on a far slot would not see the rate rise)."""
+        if self._next is None or self._next > self._clock() + TAKE_AHEAD_S:
             return None
         slot = self._next
         self._next = slot + 1.0 / self._rate

@@ -32,6 +32,7 @@ DECLINED_CARD = "4000000000000002"
 TOKEN_REFRESH_SHARE = 0.8  # refresh when this share of the token's lifetime has passed
 NOTIFICATION_TIMEOUT_S = 10.0
 _TOKEN_NAME = "/auth/v1/token?grant_type="
+_SLOT_POLL_S = 0.5  # below pacing.TAKE_AHEAD_S, so a slot is taken before it is due
 
 
 class PlatformUser(FastHttpUser):
@@ -83,11 +84,12 @@ class PlatformUser(FastHttpUser):
         return {"rx_lag_s": self._lag_s}
 
     def paced_wait(self) -> float:
-        """Arrival mode's wait_time: sleep until this user's next slot (0 when behind schedule)."""
-        slot = runtime.state().schedule.take()
+        """Arrival mode's wait_time: sleep until this user's next slot (0 when behind schedule). While the schedule
+        is paused or its next slot is far off, ask again every _SLOT_POLL_S and run no iteration meanwhile."""
+        schedule = runtime.state().schedule
+        while (slot := schedule.take()) is None:
+            gevent.sleep(_SLOT_POLL_S)
         self._slot, self._lag_s = slot, None
-        if slot is None:
-            return 0.5
         return max(0.0, slot - time.time())
 
     # ----- auth ------------------------------------------------------------------------------------------------

@@ -118,6 +118,31 @@ def test_a_late_start_carries_its_lag() -> None:
     assert schedule.late_slots == 1 and schedule.max_lag_s == pytest.approx(2.5)
 
 
+def test_a_ramp_from_near_zero_reaches_its_rate_at_once() -> None:
+    """A ramp's first period is long (1/0.01 s): its slot is not handed out until it is near, and when the rate
+    rises a second later the next slot is one new period after the last, not that long period."""
+    clock = _Clock()
+    schedule = ArrivalSchedule(clock)
+    schedule.set_rate(0.01)
+    assert schedule.take() == 100.0
+    assert schedule.take() is None  # 200.0 is too far ahead: no user sleeps on it
+    clock.now = 101.0
+    schedule.set_rate(8.0)
+    assert [schedule.take() for _ in range(3)] == [101.0, 101.125, 101.25]
+    schedule.set_rate(4.0)  # slowing down: one new period after the last slot
+    assert schedule.take() == 101.5
+
+
+def test_a_change_of_rate_keeps_the_backlog() -> None:
+    clock = _Clock()
+    schedule = ArrivalSchedule(clock)
+    schedule.set_rate(10.0)
+    assert [schedule.take() for _ in range(2)] == [100.0, 100.1]
+    clock.now = 105.0  # every user was busy: the slots since 100.2 are due
+    schedule.set_rate(20.0)
+    assert schedule.take() == pytest.approx(100.2)
+
+
 def test_rate_zero_pauses_and_a_new_rate_restarts_from_now() -> None:
     clock = _Clock()
     schedule = ArrivalSchedule(clock)
