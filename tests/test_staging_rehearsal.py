@@ -1,8 +1,8 @@
 """The staging rehearsal: a sandbox is started as "the platform", then forgotten. Every job is a subprocess of the
 `rxsuite` CLI pointed at a copy of environments/rehearsal.yaml (kind staging) that knows only the public URL, the
 keys' variable names, the fault proxy's Toxiproxy API, the failover manager's HTTP API and the operator's tools
-(tests/rehearsal_ops.py, run by the command driver). In order: accounts create, env check, a load run, the smoke
-journeys, the staging suite's region-outage, db-primary-loss and backup-restore scenarios, slo evaluate, report,
+(tests/rehearsal_ops.py, run by the command driver). In order: accounts create, env check, the smoke journeys,
+a load run, the staging suite's region-outage, db-primary-loss and backup-restore scenarios, slo evaluate, report,
 accounts delete.
 
 Every job process runs under an audit (a sitecustomize on PYTHONPATH) that records any attempt to import `sandbox`
@@ -10,7 +10,7 @@ and any open or listing under the sandbox's state folder; a positive control pro
 three scenario files then run with an environment of kind sandbox (URL and keys from the plug-in, the same chaos
 names), and RTO (within one probe interval), RPO (exactly) and the ledger's lost writes must agree.
 
-Time: the load run is 60 s at 60 iterations a second, enough requests for slo evaluate to show 99.9 %
+Time: the load run is 60 s at 80 iterations a second, enough requests for slo evaluate to show 99.9 %
 availability; the drills run without background load with faults held 3 s and a 2 s stability window; the six
 drills run as two suites, one process each.
 """
@@ -241,9 +241,9 @@ def rehearsal(platform: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Re
     job("env check", "env", "check", "--env", rxenv)
     job("env check, wrong key", "env", "check", "--env", rxenv,
         env={**audited, "RXSUITE_REHEARSAL_ANON_KEY": platform.anon_key[:-4] + "AAAA"})
-    job("load", "load", "--env", rxenv, "--profile", "baseline", "--users", "40", "--rate", "60", "--duration", "60s",
-        "--runs-dir", str(runs))
     job("journeys", "journeys", "--env", rxenv, "--tag", "smoke", "--runs-dir", str(runs))
+    job("load", "load", "--env", rxenv, "--profile", "baseline", "--users", "20", "--rate", "80", "--duration", "60s",
+        "--runs-dir", str(runs))
     suite = str(_suite(tmp))
     job("drill staging", "drill", "--env", rxenv, "--suite", suite, "--no-load", "--runs-dir", str(runs))
     sandbox_env = _sandbox_env(platform, env_file, tmp / "sandbox.yaml")
@@ -305,9 +305,12 @@ def test_a_load_run_its_slo_evaluation_and_its_report(rehearsal: Rehearsal) -> N
     folder = _passed(rehearsal, "load").run_folder()
     overall = json.loads((folder / "load.json").read_text())["overall"]
     assert overall["requests"] > 0 and overall["outcomes"]["ok"] == overall["requests"]
-    slo = _passed(rehearsal, "slo evaluate").out
+    # 3: objectives of requests a user makes once (sign-in, Realtime join) cannot be shown in 60 s; the headline
+    # objectives, on which a release decision rests, can
+    slo = _passed(rehearsal, "slo evaluate", (0, 3)).out
     assert re.search(r"^availability\tpass\t", slo, re.M) and re.search(r"^latency-p95\tpass\t", slo, re.M), slo
-    _passed(rehearsal, "report")  # the report carries the same verdict as slo evaluate
+    assert json.loads((folder / "slo.json").read_text())["release_verdict"] == "pass"
+    _passed(rehearsal, "report", (0, 3))  # the report carries the same verdict as slo evaluate
     assert (folder / "report.html").is_file()
 
 
