@@ -111,7 +111,7 @@ class Rehearsal:
     audit: list[dict[str, Any]] = field(default_factory=list)
     control: list[dict[str, Any]] = field(default_factory=list)
     referenced: int = -1  # created accounts that rows of the platform reference (GoTrue keeps those)
-    remaining: int = -1  # created accounts still there after `accounts delete`
+    remaining: int = -1  # created accounts that should be gone after `accounts delete` (_still_there)
 
 
 @pytest.fixture(scope="module")
