@@ -129,16 +129,16 @@ class Prober:
 
     def _schedule(self) -> None:
         period = 1.0 / self.spec.rate_hz
-        origin, first = time.monotonic(), 0  # tick n is due at origin + (n - first) * period
+        origin = time.monotonic()  # tick n is due at origin + n * period
         tick = 0
         while not self._stop.is_set():
-            due = origin + (tick - first) * period
+            due = origin + tick * period
             if self._wake.wait(max(0.0, due - time.monotonic())):  # stopped, or the clock is set again
                 with self._lock:
                     realign, self._realign_at = self._realign_at, None
                     self._wake.clear()
                 if realign is not None:
-                    origin, first = realign, tick
+                    origin = realign - tick * period  # the next tick is due at the realigned instant
                 continue
             for kind in self.kinds:
                 self._pool.submit(self._probe, kind, tick, due)

@@ -25,6 +25,7 @@ from locustfiles import runtime
 from locustfiles.checked_event import CheckedRequestEvent
 from locustfiles.checks import Check, fields, non_empty_str, positive_int, rows
 from locustfiles.credentials import Credential, PoolExhausted
+from locustfiles.pacing import TAKE_AHEAD_S
 
 SEARCH_TERMS = ("amo", "met", "lis", "ator", "sim", "ome", "lev", "pre", "gab", "hyd", "ser", "tra", "xr", "er")
 GOOD_CARD = "4242424242424242"
@@ -32,7 +33,7 @@ DECLINED_CARD = "4000000000000002"
 TOKEN_REFRESH_SHARE = 0.8  # refresh when this share of the token's lifetime has passed
 NOTIFICATION_TIMEOUT_S = 10.0
 _TOKEN_NAME = "/auth/v1/token?grant_type="
-_SLOT_POLL_S = 0.5  # below pacing.TAKE_AHEAD_S, so a slot is taken before it is due
+_SLOT_POLL_S = TAKE_AHEAD_S / 2  # a user asking this often takes its slot before it is due
 
 
 class PlatformUser(FastHttpUser):
